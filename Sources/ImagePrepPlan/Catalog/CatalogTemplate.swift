@@ -1,0 +1,55 @@
+/// An operator's own catalog template (`--template-file`), rendered as is.
+public struct CatalogTemplate: Sendable {
+    public let template: Template
+    let loader: Template.Loader
+
+    public init(source: String, file: String, loader: @escaping Template.Loader) throws(PlanError) {
+        do {
+            self.template = try Template(source: source, file: file)
+        } catch {
+            throw PlanError.template(error)
+        }
+        self.loader = loader
+    }
+
+    /// Renders the template and reads its `container_images_template` list.
+    public func entries(_ context: TemplateContext) throws(PlanError) -> [CatalogEntry] {
+        let file = template.file
+        let text: String
+        do {
+            text = try template.render(context, loader: loader)
+        } catch {
+            throw PlanError.template(error)
+        }
+        let document: ConfigValue
+        do {
+            document = try ConfigDocument.parse(text, file: "\(file) (rendered)")
+        }
+        guard case .map = document, let list = document["container_images_template"] else {
+            throw PlanError.invalidCatalog(file: file, reason: "expected a mapping with a 'container_images_template' list")
+        }
+        guard case .list(let items) = list else {
+            throw PlanError.invalidValue(
+                file: file, key: "container_images_template", expected: "a list of images", found: list.kindDescription)
+        }
+        var entries: [CatalogEntry] = []
+        for (index, item) in items.enumerated() {
+            let key = "container_images_template[\(index)]"
+            guard case .map = item else {
+                throw PlanError.invalidValue(file: file, key: key, expected: "a mapping", found: item.kindDescription)
+            }
+            guard let name = item["imagename"]?.scalarText, !name.isEmpty else {
+                throw PlanError.invalidValue(
+                    file: file, key: "\(key).imagename", expected: "an image name",
+                    found: item["imagename"]?.kindDescription ?? "nothing")
+            }
+            entries.append(
+                CatalogEntry(
+                    imageName: name,
+                    source: item["image_source"]?.scalarText,
+                    params: try Role.strings(item["params"], file: file, key: "\(key).params"),
+                    services: try Role.strings(item["services"], file: file, key: "\(key).services")))
+        }
+        return entries
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Turns a merged heat environment into a `PreparePlan`: renders the catalog
+/// for each `ContainerImagePrepare` entry, filters by includes, excludes and
+/// enabled services, and settles push destinations and modifications.
+public struct Planner: Sendable {
+    public var environment: HeatEnvironment
+    /// Roles of `--roles-file`; nil keeps every image.
+    public var roles: [Role]?
+    public var catalog: Catalog
+    /// An operator's template, rendered instead of the catalog's images.
+    public var template: CatalogTemplate?
+    /// Where `push_destination: true` goes when `LocalContainerRegistry` is
+    /// not set (the undercloud's registry, `HOST:8787`).
+    public var undercloudRegistry: String
+    /// The time of the run, for the default `modify_append_tag`.
+    public var now: Date
+
+    public static let modifyRole = "tripleo-modify-image"
+
+    public init(
+        environment: HeatEnvironment, roles: [Role]? = nil, catalog: Catalog = .stein, template: CatalogTemplate? = nil,
+        undercloudRegistry: String = "localhost:8787", now: Date = Date()
+    ) {
+        self.environment = environment
+        self.roles = roles
+        self.catalog = catalog
+        self.template = template
+        self.undercloudRegistry = undercloudRegistry
+        self.now = now
+    }
+
+    public func plan() throws(PlanError) -> PreparePlan {
+        let registry = try RegistrySettings(environment: environment)
+        let entries: [PrepareEntry]
+        if let value = environment.parameter("ContainerImagePrepare"), value != .null {
+            entries = try PrepareEntry.parseAll(value, file: environment.file(of: "ContainerImagePrepare"))
+        } else {
+            entries = [try PrepareEntry.parse(DefaultPrepare.entry(for: catalog, localPushDestination: false), index: 0, file: "default")]
+        }
+        let enabledServices = try roles.map { roles throws(PlanError) in
+            try ServiceFilter.enabledServices(roles: roles, environment: environment)
+        }
+        let neutronDriver = try derivedNeutronDriver()
+        let file = environment.file(of: "ContainerImagePrepare")
+
+        var images: [PlannedImage] = []
+        for entry in entries {
+            let context = templateContext(for: entry, neutronDriver: neutronDriver)
+            let rendered = try template?.entries(context) ?? catalog.entries(context)
+            let pushDestination = entry.pushDestination.map { destination -> String in
+                switch destination {
+                case .registry(let address): return address
+                case .undercloud: return registry.localRegistry.map { "\($0):8787" } ?? undercloudRegistry
+                }
+            }
+            let modify = try modifyRequest(for: entry, pushDestination: pushDestination, file: file)
+            for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
+                let modifiesThis = modify != nil
+                    && (entry.modifyOnlyWithSource.isEmpty || entry.modifyOnlyWithSource.contains(image.source ?? ""))
+                images.append(
+                    PlannedImage(
+                        entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
+                        pushDestination: pushDestination, tagFromLabel: entry.tagFromLabel,
+                        modify: modifiesThis ? modify : nil))
+            }
+        }
+        return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry)
+    }
+
+    /// The template variables of one entry: the catalog's defaults, then the
+    /// entry's `set`, with upstream's adjustments.
+    public func templateContext(for entry: PrepareEntry, neutronDriver: String) -> TemplateContext {
+        var context = catalog.defaults
+        for value in entry.set { context[value.key] = TemplateValue(value.value) }
+        switch context["name_prefix"] {
+        case .string(let prefix) where !prefix.isEmpty && !prefix.hasSuffix("-"): context["name_prefix"] = .string(prefix + "-")
+        case .null, nil: context["name_prefix"] = .string("")
+        default: break
+        }
+        switch context["name_suffix"] {
+        case .string(let suffix) where !suffix.isEmpty && !suffix.hasPrefix("-"): context["name_suffix"] = .string("-" + suffix)
+        case .null, nil: context["name_suffix"] = .string("")
+        default: break
+        }
+        if case .string(let driver)? = context["neutron_driver"], !driver.isEmpty {
+            // set explicitly by the entry
+        } else {
+            context["neutron_driver"] = .string(neutronDriver)
+        }
+        return context
+    }
+
+    /// `neutron_driver` for entries that leave it unset: `ovn` when
+    /// `NeutronMechanismDrivers` names ovn or is absent, else `other`.
+    public func derivedNeutronDriver() throws(PlanError) -> String {
+        guard let value = environment.parameter("NeutronMechanismDrivers"), value != .null else { return "ovn" }
+        let drivers = try RegistrySettings.list(value, file: environment.file(of: "NeutronMechanismDrivers"), key: "NeutronMechanismDrivers")
+        return drivers.contains { $0.contains("ovn") } ? "ovn" : "other"
+    }
+
+    /// Upstream's filter: services first, then any include match keeps an
+    /// image (excludes ignored), no include match drops it; otherwise any
+    /// exclude match drops it. Patterns are regular-expression searches.
+    static func keeps(_ image: CatalogEntry, entry: PrepareEntry, enabledServices: Set<String>?) -> Bool {
+        if let enabledServices, enabledServices.isDisjoint(with: image.services) { return false }
+        if !entry.includes.isEmpty {
+            return entry.includes.contains { search($0, in: image.imageName) }
+        }
+        return !entry.excludes.contains { search($0, in: image.imageName) }
+    }
+
+    static func search(_ pattern: String, in text: String) -> Bool {
+        // Patterns were checked when the entry was parsed.
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    private func modifyRequest(for entry: PrepareEntry, pushDestination: String?, file: String) throws(PlanError) -> ModifyRequest? {
+        guard let role = entry.modifyRole else { return nil }
+        let key = "ContainerImagePrepare[\(entry.index)]"
+        guard role == Self.modifyRole else {
+            throw PlanError.unsupported(
+                file: file, key: "\(key).modify_role",
+                reason: "'\(role)' is not supported: imageprep performs '\(Self.modifyRole)' itself")
+        }
+        guard pushDestination != nil else {
+            throw PlanError.unsupported(
+                file: file, key: key,
+                reason: "modify_role needs a push_destination: modified images are pushed there")
+        }
+        return ModifyRequest(
+            role: role, vars: entry.modifyVars, appendTag: entry.modifyAppendTag ?? Self.defaultAppendTag(now),
+            onlyWithLabels: entry.modifyOnlyWithLabels)
+    }
+
+    /// `-modified-YYYYmmddHHMMSS` in UTC.
+    public static func defaultAppendTag(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMddHHmmss"
+        return "-modified-" + formatter.string(from: date)
+    }
+}
+
+extension RegistrySettings {
+    init(environment: HeatEnvironment) throws(PlanError) {
+        self.init()
+        func file(_ key: String) -> String { environment.file(of: key) }
+        if let value = environment.parameter("ContainerImageRegistryCredentials"), value != .null {
+            let key = "ContainerImageRegistryCredentials"
+            guard case .map(let registries) = value else {
+                throw PlanError.invalidValue(
+                    file: file(key), key: key, expected: "a mapping of registry: {user: password}", found: value.kindDescription)
+            }
+            for registry in registries {
+                guard case .map(let users) = registry.value, users.count == 1, let password = users[0].value.scalarText else {
+                    throw PlanError.invalidValue(
+                        file: file(key), key: "\(key).\(registry.key)", expected: "one 'user: password' pair",
+                        found: registry.value.kindDescription)
+                }
+                credentials[registry.key] = RegistryCredential(user: users[0].key, password: password)
+            }
+        }
+        if let value = environment.parameter("ContainerImageRegistryLogin"), value != .null {
+            guard case .bool(let b) = value else {
+                throw PlanError.invalidValue(
+                    file: file("ContainerImageRegistryLogin"), key: "ContainerImageRegistryLogin", expected: "true or false",
+                    found: PrepareEntry.describe(value))
+            }
+            login = b
+        }
+        mirror = try Self.string(environment, "DockerRegistryMirror")
+        localRegistry = try Self.string(environment, "LocalContainerRegistry")
+        if let value = environment.parameter("AdditionalArchitectures") {
+            additionalArchitectures = try Self.list(value, file: file("AdditionalArchitectures"), key: "AdditionalArchitectures")
+        }
+        if let value = environment.parameter("DockerInsecureRegistryAddress") {
+            insecureRegistries = try Self.list(value, file: file("DockerInsecureRegistryAddress"), key: "DockerInsecureRegistryAddress")
+        }
+    }
+
+    private static func string(_ environment: HeatEnvironment, _ key: String) throws(PlanError) -> String? {
+        guard let value = environment.parameter(key) else { return nil }
+        switch value {
+        case .null: return nil
+        case .string(let s): return s.isEmpty ? nil : s
+        default:
+            throw PlanError.invalidValue(file: environment.file(of: key), key: key, expected: "a string", found: PrepareEntry.describe(value))
+        }
+    }
+
+    /// A heat comma_delimited_list: a list of strings or one comma-separated string.
+    static func list(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [String] {
+        switch value {
+        case .null: return []
+        case .string(let s):
+            return s.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        case .list:
+            return try Role.strings(value, file: file, key: key)
+        default:
+            throw PlanError.invalidValue(file: file, key: key, expected: "a list of strings", found: PrepareEntry.describe(value))
+        }
+    }
+}

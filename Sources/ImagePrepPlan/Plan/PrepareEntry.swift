@@ -1,0 +1,159 @@
+import Foundation
+
+/// Where an entry copies its images.
+public enum PushDestination: Sendable, Equatable {
+    /// `push_destination: true`: the undercloud's registry.
+    case undercloud
+    case registry(String)
+}
+
+/// One entry of `ContainerImagePrepare`, checked and typed.
+public struct PrepareEntry: Sendable, Equatable {
+    public var index: Int
+    public var set: [ConfigEntry] = []
+    public var includes: [String] = []
+    public var excludes: [String] = []
+    public var pushDestination: PushDestination?
+    public var tagFromLabel: String?
+    public var modifyRole: String?
+    public var modifyVars: [ConfigEntry] = []
+    public var modifyAppendTag: String?
+    public var modifyOnlyWithLabels: [String] = []
+    public var modifyOnlyWithSource: [String] = []
+
+    public init(index: Int) {
+        self.index = index
+    }
+
+    public static let knownKeys = [
+        "set", "includes", "excludes", "push_destination", "tag_from_label", "modify_role", "modify_vars",
+        "modify_append_tag", "modify_only_with_labels", "modify_only_with_source",
+    ]
+
+    /// Parses the `ContainerImagePrepare` parameter; `file` is the file that
+    /// set it.
+    public static func parseAll(_ value: ConfigValue, file: String) throws(PlanError) -> [PrepareEntry] {
+        guard case .list(let items) = value else {
+            throw PlanError.invalidValue(
+                file: file, key: "ContainerImagePrepare", expected: "a list of entries", found: value.kindDescription)
+        }
+        var entries: [PrepareEntry] = []
+        for (index, item) in items.enumerated() {
+            entries.append(try parse(item, index: index, file: file))
+        }
+        return entries
+    }
+
+    static func parse(_ value: ConfigValue, index: Int, file: String) throws(PlanError) -> PrepareEntry {
+        let base = "ContainerImagePrepare[\(index)]"
+        guard case .map(let fields) = value else {
+            throw PlanError.invalidValue(file: file, key: base, expected: "a mapping", found: value.kindDescription)
+        }
+        var entry = PrepareEntry(index: index)
+        for field in fields {
+            let key = "\(base).\(field.key)"
+            let v = field.value
+            switch field.key {
+            case "set":
+                entry.set = try setValues(v, file: file, key: key)
+            case "includes":
+                entry.includes = try patterns(v, file: file, key: key)
+            case "excludes":
+                entry.excludes = try patterns(v, file: file, key: key)
+            case "push_destination":
+                switch v {
+                case .null, .bool(false): entry.pushDestination = nil
+                case .bool(true): entry.pushDestination = .undercloud
+                case .string(let s) where !s.isEmpty: entry.pushDestination = .registry(s)
+                default:
+                    throw PlanError.invalidValue(
+                        file: file, key: key, expected: "true, false or a registry address (HOST:PORT)",
+                        found: describe(v))
+                }
+            case "tag_from_label":
+                entry.tagFromLabel = try optionalString(v, file: file, key: key)
+            case "modify_role":
+                entry.modifyRole = try optionalString(v, file: file, key: key)
+            case "modify_vars":
+                switch v {
+                case .null: entry.modifyVars = []
+                case .map(let vars): entry.modifyVars = vars
+                default: throw PlanError.invalidValue(file: file, key: key, expected: "a mapping of variables", found: describe(v))
+                }
+            case "modify_append_tag":
+                switch v {
+                case .null: entry.modifyAppendTag = nil
+                case .string(let s), .number(let s): entry.modifyAppendTag = s
+                default: throw PlanError.invalidValue(file: file, key: key, expected: "a string", found: describe(v))
+                }
+            case "modify_only_with_labels":
+                entry.modifyOnlyWithLabels = try strings(v, file: file, key: key)
+            case "modify_only_with_source":
+                entry.modifyOnlyWithSource = try strings(v, file: file, key: key)
+            default:
+                throw PlanError.unsupported(
+                    file: file, key: key,
+                    reason: "unknown key; an entry takes \(knownKeys.joined(separator: ", "))")
+            }
+        }
+        return entry
+    }
+
+    static func describe(_ value: ConfigValue) -> String {
+        if let text = value.scalarText { return "\(value.kindDescription) '\(text)'" }
+        return value.kindDescription
+    }
+
+    private static func setValues(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [ConfigEntry] {
+        switch value {
+        case .null: return []
+        case .map(let entries):
+            for entry in entries {
+                switch entry.value {
+                case .list, .map:
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(key).\(entry.key)", expected: "a string, number, boolean or null",
+                        found: entry.value.kindDescription)
+                default: continue
+                }
+            }
+            return entries
+        default:
+            throw PlanError.invalidValue(file: file, key: key, expected: "a mapping of template variables", found: describe(value))
+        }
+    }
+
+    private static func optionalString(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> String? {
+        switch value {
+        case .null: return nil
+        case .string(let s): return s.isEmpty ? nil : s
+        default: throw PlanError.invalidValue(file: file, key: key, expected: "a string", found: describe(value))
+        }
+    }
+
+    private static func strings(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [String] {
+        switch value {
+        case .null: return []
+        case .list(let items):
+            var result: [String] = []
+            for (index, item) in items.enumerated() {
+                switch item {
+                case .string(let s), .number(let s): result.append(s)
+                default:
+                    throw PlanError.invalidValue(file: file, key: "\(key)[\(index)]", expected: "a string", found: describe(item))
+                }
+            }
+            return result
+        default:
+            throw PlanError.invalidValue(file: file, key: key, expected: "a list of strings", found: describe(value))
+        }
+    }
+
+    private static func patterns(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [String] {
+        let result = try strings(value, file: file, key: key)
+        for (index, pattern) in result.enumerated() where (try? NSRegularExpression(pattern: pattern)) == nil {
+            throw PlanError.invalidRegex(file: file, key: "\(key)[\(index)]", pattern: pattern)
+        }
+        return result
+    }
+}

@@ -1,0 +1,100 @@
+/// A planned image after the resolve stage: its discovered tag and whether
+/// it is modified.
+public struct ResolvedImage: Sendable, Equatable, Encodable {
+    public var image: PlannedImage
+    /// The versioned tag found through `tag_from_label`; nil keeps the tag
+    /// the catalog gave.
+    public var tag: String?
+    public var modified: Bool
+
+    public init(image: PlannedImage, tag: String?, modified: Bool) {
+        self.image = image
+        self.tag = tag
+        self.modified = modified
+    }
+
+    /// The image as planned, with no registry consulted: tags stay as given
+    /// and modifications that depend on labels are not assumed.
+    public static func unresolved(_ image: PlannedImage) -> ResolvedImage {
+        ResolvedImage(image: image, tag: nil, modified: image.modify.map { $0.onlyWithLabels.isEmpty } ?? false)
+    }
+
+    public var sourceName: String {
+        tag.map { ImageName.withTag(image.imageName, $0) } ?? image.imageName
+    }
+
+    /// What the heat parameters point at.
+    public var targetName: String {
+        image.targetName(tag: tag) + (modified ? image.modify?.appendTag ?? "" : "")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case image, tag, modified, sourceName = "source", targetName = "target"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image, forKey: .image)
+        try container.encodeIfPresent(tag, forKey: .tag)
+        try container.encode(modified, forKey: .modified)
+        try container.encode(sourceName, forKey: .sourceName)
+        try container.encode(targetName, forKey: .targetName)
+    }
+}
+
+/// The documents `prepare` writes.
+public enum PrepareOutput {
+    /// Heat parameter -> image, a later entry's image winning, sorted by name.
+    public static func parameters(_ images: [ResolvedImage]) -> [(name: String, image: String)] {
+        var values: [String: String] = [:]
+        for image in images {
+            for param in image.image.params { values[param] = image.targetName }
+        }
+        return values.keys.sorted().map { ($0, values[$0]!) }
+    }
+
+    /// Registries to list in `DockerInsecureRegistryAddress`: every push
+    /// destination and every registry reached without verified TLS.
+    public static func insecureRegistries(_ images: [ResolvedImage], reachedInsecurely: [String] = []) -> [String] {
+        Array(Set(images.compactMap(\.image.pushDestination) + reachedInsecurely)).sorted()
+    }
+
+    /// The output env file: `parameter_defaults` with every image parameter
+    /// and `DockerInsecureRegistryAddress`.
+    public static func environment(_ images: [ResolvedImage], reachedInsecurely: [String] = []) -> ConfigValue {
+        var entries = parameters(images).map { ConfigEntry($0.name, .string($0.image)) }
+        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely)
+        if !insecure.isEmpty {
+            entries.append(ConfigEntry("DockerInsecureRegistryAddress", .list(insecure.map(ConfigValue.string))))
+        }
+        return .map([ConfigEntry("parameter_defaults", .map(entries))])
+    }
+
+    /// The output images file: one item per planned image, as upstream's
+    /// upload list.
+    public static func images(_ images: [ResolvedImage]) -> ConfigValue {
+        .map([
+            ConfigEntry(
+                "container_images",
+                .list(
+                    images.map { resolved in
+                        var fields = [ConfigEntry("imagename", .string(resolved.sourceName))]
+                        if let source = resolved.image.source { fields.append(ConfigEntry("image_source", .string(source))) }
+                        fields.append(ConfigEntry("params", .list(resolved.image.params.map(ConfigValue.string))))
+                        if let destination = resolved.image.pushDestination {
+                            fields.append(ConfigEntry("push_destination", .string(destination)))
+                        }
+                        if let modify = resolved.image.modify, resolved.modified || !modify.onlyWithLabels.isEmpty {
+                            fields.append(ConfigEntry("modify_role", .string(modify.role)))
+                            fields.append(ConfigEntry("modify_append_tag", .string(modify.appendTag)))
+                            fields.append(ConfigEntry("modify_vars", .map(modify.vars)))
+                            if !modify.onlyWithLabels.isEmpty {
+                                fields.append(ConfigEntry("modify_only_with_labels", .list(modify.onlyWithLabels.map(ConfigValue.string))))
+                            }
+                        }
+                        fields.append(ConfigEntry("target", .string(resolved.targetName)))
+                        return .map(fields)
+                    })),
+        ])
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// What `prepare` will do: every image to resolve, copy or modify, and the
+/// registry settings read from the environment.
+public struct PreparePlan: Sendable, Equatable, Encodable {
+    public var catalog: String
+    public var images: [PlannedImage]
+    public var registry: RegistrySettings
+
+    public init(catalog: String, images: [PlannedImage], registry: RegistrySettings) {
+        self.catalog = catalog
+        self.images = images
+        self.registry = registry
+    }
+
+    /// Push destinations, sorted and without repeats.
+    public var pushDestinations: [String] {
+        Array(Set(images.compactMap(\.pushDestination))).sorted()
+    }
+}
+
+public struct PlannedImage: Sendable, Equatable, Encodable {
+    /// The `ContainerImagePrepare` entry this image comes from.
+    public var entry: Int
+    /// The source image as the catalog names it, with the tag of `set`.
+    public var imageName: String
+    /// The catalog's `image_source` (`kolla`, `tripleo`, `ceph`, ...).
+    public var source: String?
+    public var params: [String]
+    public var pushDestination: String?
+    public var tagFromLabel: String?
+    public var modify: ModifyRequest?
+
+    public init(
+        entry: Int, imageName: String, source: String?, params: [String], pushDestination: String?,
+        tagFromLabel: String?, modify: ModifyRequest?
+    ) {
+        self.entry = entry
+        self.imageName = imageName
+        self.source = source
+        self.params = params
+        self.pushDestination = pushDestination
+        self.tagFromLabel = tagFromLabel
+        self.modify = modify
+    }
+
+    /// Where the image ends up with `tag`: re-homed to the push destination
+    /// when there is one.
+    public func targetName(tag: String? = nil) -> String {
+        let named = tag.map { ImageName.withTag(imageName, $0) } ?? imageName
+        guard let pushDestination else { return named }
+        return ImageName.rehome(named, to: pushDestination)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case entry, imageName = "imagename", source = "image_source", params
+        case pushDestination = "push_destination", tagFromLabel = "tag_from_label", modify
+    }
+}
+
+/// A modification of one image (`modify_role` and its settings).
+public struct ModifyRequest: Sendable, Equatable, Encodable {
+    public var role: String
+    public var vars: [ConfigEntry]
+    public var appendTag: String
+    /// The image is modified only if it carries every one of these labels,
+    /// which only the registry can tell.
+    public var onlyWithLabels: [String]
+
+    public init(role: String, vars: [ConfigEntry], appendTag: String, onlyWithLabels: [String]) {
+        self.role = role
+        self.vars = vars
+        self.appendTag = appendTag
+        self.onlyWithLabels = onlyWithLabels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case role = "modify_role", vars = "modify_vars", appendTag = "modify_append_tag"
+        case onlyWithLabels = "modify_only_with_labels"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(role, forKey: .role)
+        try container.encode(ConfigValue.map(vars), forKey: .vars)
+        try container.encode(appendTag, forKey: .appendTag)
+        try container.encode(onlyWithLabels, forKey: .onlyWithLabels)
+    }
+}
+
+/// Registry settings from `parameter_defaults`. Passwords are kept but never
+/// encoded or described.
+public struct RegistrySettings: Sendable, Equatable, Encodable {
+    /// `ContainerImageRegistryCredentials`: registry -> (user, password).
+    public var credentials: [String: RegistryCredential] = [:]
+    public var login: Bool = false
+    public var mirror: String?
+    public var localRegistry: String?
+    public var additionalArchitectures: [String] = []
+    public var insecureRegistries: [String] = []
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case credentials, login, mirror, localRegistry = "local_registry"
+        case additionalArchitectures = "additional_architectures", insecureRegistries = "insecure_registries"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        // Registry and user only: the password stays out of every output.
+        try container.encode(credentials.mapValues(\.user), forKey: .credentials)
+        try container.encode(login, forKey: .login)
+        try container.encodeIfPresent(mirror, forKey: .mirror)
+        try container.encodeIfPresent(localRegistry, forKey: .localRegistry)
+        try container.encode(additionalArchitectures, forKey: .additionalArchitectures)
+        try container.encode(insecureRegistries, forKey: .insecureRegistries)
+    }
+}
+
+public struct RegistryCredential: Sendable, Equatable, CustomStringConvertible {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+
+    public var description: String { "\(user):<redacted>" }
+}
+
+extension ConfigValue: Encodable {
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .map(let entries):
+            var keyed = encoder.container(keyedBy: DynamicKey.self)
+            for entry in entries { try keyed.encode(entry.value, forKey: DynamicKey(entry.key)) }
+        case .list(let items):
+            var unkeyed = encoder.unkeyedContainer()
+            for item in items { try unkeyed.encode(item) }
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let b):
+            var container = encoder.singleValueContainer()
+            try container.encode(b)
+        case .number(let n):
+            var container = encoder.singleValueContainer()
+            if let i = Int(n) { try container.encode(i) } else if let d = Double(n) { try container.encode(d) } else { try container.encode(n) }
+        case .string(let s):
+            var container = encoder.singleValueContainer()
+            try container.encode(s)
+        }
+    }
+
+    private struct DynamicKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ key: String) { stringValue = key }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
