@@ -1,0 +1,50 @@
+import ImagePrepPlan
+
+/// The readable summary of a prepare run: one row per image.
+public enum PlanTable {
+    public static func render(_ result: PrepareResult) -> String {
+        var rows = [["ENTRY", "IMAGE", "TARGET", "NOTES"]]
+        for image in result.images {
+            var notes: [String] = []
+            if let label = image.image.tagFromLabel, image.tag == nil {
+                notes.append(result.dryRun ? "tag from label \(label) (not looked up)" : "tag from label \(label)")
+            }
+            if let modify = image.image.modify {
+                let task = modify.vars.first { $0.key == "tasks_from" }?.value.scalarText ?? modify.role
+                if image.modified {
+                    notes.append("modify: \(task)")
+                } else if !modify.onlyWithLabels.isEmpty {
+                    notes.append("modify: \(task) if labels \(modify.onlyWithLabels.joined(separator: ", "))")
+                }
+            }
+            rows.append([String(image.image.entry), image.sourceName, image.targetName, notes.joined(separator: "; ")])
+        }
+        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines = rows.map { row in
+            var line = ""
+            for column in 0..<3 { line += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) }
+            return (line + row[3]).trimmingTrailingSpaces()
+        }
+        let entries = Set(result.images.map(\.image.entry)).count
+        var summary = "\(result.images.count) image(s) from \(entries) entr\(entries == 1 ? "y" : "ies"), "
+            + "\(result.parameters.count) heat parameter(s)"
+        if !result.plan.pushDestinations.isEmpty {
+            summary += ", pushed to \(result.plan.pushDestinations.joined(separator: ", "))"
+        }
+        lines.append("")
+        lines.append(summary + ".")
+        if result.dryRun {
+            lines.append("Dry run: no registry was contacted; tags are as given, nothing was copied or modified.")
+        }
+        lines += result.report
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

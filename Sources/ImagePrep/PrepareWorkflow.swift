@@ -1,0 +1,142 @@
+import Foundation
+import ImagePrepPlan
+
+public struct PrepareOptions: Sendable {
+    public var environmentFiles: [String] = []
+    public var environmentDirectory: String?
+    public var rolesFile: String?
+    public var templateFile: String?
+    public var catalog: Catalog = .stein
+    public var outputEnvFile: String?
+    public var outputImagesFile: String?
+    public var dryRun = false
+    public var now = Date()
+    public var hostsFile = "/etc/hosts"
+
+    public init() {}
+}
+
+public struct PrepareResult: Sendable, Encodable {
+    public var dryRun: Bool
+    public var plan: PreparePlan
+    public var images: [ResolvedImage]
+    public var parameters: [String: String]
+    public var insecureRegistries: [String]
+    public var report: [String]
+    /// The output env file's YAML.
+    public var environmentYAML: String
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun = "dry_run", plan, images, parameters, insecureRegistries = "insecure_registries", report
+    }
+}
+
+/// `prepare` end to end: read inputs -> plan -> resolve -> transfer -> write
+/// outputs. Output files are written only when every image succeeded.
+public struct PrepareWorkflow: Sendable {
+    public var options: PrepareOptions
+    /// The registry stages; nil in a build or run that has none (dry runs
+    /// never use them).
+    public var registry: RegistryStages?
+
+    public init(options: PrepareOptions, registry: RegistryStages? = nil) {
+        self.options = options
+        self.registry = registry
+    }
+
+    public func loadPlan() throws(PrepareError) -> PreparePlan {
+        var environment = HeatEnvironment()
+        var files = options.environmentFiles
+        if let directory = options.environmentDirectory {
+            files += try FileSystem.environmentFiles(in: directory)
+        }
+        for file in files {
+            let text = try FileSystem.readText(file)
+            do {
+                try environment.merge(try ConfigDocument.parse(text, file: file), file: file)
+            } catch {
+                throw PrepareError.plan(error)
+            }
+        }
+        var roles: [Role]?
+        if let rolesFile = options.rolesFile {
+            let text = try FileSystem.readText(rolesFile)
+            do {
+                roles = try Role.parseRoles(try ConfigDocument.parse(text, file: rolesFile), file: rolesFile)
+            } catch {
+                throw PrepareError.plan(error)
+            }
+        }
+        var template: CatalogTemplate?
+        if let templateFile = options.templateFile {
+            let source = try FileSystem.readText(templateFile)
+            do {
+                template = try CatalogTemplate(source: source, file: templateFile) { path in
+                    FileManager.default.fileExists(atPath: path) ? try FileSystem.readText(path) : nil
+                }
+            } catch {
+                throw PrepareError.plan(error)
+            }
+        }
+        let planner = Planner(
+            environment: environment, roles: roles, catalog: options.catalog, template: template,
+            undercloudRegistry: UndercloudRegistry.address(hostsFile: options.hostsFile), now: options.now)
+        do {
+            return try planner.plan()
+        } catch {
+            throw PrepareError.plan(error)
+        }
+    }
+
+    public func run() async throws(PrepareError) -> PrepareResult {
+        let plan = try loadPlan()
+        var resolved: [ResolvedImage]
+        var outcome = TransferOutcome()
+        if options.dryRun {
+            resolved = plan.images.map(ResolvedImage.unresolved)
+        } else if plan.registryWork.isEmpty {
+            resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
+        } else {
+            guard let registry else {
+                throw PrepareError.needsRegistry(
+                    "this plan needs registry access (\(plan.registryWork.joined(separator: "; "))), "
+                        + "which this imageprep build does not have yet; run with --dry-run to see the plan")
+            }
+            var failures: [ImageFailure] = []
+            resolved = []
+            for result in await registry.resolver.resolve(plan) {
+                switch result {
+                case .success(let image): resolved.append(image)
+                case .failure(let failure): failures.append(failure)
+                }
+            }
+            outcome = await registry.transfer.transfer(resolved, plan: plan)
+            failures += outcome.failures
+            guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
+        }
+
+        let environment = PrepareOutput.environment(resolved, reachedInsecurely: outcome.insecureRegistries)
+        let environmentYAML = ConfigDocument.serialize(environment)
+        if let path = options.outputImagesFile {
+            try FileSystem.writeAtomically(ConfigDocument.serialize(PrepareOutput.images(resolved)), to: path)
+        }
+        if let path = options.outputEnvFile {
+            try FileSystem.writeAtomically(environmentYAML, to: path)
+        }
+        return PrepareResult(
+            dryRun: options.dryRun, plan: plan, images: resolved,
+            parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
+            insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: outcome.insecureRegistries),
+            report: outcome.report, environmentYAML: environmentYAML)
+    }
+
+    /// The document `prepare default` writes, as YAML.
+    public static func defaultDocument(catalog: Catalog, localPushDestination: Bool, registryLogin: Bool) -> String {
+        ConfigDocument.serialize(
+            DefaultPrepare.document(for: catalog, localPushDestination: localPushDestination, registryLogin: registryLogin))
+    }
+
+    public static func write(_ text: String, to path: String) throws(PrepareError) {
+        try FileSystem.writeAtomically(text, to: path)
+    }
+}

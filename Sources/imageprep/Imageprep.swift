@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Imageprep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imageprep",
+        abstract: "Prepare the container images an OpenStack (TripleO) deployment uses.",
+        discussion: """
+            imageprep reads a ContainerImagePrepare environment, works out every image the \
+            deployment needs, and writes the heat parameters that point the deployment at them.
+            """,
+        version: "0.1.0",
+        subcommands: [Prepare.self]
+    )
+
+    /// Runs the command line with stable exit codes: 0 success, 1 failure
+    /// (one line naming what failed), 2 usage error (with the help hint).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}

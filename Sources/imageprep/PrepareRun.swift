@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import ImagePrep
+
+struct PrepareRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Prepare the images of a ContainerImagePrepare environment (the default subcommand).",
+        discussion: """
+            Environment files merge in order, later over earlier. Without ContainerImagePrepare \
+            the default entry ('imageprep prepare default') applies. The output env file is \
+            written only when every image succeeded.
+            """
+    )
+
+    @Option(name: [.customShort("e"), .customLong("environment-file")], help: ArgumentHelp("Environment file; repeat for more, later ones win.", valueName: "file"))
+    var environmentFiles: [String] = []
+
+    @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, after the -e files.", valueName: "dir"))
+    var environmentDirectory: String?
+
+    @Option(help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes.", valueName: "file"))
+    var rolesFile: String?
+
+    @Option(help: ArgumentHelp("Render this catalog template (Jinja2 subset) instead of the built-in catalog.", valueName: "file"))
+    var templateFile: String?
+
+    @OptionGroup var catalogOption: CatalogOption
+
+    @Option(help: ArgumentHelp("Write the heat parameters to this file.", valueName: "file"))
+    var outputEnvFile: String?
+
+    @Option(help: ArgumentHelp("Write the planned images to this file.", valueName: "file"))
+    var outputImagesFile: String?
+
+    @Flag(help: "Plan only: no registry is contacted and tags stay as given.")
+    var dryRun = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        if environmentFiles.isEmpty && environmentDirectory == nil {
+            throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
+        }
+    }
+
+    func run() async throws {
+        var options = PrepareOptions()
+        options.environmentFiles = environmentFiles
+        options.environmentDirectory = environmentDirectory
+        options.rolesFile = rolesFile
+        options.templateFile = templateFile
+        options.catalog = catalogOption.catalog.catalog
+        options.outputEnvFile = outputEnvFile
+        options.outputImagesFile = outputImagesFile
+        options.dryRun = dryRun
+
+        let result = try await PrepareWorkflow(options: options).run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else if dryRun {
+            print(PlanTable.render(result), terminator: "")
+        } else if outputEnvFile == nil {
+            print(result.environmentYAML, terminator: "")
+        } else {
+            FileHandle.standardError.write(Data(PlanTable.render(result).utf8))
+        }
+    }
+}
