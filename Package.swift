@@ -36,7 +36,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
-            dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ImagePrepTests",
