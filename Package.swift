@@ -41,7 +41,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepPlan"]
+            dependencies: ["ImagePrep", "ImagePrepPlan"],
+            exclude: ["Fixtures"]
         ),
     ]
 )
