@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "imageprep", targets: ["imageprep"]),
         .library(name: "ImagePrepPlan", targets: ["ImagePrepPlan"]),
         .library(name: "ImagePrep", targets: ["ImagePrep"]),
+        .library(name: "ImagePrepArchive", targets: ["ImagePrepArchive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,13 +27,30 @@ let package = Package(
             name: "ImagePrep",
             dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")]
         ),
+        // libarchive, wrapped once in ImagePrepArchive.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        // Layer and RPM inspection over libarchive.
+        .target(
+            name: "ImagePrepArchive",
+            dependencies: ["CArchive"]
+        ),
         .executableTarget(
             name: "imageprep",
             dependencies: [
                 "ImagePrep",
                 "ImagePrepPlan",
+                "ImagePrepArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Runs the built binary and builds real RPMs for the tests.
+        .target(
+            name: "ImagePrepTestSupport",
+            path: "Tests/TestSupport"
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
@@ -41,8 +59,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepPlan"],
+            dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ImagePrepArchiveTests",
+            dependencies: ["ImagePrepArchive", "ImagePrepTestSupport"]
         ),
     ]
 )

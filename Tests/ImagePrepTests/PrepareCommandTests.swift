@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ImagePrepTestSupport
 
 /// `imageprep prepare` and `prepare default` end to end, through the built
 /// binary. Every run here is a dry run or needs no registry: no network.

@@ -2,22 +2,22 @@ import Foundation
 import XCTest
 
 /// Runs the built `imageprep` binary.
-struct CLI {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public struct CLI {
+    public struct Output {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
-    static var packageRoot: URL {
+    public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func fixture(_ name: String) -> String {
+    public static func fixture(_ name: String) -> String {
         packageRoot.appendingPathComponent("Tests/ImagePrepTests/Fixtures/\(name)").path
     }
 
-    static var binary: URL {
+    public static var binary: URL {
         // The test bundle sits in the build products folder beside the binary.
         for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
             let candidate = bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("imageprep")
@@ -27,7 +27,7 @@ struct CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
+    public static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -54,7 +54,7 @@ struct CLI {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static func temporaryDirectory() throws -> URL {
+    public static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url

@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+
+/// Real RPMs built with rpmbuild for the tests, once per test run.
+public enum RPMFixtures {
+    public struct Built {
+        public var directory: URL
+        /// hotfix 1.0-1, noarch, gzip payload.
+        public var old: String
+        /// hotfix 1.1-2, noarch, zstd payload, epoch 3.
+        public var new: String
+        /// hotfix-tool 2.0-1 for x86_64.
+        public var arch: String
+    }
+
+    nonisolated(unsafe) private static var built: Built?
+    private static let lock = NSLock()
+
+    /// Removes the built RPMs; call from a test class's `tearDown()`.
+    public static func remove() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let built { try? FileManager.default.removeItem(at: built.directory) }
+        built = nil
+    }
+
+    public static func build() throws -> Built {
+        lock.lock()
+        defer { lock.unlock() }
+        if let built { return built }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/rpmbuild") else {
+            throw XCTSkip("rpmbuild is not installed (apt-get install rpm)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpms-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let old = try rpmbuild(in: directory, name: "hotfix", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "hotfix 1.0\n", zstd: false)
+        let new = try rpmbuild(in: directory, name: "hotfix", epoch: 3, version: "1.1", release: "2", arch: "noarch", content: "hotfix 1.1\n", zstd: true)
+        let arch = try rpmbuild(in: directory, name: "hotfix-tool", epoch: nil, version: "2.0", release: "1", arch: "x86_64", content: "tool\n", zstd: false)
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("build-hotfix-1.0"))
+        let result = Built(directory: directory, old: old, new: new, arch: arch)
+        built = result
+        return result
+    }
+
+    private static func rpmbuild(
+        in directory: URL, name: String, epoch: Int?, version: String, release: String, arch: String, content: String, zstd: Bool
+    ) throws -> String {
+        let top = directory.appendingPathComponent("build-\(name)-\(version)")
+        try FileManager.default.createDirectory(at: top.appendingPathComponent("SPECS"), withIntermediateDirectories: true)
+        let spec = """
+            Name: \(name)
+            \(epoch.map { "Epoch: \($0)" } ?? "")
+            Version: \(version)
+            Release: \(release)
+            Summary: imageprep test package \(name) \(version)
+            License: MIT
+            BuildArch: \(arch)
+            AutoReqProv: no
+
+            %description
+            A package for imageprep's tests.
+
+            %install
+            mkdir -p %{buildroot}/usr/share/\(name)
+            printf '\(content.replacingOccurrences(of: "\n", with: "\\n"))' > %{buildroot}/usr/share/\(name)/VERSION
+            ln -s VERSION %{buildroot}/usr/share/\(name)/CURRENT
+
+            %files
+            /usr/share/\(name)/VERSION
+            /usr/share/\(name)/CURRENT
+            """
+        let specPath = top.appendingPathComponent("SPECS/\(name).spec")
+        try spec.write(to: specPath, atomically: true, encoding: .utf8)
+        var arguments = [
+            "-bb", "--define", "_topdir \(top.path)", "--define", "_build_id_links none",
+            "--define", "__os_install_post %{nil}", "--target", arch,
+        ]
+        if zstd { arguments += ["--define", "_binary_payload w19.zstdio"] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/rpmbuild")
+        process.arguments = arguments + [specPath.path]
+        let log = top.appendingPathComponent("rpmbuild.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw NSError(domain: "rpmbuild", code: Int(process.terminationStatus), userInfo: [
+                NSLocalizedDescriptionKey: (try? String(contentsOf: log, encoding: .utf8)) ?? "rpmbuild failed",
+            ])
+        }
+        let rpms = top.appendingPathComponent("RPMS/\(arch)")
+        let file = try FileManager.default.contentsOfDirectory(atPath: rpms.path).first { $0.hasSuffix(".rpm") }
+        let destination = directory.appendingPathComponent(try XCTUnwrap(file))
+        try FileManager.default.copyItem(at: rpms.appendingPathComponent(try XCTUnwrap(file)), to: destination)
+        return destination.path
+    }
+}
