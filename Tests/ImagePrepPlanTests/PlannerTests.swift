@@ -218,11 +218,13 @@ final class PlannerTests: XCTestCase {
                 includes: ['binary-keystone:', ceph]
                 modify_role: tripleo-modify-image
                 modify_append_tag: -x
+                modify_vars: {tasks_from: yum_update.yml}
                 modify_only_with_source: [kolla]
               - push_destination: 127.0.0.1:8787
                 includes: [glance-api]
                 modify_role: tripleo-modify-image
                 modify_append_tag: -y
+                modify_vars: {tasks_from: yum_update}
                 modify_only_with_labels: [kolla_version]
             """)
         let keystone = plan.images.first { $0.imageName.contains("keystone") }
@@ -329,6 +331,59 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(
             planError { try self.plan("{}", "parameter_defaults: {ComputeCount: many}", roles: [Role(name: "Compute", countDefault: 1, servicesDefault: [])]) },
             "env1.yaml: parameter_defaults.ComputeCount: expected a node count (a whole number), found 'many'")
+    }
+
+    func testModifyVarsAreCheckedBeforeAnythingIsBuilt() throws {
+        func modify(_ vars: String) -> String {
+            planError {
+                try self.plan("""
+                    parameter_defaults:
+                      ContainerImagePrepare:
+                      - push_destination: true
+                        modify_role: tripleo-modify-image
+                        modify_vars: \(vars)
+                    """)
+            }
+        }
+        XCTAssertEqual(
+            modify("{rpms_path: /x}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found nothing")
+        XCTAssertEqual(
+            modify("{tasks_from: rpm_upgrade.yml}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found 'rpm_upgrade.yml'")
+        XCTAssertEqual(
+            modify("{tasks_from: rpm_install.yml}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.rpms_path: expected a path, found nothing")
+        XCTAssertEqual(
+            modify("{tasks_from: modify_image.yml, modify_dir_path: [a]}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.modify_dir_path: expected a string, found a list")
+        XCTAssertEqual(
+            modify("{tasks_from: yum_update.yml, compare_host_packages: sometimes}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.compare_host_packages: expected true or false, found a string 'sometimes'")
+        XCTAssertEqual(
+            modify("{tasks_from: dev_install.yml, refspecs: [{project: heat}]}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.refspecs[0]: expected a mapping with project and refspec, found a mapping")
+        XCTAssertEqual(
+            modify("{tasks_from: yum_install.yml}"),
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.yum_packages: expected a list of package names, found nothing")
+
+        let ok = try plan("""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: true
+                includes: ['binary-keystone:']
+                modify_role: tripleo-modify-image
+                modify_vars:
+                  tasks_from: yum_update.yml
+                  update_repo: 'hotfix, updates'
+                  yum_repos_dir_path: /etc/yum.repos.d
+                  compare_host_packages: true
+            """)
+        var expected = ModifyTask.YumUpdate()
+        expected.updateRepos = ["hotfix", "updates"]
+        expected.reposDirectory = "/etc/yum.repos.d"
+        expected.compareHostPackages = true
+        XCTAssertEqual(ok.images.first?.modify?.task, .yumUpdate(expected))
     }
 
     func testMalformedYAMLNamesFileAndLine() {

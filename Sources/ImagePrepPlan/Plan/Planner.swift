@@ -129,8 +129,10 @@ public struct Planner: Sendable {
                 file: file, key: key,
                 reason: "modify_role needs a push_destination: modified images are pushed there")
         }
+        // Checked now so a bad variable stops the run before anything is built.
+        let task = try ModifyTask.parse(entry.modifyVars, file: file, key: key)
         return ModifyRequest(
-            role: role, vars: entry.modifyVars, appendTag: entry.modifyAppendTag ?? Self.defaultAppendTag(now),
+            role: role, task: task, vars: entry.modifyVars, appendTag: entry.modifyAppendTag ?? Self.defaultAppendTag(now),
             onlyWithLabels: entry.modifyOnlyWithLabels)
     }
 

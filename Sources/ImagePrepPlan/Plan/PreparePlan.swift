@@ -61,14 +61,16 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
 /// A modification of one image (`modify_role` and its settings).
 public struct ModifyRequest: Sendable, Equatable, Encodable {
     public var role: String
+    public var task: ModifyTask
     public var vars: [ConfigEntry]
     public var appendTag: String
     /// The image is modified only if it carries every one of these labels,
     /// which only the registry can tell.
     public var onlyWithLabels: [String]
 
-    public init(role: String, vars: [ConfigEntry], appendTag: String, onlyWithLabels: [String]) {
+    public init(role: String, task: ModifyTask, vars: [ConfigEntry], appendTag: String, onlyWithLabels: [String]) {
         self.role = role
+        self.task = task
         self.vars = vars
         self.appendTag = appendTag
         self.onlyWithLabels = onlyWithLabels

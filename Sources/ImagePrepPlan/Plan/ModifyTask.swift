@@ -1,0 +1,136 @@
+/// What `tripleo-modify-image` is asked to do (`modify_vars.tasks_from`),
+/// with its variables checked.
+public enum ModifyTask: Sendable, Equatable {
+    /// `modify_image.yml`: the operator's Dockerfile in `modify_dir_path`.
+    case modifyImage(directory: String)
+    /// `rpm_install.yml`: install every `*.rpm` of `rpms_path`.
+    case rpmInstall(rpmsPath: String)
+    /// `yum_update.yml`.
+    case yumUpdate(YumUpdate)
+    /// `yum_install.yml`: install `yum_packages` from the configured repos.
+    case yumInstall(packages: [String], reposDirectory: String?)
+    /// `dev_install.yml`: local Python trees and project refspecs.
+    case devInstall(pythonDirectories: [String], refspecs: [Refspec])
+
+    public struct YumUpdate: Sendable, Equatable {
+        /// Repo ids to update from (`update_repo`, comma-separated); empty
+        /// means every configured repo.
+        public var updateRepos: [String] = []
+        public var reposDirectory: String?
+        public var cacheDirectory: String?
+        /// Install these RPMs as a local update instead of using repos.
+        public var rpmsPath: String?
+        public var compareHostPackages = false
+    }
+
+    public struct Refspec: Sendable, Equatable {
+        public var project: String
+        public var refspec: String
+    }
+
+    public static let taskNames = ["modify_image.yml", "rpm_install.yml", "yum_update.yml", "yum_install.yml", "dev_install.yml"]
+
+    /// The `tasks_from` name, as the role spells it.
+    public var name: String {
+        switch self {
+        case .modifyImage: "modify_image.yml"
+        case .rpmInstall: "rpm_install.yml"
+        case .yumUpdate: "yum_update.yml"
+        case .yumInstall: "yum_install.yml"
+        case .devInstall: "dev_install.yml"
+        }
+    }
+
+    /// Parses `modify_vars`; `key` names the entry (`ContainerImagePrepare[0]`).
+    public static func parse(_ vars: [ConfigEntry], file: String, key: String) throws(PlanError) -> ModifyTask {
+        let base = "\(key).modify_vars"
+        func value(_ name: String) -> ConfigValue? {
+            guard let v = vars.last(where: { $0.key == name })?.value, v != .null else { return nil }
+            return v
+        }
+        func string(_ name: String, required: Bool) throws(PlanError) -> String? {
+            guard let v = value(name) else {
+                if required {
+                    throw PlanError.invalidValue(file: file, key: "\(base).\(name)", expected: "a path", found: "nothing")
+                }
+                return nil
+            }
+            guard case .string(let s) = v, !s.isEmpty else {
+                throw PlanError.invalidValue(file: file, key: "\(base).\(name)", expected: "a string", found: PrepareEntry.describe(v))
+            }
+            return s
+        }
+        func list(_ name: String) throws(PlanError) -> [String] {
+            guard let v = value(name) else { return [] }
+            if case .string(let s) = v { return [s] }
+            return try Role.strings(v, file: file, key: "\(base).\(name)")
+        }
+
+        guard let tasksValue = value("tasks_from") else {
+            throw PlanError.invalidValue(
+                file: file, key: "\(base).tasks_from", expected: "one of \(taskNames.joined(separator: ", "))", found: "nothing")
+        }
+        guard case .string(let tasks) = tasksValue else {
+            throw PlanError.invalidValue(
+                file: file, key: "\(base).tasks_from", expected: "one of \(taskNames.joined(separator: ", "))",
+                found: PrepareEntry.describe(tasksValue))
+        }
+        switch tasks.hasSuffix(".yml") ? tasks : tasks + ".yml" {
+        case "modify_image.yml":
+            return .modifyImage(directory: try string("modify_dir_path", required: true)!)
+        case "rpm_install.yml":
+            return .rpmInstall(rpmsPath: try string("rpms_path", required: true)!)
+        case "yum_update.yml":
+            var update = YumUpdate()
+            if let repos = value("update_repo") {
+                guard let text = repos.scalarText else {
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(base).update_repo", expected: "comma-separated repo ids", found: PrepareEntry.describe(repos))
+                }
+                update.updateRepos = text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+            }
+            update.reposDirectory = try string("yum_repos_dir_path", required: false)
+            update.cacheDirectory = try string("yum_cache", required: false)
+            update.rpmsPath = try string("rpms_path", required: false)
+            if let compare = value("compare_host_packages") {
+                guard case .bool(let b) = compare else {
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(base).compare_host_packages", expected: "true or false", found: PrepareEntry.describe(compare))
+                }
+                update.compareHostPackages = b
+            }
+            return .yumUpdate(update)
+        case "yum_install.yml":
+            let packages = try list("yum_packages")
+            guard !packages.isEmpty else {
+                throw PlanError.invalidValue(file: file, key: "\(base).yum_packages", expected: "a list of package names", found: "nothing")
+            }
+            return .yumInstall(packages: packages, reposDirectory: try string("yum_repos_dir_path", required: false))
+        case "dev_install.yml":
+            let directories = try list("python_dir")
+            var refspecs: [Refspec] = []
+            if let v = value("refspecs") {
+                guard case .list(let items) = v else {
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(base).refspecs", expected: "a list of {project, refspec}", found: PrepareEntry.describe(v))
+                }
+                for (index, item) in items.enumerated() {
+                    guard case .string(let project)? = item["project"], case .string(let refspec)? = item["refspec"] else {
+                        throw PlanError.invalidValue(
+                            file: file, key: "\(base).refspecs[\(index)]", expected: "a mapping with project and refspec",
+                            found: PrepareEntry.describe(item))
+                    }
+                    refspecs.append(Refspec(project: project, refspec: refspec))
+                }
+            }
+            guard !directories.isEmpty || !refspecs.isEmpty else {
+                throw PlanError.invalidValue(
+                    file: file, key: "\(base)", expected: "python_dir or refspecs for dev_install.yml", found: "neither")
+            }
+            return .devInstall(pythonDirectories: directories, refspecs: refspecs)
+        default:
+            throw PlanError.invalidValue(
+                file: file, key: "\(base).tasks_from", expected: "one of \(taskNames.joined(separator: ", "))", found: "'\(tasks)'")
+        }
+    }
+}
