@@ -9,10 +9,13 @@ let package = Package(
         .library(name: "ImagePrepPlan", targets: ["ImagePrepPlan"]),
         .library(name: "ImagePrep", targets: ["ImagePrep"]),
         .library(name: "ImagePrepArchive", targets: ["ImagePrepArchive"]),
+        .library(name: "ImagePrepBuild", targets: ["ImagePrepBuild"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Pure planning: ContainerImagePrepare model, catalogs, template
@@ -38,6 +41,16 @@ let package = Package(
             name: "ImagePrepArchive",
             dependencies: ["CArchive"]
         ),
+        // Image modification: build contexts, Dockerfile.modified, buildah.
+        .target(
+            name: "ImagePrepBuild",
+            dependencies: [
+                "ImagePrepPlan",
+                "ImagePrepArchive",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .executableTarget(
             name: "imageprep",
             dependencies: [
@@ -61,6 +74,10 @@ let package = Package(
             name: "ImagePrepTests",
             dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ImagePrepBuildTests",
+            dependencies: ["ImagePrepBuild", "ImagePrepPlan", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepArchiveTests",

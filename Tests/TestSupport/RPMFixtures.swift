@@ -11,6 +11,9 @@ public enum RPMFixtures {
         public var new: String
         /// hotfix-tool 2.0-1 for x86_64.
         public var arch: String
+        /// needs-missing 1.0-1, noarch, requiring a package no image has:
+        /// its installation fails.
+        public var unsatisfiable: String
     }
 
     nonisolated(unsafe) private static var built: Built?
@@ -36,14 +39,17 @@ public enum RPMFixtures {
         let old = try rpmbuild(in: directory, name: "hotfix", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "hotfix 1.0\n", zstd: false)
         let new = try rpmbuild(in: directory, name: "hotfix", epoch: 3, version: "1.1", release: "2", arch: "noarch", content: "hotfix 1.1\n", zstd: true)
         let arch = try rpmbuild(in: directory, name: "hotfix-tool", epoch: nil, version: "2.0", release: "1", arch: "x86_64", content: "tool\n", zstd: false)
-        try FileManager.default.removeItem(at: directory.appendingPathComponent("build-hotfix-1.0"))
-        let result = Built(directory: directory, old: old, new: new, arch: arch)
+        let unsatisfiable = try rpmbuild(
+            in: directory, name: "needs-missing", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "x\n", zstd: false,
+            requires: "imageprep-no-such-package")
+        let result = Built(directory: directory, old: old, new: new, arch: arch, unsatisfiable: unsatisfiable)
         built = result
         return result
     }
 
     private static func rpmbuild(
-        in directory: URL, name: String, epoch: Int?, version: String, release: String, arch: String, content: String, zstd: Bool
+        in directory: URL, name: String, epoch: Int?, version: String, release: String, arch: String, content: String, zstd: Bool,
+        requires: String? = nil
     ) throws -> String {
         let top = directory.appendingPathComponent("build-\(name)-\(version)")
         try FileManager.default.createDirectory(at: top.appendingPathComponent("SPECS"), withIntermediateDirectories: true)
@@ -56,6 +62,7 @@ public enum RPMFixtures {
             License: MIT
             BuildArch: \(arch)
             AutoReqProv: no
+            \(requires.map { "Requires: \($0)" } ?? "")
 
             %description
             A package for imageprep's tests.
@@ -95,6 +102,7 @@ public enum RPMFixtures {
         let file = try FileManager.default.contentsOfDirectory(atPath: rpms.path).first { $0.hasSuffix(".rpm") }
         let destination = directory.appendingPathComponent(try XCTUnwrap(file))
         try FileManager.default.copyItem(at: rpms.appendingPathComponent(try XCTUnwrap(file)), to: destination)
+        try FileManager.default.removeItem(at: top)
         return destination.path
     }
 }

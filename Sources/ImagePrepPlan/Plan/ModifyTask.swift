@@ -21,11 +21,18 @@ public enum ModifyTask: Sendable, Equatable {
         /// Install these RPMs as a local update instead of using repos.
         public var rpmsPath: String?
         public var compareHostPackages = false
+
+        public init() {}
     }
 
     public struct Refspec: Sendable, Equatable {
         public var project: String
         public var refspec: String
+
+        public init(project: String, refspec: String) {
+            self.project = project
+            self.refspec = refspec
+        }
     }
 
     public static let taskNames = ["modify_image.yml", "rpm_install.yml", "yum_update.yml", "yum_install.yml", "dev_install.yml"]

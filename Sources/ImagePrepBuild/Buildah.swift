@@ -1,0 +1,67 @@
+import Foundation
+
+/// buildah, driven as a subprocess, with its own storage when asked (the
+/// tests and CI use `vfs` storage and `chroot` isolation, which work as root
+/// without a daemon).
+public struct Buildah: Sendable {
+    public var root: String?
+    public var runRoot: String?
+    public var storageDriver: String?
+    public var isolation: String?
+
+    public init(root: String? = nil, runRoot: String? = nil, storageDriver: String? = nil, isolation: String? = nil) {
+        self.root = root
+        self.runRoot = runRoot
+        self.storageDriver = storageDriver
+        self.isolation = isolation
+    }
+
+    var globalArguments: [String] {
+        var arguments: [String] = []
+        if let root { arguments += ["--root", root] }
+        if let runRoot { arguments += ["--runroot", runRoot] }
+        if let storageDriver { arguments += ["--storage-driver", storageDriver] }
+        return arguments
+    }
+
+    func logged(_ arguments: [String], log: URL) async throws {
+        try await CommandRunner.logged("buildah", globalArguments + arguments, name: "buildah \(arguments[0])", log: log)
+    }
+
+    func capture(_ arguments: [String]) async throws -> String {
+        try await CommandRunner.capture("buildah", globalArguments + arguments, name: "buildah \(arguments[0])")
+    }
+
+    /// Pulls an image into buildah's storage.
+    public func pull(_ image: String, tlsVerify: Bool, log: URL) async throws {
+        try await logged(["pull", "--tls-verify=\(tlsVerify)", image], log: log)
+    }
+
+    /// The image's configured user (empty when it runs as root by default).
+    public func user(of image: String) async throws -> String {
+        try await capture(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", image])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Builds `Dockerfile.modified` of a context, tagging the result `tag`.
+    public func build(_ context: BuildContext, tag: String, tlsVerify: Bool, log: URL) async throws {
+        var arguments = [
+            "bud", "--format", "docker", "--file", context.dockerfile.path, "--network", "host", "--layers=false",
+            "--tls-verify=\(tlsVerify)", "--tag", tag,
+        ]
+        if let isolation { arguments += ["--isolation", isolation] }
+        for volume in context.volumes { arguments += ["--volume", volume] }
+        arguments.append(context.directory.path)
+        try await logged(arguments, log: log)
+    }
+
+    /// Writes an image to an OCI layout directory, for the registry client
+    /// to push.
+    public func pushToOCILayout(_ image: String, directory: URL, log: URL) async throws {
+        try await logged(["push", "--format", "oci", image, "oci:\(directory.path):latest"], log: log)
+    }
+
+    public func removeImage(_ image: String, log: URL) async throws {
+        try await logged(["rmi", "--force", image], log: log)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import ImagePrepPlan
+
+/// What buildah leaves behind after a modification (upstream's names).
+public enum Cleanup: String, Sendable, CaseIterable {
+    /// Remove the built image and the pulled base.
+    case full
+    /// Remove the built image, keep the pulled base for later builds.
+    case partial
+    /// Remove nothing.
+    case none
+}
+
+/// Modifies one image with buildah: pulls the base, writes the build context
+/// and `Dockerfile.modified`, builds, and writes the result to an OCI layout
+/// that the registry client pushes.
+public struct ImageModifier: Sendable {
+    public var buildah: Buildah
+    public var workDirectory: URL
+    public var cleanup: Cleanup
+    public var keepBuildDirectory: Bool
+    /// The host's `rpm -qa`, for `compare_host_packages`; read once per run.
+    public var hostPackages: String?
+
+    public init(buildah: Buildah, workDirectory: URL, cleanup: Cleanup = .full, keepBuildDirectory: Bool = false, hostPackages: String? = nil) {
+        self.buildah = buildah
+        self.workDirectory = workDirectory
+        self.cleanup = cleanup
+        self.keepBuildDirectory = keepBuildDirectory
+        self.hostPackages = hostPackages
+    }
+
+    public struct Result: Sendable {
+        /// The OCI layout holding the modified image (tag `latest`).
+        public var layout: URL
+        public var buildDirectory: URL
+        public var originalUser: String
+        var keep: Bool
+
+        /// Removes the build directory once the image is pushed (unless
+        /// `--keep-build-dir` asked to keep it).
+        public func finish() {
+            if !keep { try? FileManager.default.removeItem(at: buildDirectory) }
+        }
+    }
+
+    /// The host's package list, as `compare_host_packages` compares it.
+    public static func readHostPackages() async throws -> String {
+        try await CommandRunner.capture("rpm", ["-qa", "--queryformat", "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\\n"])
+            .replacingOccurrences(of: " (none):", with: " 0:")
+    }
+
+    /// Modifies `sourceImage`; `pullBase` false uses an image already in
+    /// buildah's storage.
+    public func modify(
+        sourceImage: String, task: ModifyTask, appendTag: String, tlsVerify: Bool, pullBase: Bool = true
+    ) async throws(BuildError) -> Result {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        let buildDirectory = workDirectory.appendingPathComponent("build-\(id)")
+        let contextDirectory = buildDirectory.appendingPathComponent("context")
+        let layout = buildDirectory.appendingPathComponent("oci")
+        let log = buildDirectory.appendingPathComponent("buildah.log")
+        let tag = "localhost/imageprep-modified/\(id):latest"
+        do {
+            try FileManager.default.createDirectory(at: buildDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw BuildError(image: sourceImage, step: "setup", message: "cannot create \(buildDirectory.path): \(error.localizedDescription)")
+        }
+
+        func failure(_ step: String, _ error: any Error) -> BuildError {
+            let kept = keepBuildDirectory ? buildDirectory.path : nil
+            if !keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) }
+            if let failed = error as? CommandRunner.Failure {
+                return BuildError(
+                    image: sourceImage, step: step, message: "\(failed.command) failed (\(failed.status))",
+                    outputTail: failed.output, buildDirectory: kept)
+            }
+            return BuildError(image: sourceImage, step: step, message: "\(error)", buildDirectory: kept)
+        }
+
+        if pullBase {
+            do { try await buildah.pull(sourceImage, tlsVerify: tlsVerify, log: log) } catch { throw failure("pull base", error) }
+        }
+        let user: String
+        do { user = try await buildah.user(of: sourceImage) } catch { throw failure("read original user", error) }
+        let context: BuildContext
+        do {
+            context = try BuildContext.write(
+                task: task, sourceImage: sourceImage, appendTag: appendTag, originalUser: user, into: contextDirectory,
+                hostPackages: hostPackages)
+        } catch {
+            throw failure("prepare \(task.name)", error)
+        }
+        do { try await buildah.build(context, tag: tag, tlsVerify: tlsVerify, log: log) } catch { throw failure("build \(task.name)", error) }
+        do { try await buildah.pushToOCILayout(tag, directory: layout, log: log) } catch { throw failure("export", error) }
+        switch cleanup {
+        case .full:
+            try? await buildah.removeImage(tag, log: log)
+            if pullBase { try? await buildah.removeImage(sourceImage, log: log) }
+        case .partial:
+            try? await buildah.removeImage(tag, log: log)
+        case .none:
+            break
+        }
+        if !keepBuildDirectory { try? FileManager.default.removeItem(at: contextDirectory) }
+        return Result(layout: layout, buildDirectory: buildDirectory, originalUser: user, keep: keepBuildDirectory)
+    }
+}

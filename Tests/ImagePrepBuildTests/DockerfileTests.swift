@@ -1,0 +1,89 @@
+import Foundation
+import ImagePrepPlan
+import XCTest
+
+@testable import ImagePrepBuild
+
+final class DockerfileTests: XCTestCase {
+    func testFirstFromIsRewrittenAndLabelFollowsIt() throws {
+        let original = """
+            # comment
+            FROM docker.io/tripleomaster/centos-binary-nova-compute:latest
+
+            USER root
+            COPY customize.sh /tmp/
+            RUN /tmp/customize.sh
+            USER "nova"
+            """
+        XCTAssertEqual(try DockerfileRewriter.modified(original, sourceImage: "127.0.0.1:5000/ns/nova:t", appendTag: "-hotfix"), """
+            # comment
+            FROM 127.0.0.1:5000/ns/nova:t
+            LABEL modified_append_tag=-hotfix
+
+            USER root
+            COPY customize.sh /tmp/
+            RUN /tmp/customize.sh
+            USER "nova"
+            """)
+    }
+
+    func testMultiStageKeepsFlagsStageNameAndLaterStages() throws {
+        let original = "FROM --platform=linux/amd64 base AS build\nRUN make\nFROM build AS final\n"
+        XCTAssertEqual(
+            try DockerfileRewriter.modified(original, sourceImage: "src:1", appendTag: "-x"),
+            "FROM --platform=linux/amd64 src:1 AS build\nLABEL modified_append_tag=-x\nRUN make\nFROM build AS final\n")
+    }
+
+    func testNoFromIsAnError() {
+        XCTAssertThrowsError(try DockerfileRewriter.modified("RUN true\n", sourceImage: "s", appendTag: "-x"))
+    }
+
+    func testRPMInstallContextHasTheRPMsTheHookAndTheDockerfile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-ctx-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rpms = directory.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: rpms.appendingPathComponent("a-1-1.noarch.rpm"))
+        try Data("x".utf8).write(to: rpms.appendingPathComponent("notes.txt"))
+        let context = try BuildContext.write(
+            task: .rpmInstall(rpmsPath: rpms.path), sourceImage: "127.0.0.1:5000/ns/img:t", appendTag: "-hotfix",
+            originalUser: "nova", into: directory.appendingPathComponent("ctx"))
+        XCTAssertEqual(try String(contentsOf: context.dockerfile, encoding: .utf8), """
+            FROM 127.0.0.1:5000/ns/img:t
+            LABEL modified_append_tag=-hotfix
+            USER root
+            COPY rpms/ /tmp/imageprep/rpms/
+            COPY hooks/rpm_install.sh /tmp/imageprep/rpm_install.sh
+            RUN /bin/sh /tmp/imageprep/rpm_install.sh /tmp/imageprep/rpms && rm -rf /tmp/imageprep
+            USER nova
+
+            """)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("ctx/rpms").path), ["a-1-1.noarch.rpm"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("ctx/hooks/rpm_install.sh").path))
+    }
+
+    func testMissingOrEmptyRPMDirectoryIsAnErrorNamingIt() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        XCTAssertThrowsError(try BuildContext.write(
+            task: .rpmInstall(rpmsPath: empty.path), sourceImage: "s", appendTag: "-x", originalUser: "", into: empty.appendingPathComponent("c"))
+        ) { error in
+            XCTAssertEqual("\(error)", "rpms_path \(empty.path) has no *.rpm files")
+        }
+        XCTAssertThrowsError(try BuildContext.write(
+            task: .rpmInstall(rpmsPath: "/nonexistent/rpms"), sourceImage: "s", appendTag: "-x", originalUser: "", into: empty.appendingPathComponent("d"))
+        ) { error in
+            XCTAssertEqual("\(error)", "rpms_path /nonexistent/rpms is not a directory")
+        }
+    }
+
+    func testDevInstallRefspecsNeedANetworkThisMachineLacks() {
+        XCTAssertThrowsError(try BuildContext.write(
+            task: .devInstall(pythonDirectories: [], refspecs: [.init(project: "heat", refspec: "refs/changes/12/1234/3")]),
+            sourceImage: "s", appendTag: "-x", originalUser: "", into: FileManager.default.temporaryDirectory.appendingPathComponent("d-\(UUID())"))
+        ) { error in
+            XCTAssertTrue("\(error)".hasPrefix("dev_install refspecs (heat refs/changes/12/1234/3) need the project's git server"), "\(error)")
+        }
+    }
+}
