@@ -53,29 +53,12 @@ public final class BuildahFixture: @unchecked Sendable {
 
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "command", code: Int(process.terminationStatus), userInfo: [
-                NSLocalizedDescriptionKey: "\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: errData, as: UTF8.self))",
+        let result = try CLI.runProcess(URL(fileURLWithPath: executable), arguments)
+        guard result.status == 0 else {
+            throw NSError(domain: "command", code: Int(result.status), userInfo: [
+                NSLocalizedDescriptionKey: "\(executable) \(arguments.joined(separator: " ")) failed: \(result.stderr)",
             ])
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.stdout
     }
 }
