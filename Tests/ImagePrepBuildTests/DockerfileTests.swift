@@ -1,10 +1,15 @@
 import Foundation
 import ImagePrepPlan
+import ImagePrepTestSupport
 import XCTest
 
 @testable import ImagePrepBuild
 
 final class DockerfileTests: XCTestCase {
+    override class func tearDown() {
+        RPMFixtures.remove()
+    }
+
     func testFirstFromIsRewrittenAndLabelFollowsIt() throws {
         let original = """
             # comment
@@ -43,7 +48,7 @@ final class DockerfileTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let rpms = directory.appendingPathComponent("in")
         try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
-        try Data("x".utf8).write(to: rpms.appendingPathComponent("a-1-1.noarch.rpm"))
+        try FileManager.default.copyItem(atPath: try RPMFixtures.build().old, toPath: rpms.appendingPathComponent("a-1-1.noarch.rpm").path)
         try Data("x".utf8).write(to: rpms.appendingPathComponent("notes.txt"))
         let context = try BuildContext.write(
             task: .rpmInstall(rpmsPath: rpms.path), sourceImage: "127.0.0.1:5000/ns/img:t", appendTag: "-hotfix",
