@@ -10,12 +10,15 @@ let package = Package(
         .library(name: "ImagePrep", targets: ["ImagePrep"]),
         .library(name: "ImagePrepArchive", targets: ["ImagePrepArchive"]),
         .library(name: "ImagePrepBuild", targets: ["ImagePrepBuild"]),
+        .library(name: "ImagePrepRegistry", targets: ["ImagePrepRegistry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Pure planning: ContainerImagePrepare model, catalogs, template
@@ -29,6 +32,21 @@ let package = Package(
         .target(
             name: "ImagePrep",
             dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")]
+        ),
+        // libcurl, wrapped once in ImagePrepRegistry's transport.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // The registry client (OCI distribution API) over libcurl.
+        .target(
+            name: "ImagePrepRegistry",
+            dependencies: [
+                "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // libarchive, wrapped once in ImagePrepArchive.
         .systemLibrary(
@@ -74,6 +92,10 @@ let package = Package(
             name: "ImagePrepTests",
             dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ImagePrepRegistryTests",
+            dependencies: ["ImagePrepRegistry"]
         ),
         .testTarget(
             name: "ImagePrepBuildTests",

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Where an error happened: enough for a person to find the image and the operation.
+public struct RegistryErrorContext: Hashable, Sendable, CustomStringConvertible {
+    public var registry: String
+    public var repository: String?
+    /// The tag or digest involved, if any.
+    public var reference: String?
+    /// What was being done, e.g. "fetching manifest".
+    public var operation: String
+
+    public init(registry: String, repository: String? = nil, reference: String? = nil, operation: String) {
+        self.registry = registry
+        self.repository = repository
+        self.reference = reference
+        self.operation = operation
+    }
+
+    public var description: String {
+        var target = registry
+        if let repository {
+            target += "/\(repository)"
+            if let reference {
+                target += reference.contains(":") && reference.hasPrefix("sha") ? "@\(reference)" : ":\(reference)"
+            }
+        } else if let reference {
+            target += " (\(reference))"
+        }
+        return "\(operation) \(target)"
+    }
+}
+
+/// Every error the registry library throws. Descriptions never contain secrets.
+public enum RegistryError: Error, Sendable, CustomStringConvertible {
+    case invalidReference(String, reason: String)
+    case invalidDigest(String)
+    /// The registry could not be reached (after retries).
+    case connection(RegistryErrorContext, message: String)
+    /// TLS failed: an unknown CA, a wrong host name, or a registry that does not speak TLS.
+    case tls(RegistryErrorContext, message: String)
+    /// The registry refused the credentials (or asked for some and none were configured).
+    case unauthorized(RegistryErrorContext, status: Int, user: String?, serverMessage: String?)
+    case notFound(RegistryErrorContext, serverMessage: String?)
+    /// Any other unexpected HTTP status (after retries, for the retryable ones).
+    case http(RegistryErrorContext, status: Int, serverMessage: String?)
+    case schema1Manifest(RegistryErrorContext)
+    case unsupportedMediaType(RegistryErrorContext, mediaType: MediaType)
+    case platformNotFound(RegistryErrorContext, wanted: Platform, available: [Platform])
+    case digestMismatch(RegistryErrorContext, expected: Digest, actual: Digest)
+    case sizeMismatch(RegistryErrorContext, expected: Int64, actual: Int64)
+    case invalidResponse(RegistryErrorContext, reason: String)
+    case tokenRequestFailed(RegistryErrorContext, realm: String, status: Int?, message: String)
+    case missingLabel(image: String, label: String, available: [String])
+    case invalidTagTemplate(String, reason: String)
+    case invalidAuthFile(path: String, reason: String)
+    case cancelled
+
+    public var description: String {
+        switch self {
+        case .invalidReference(let text, let reason):
+            return "invalid image reference '\(text)': \(reason)"
+        case .invalidDigest(let text):
+            return "invalid digest '\(text)': expected 'sha256:' followed by 64 lowercase hex digits"
+        case .connection(let context, let message):
+            return "\(context): cannot reach registry \(context.registry): \(message); check the address, "
+                + "the network and any proxy settings (http_proxy, https_proxy, no_proxy)"
+        case .tls(let context, let message):
+            return "\(context): TLS connection to registry \(context.registry) failed: \(message); if the "
+                + "registry uses a private CA pass its certificate with --ca-cert FILE, or mark the registry "
+                + "insecure with --insecure-registry \(context.registry)"
+        case .unauthorized(let context, let status, let user, let serverMessage):
+            let who = user.map { "the credentials for user '\($0)' were rejected" }
+                ?? "no credentials are configured for it"
+            return "\(context): registry \(context.registry) answered HTTP \(status) (\(who))"
+                + Self.suffix(serverMessage)
+                + "; check ContainerImageRegistryCredentials or the auth file for \(context.registry)"
+        case .notFound(let context, let serverMessage):
+            return "\(context): not found (HTTP 404)" + Self.suffix(serverMessage)
+        case .http(let context, let status, let serverMessage):
+            return "\(context): registry \(context.registry) answered HTTP \(status)" + Self.suffix(serverMessage)
+        case .schema1Manifest(let context):
+            return "\(context): the image uses the deprecated Docker schema 1 manifest format, which is not "
+                + "supported; rebuild or re-push it with a current tool to get a schema 2 or OCI manifest"
+        case .unsupportedMediaType(let context, let mediaType):
+            return "\(context): unsupported manifest media type '\(mediaType)'"
+        case .platformNotFound(let context, let wanted, let available):
+            let list = available.isEmpty ? "none" : available.map(\.description).joined(separator: ", ")
+            return "\(context): the manifest list has no image for \(wanted) (available: \(list))"
+        case .digestMismatch(let context, let expected, let actual):
+            return "\(context): content does not match its digest: expected \(expected), got \(actual); "
+                + "the source registry holds corrupted data"
+        case .sizeMismatch(let context, let expected, let actual):
+            return "\(context): expected \(expected) bytes, got \(actual)"
+        case .invalidResponse(let context, let reason):
+            return "\(context): unexpected response from registry \(context.registry): \(reason)"
+        case .tokenRequestFailed(let context, let realm, let status, let message):
+            let statusText = status.map { " (HTTP \($0))" } ?? ""
+            return "\(context): could not get a token from \(realm)\(statusText): \(message)"
+        case .missingLabel(let image, let label, let available):
+            let list = available.isEmpty ? "it has no labels" : "its labels are: \(available.sorted().joined(separator: ", "))"
+            return "image \(image) has no label '\(label)' to take its tag from; \(list)"
+        case .invalidTagTemplate(let template, let reason):
+            return "invalid tag_from_label '\(template)': \(reason)"
+        case .invalidAuthFile(let path, let reason):
+            return "cannot read auth file \(path): \(reason)"
+        case .cancelled:
+            return "cancelled"
+        }
+    }
+
+    private static func suffix(_ serverMessage: String?) -> String {
+        guard let serverMessage, !serverMessage.isEmpty else { return "" }
+        return ": \(serverMessage)"
+    }
+
+    /// The registry's own explanation from its JSON `errors` body, as `CODE: message`.
+    static func serverMessage(from body: Data) -> String? {
+        struct Body: Decodable {
+            struct Entry: Decodable {
+                var code: String?
+                var message: String?
+            }
+            var errors: [Entry]?
+        }
+        guard !body.isEmpty else { return nil }
+        if let decoded = try? JSONDecoder().decode(Body.self, from: body), let errors = decoded.errors,
+           !errors.isEmpty
+        {
+            return errors.map { entry in
+                [entry.code, entry.message].compactMap { $0 }.joined(separator: ": ")
+            }.joined(separator: "; ")
+        }
+        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+}

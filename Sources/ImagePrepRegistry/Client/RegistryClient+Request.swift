@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+
+/// One call to the registry API, before authentication and retries are applied.
+struct RegistryRequest: Sendable {
+    var method: HTTPMethod
+    var registry: String
+    /// A path such as `/v2/NAME/manifests/TAG`, or an absolute URL from a `Location` header.
+    var target: String
+    var query: [(name: String, value: String)] = []
+    var headers = HTTPHeaders()
+    var body: RequestBody = .empty
+    /// Token scopes the request needs, e.g. `repository:NAME:pull`.
+    var scopes: [String] = []
+    var context: RegistryErrorContext
+    var followRedirects = false
+    var bodyWriter: BodyWriter?
+    var maxCollectedBody = 16 * 1024 * 1024
+    /// Statuses outside 2xx returned to the caller instead of thrown (404 for a HEAD).
+    var allowedStatuses: Set<Int> = []
+    var lease: CurlTransport.Lease?
+
+    init(_ method: HTTPMethod, _ target: String, registry: String, context: RegistryErrorContext) {
+        self.method = method
+        self.target = target
+        self.registry = registry
+        self.context = context
+    }
+
+    /// Only requests whose whole body can be sent again and whose response is collected
+    /// (not streamed to a writer) are retried.
+    var isReplayable: Bool { body.isReplayable && bodyWriter == nil }
+}
+
+extension RegistryClient {
+    static func pullScope(_ repository: String) -> String { "repository:\(repository):pull" }
+    static func pushScope(_ repository: String) -> String { "repository:\(repository):pull,push" }
+
+    /// Sends `request` with authentication, retrying transient failures; throws a
+    /// `RegistryError` for any status outside 2xx and `allowedStatuses`.
+    func send(_ request: RegistryRequest) async throws -> HTTPResponse {
+        var endpoint = try await endpoint(for: request.registry, context: request.context)
+        let policy = configuration.retry
+        var attempt = 0
+        var renewedToken = false
+        while true {
+            attempt += 1
+            if Task.isCancelled { throw RegistryError.cancelled }
+            var http = HTTPRequest(method: request.method, url: try url(for: request, base: endpoint.baseURL))
+            http.tls = endpoint.tls
+            http.followRedirects = request.followRedirects
+            http.body = request.body
+            http.bodyWriter = request.bodyWriter
+            http.maxCollectedBody = request.maxCollectedBody
+            http.headers = request.headers
+            http.headers.set("User-Agent", configuration.userAgent)
+            if let authorization = try await authorization(for: request, endpoint: endpoint) {
+                http.headers.set("Authorization", authorization)
+            }
+
+            let response: HTTPResponse
+            do {
+                response = try await transport.perform(http, lease: request.lease)
+            } catch let error as TransportError {
+                if error.isRetryable, request.isReplayable, attempt < policy.maxAttempts {
+                    let delay = policy.backoff(afterAttempt: attempt)
+                    logger.info("retrying after connection error", metadata: [
+                        "target": "\(request.context)", "error": "\(error.message)", "attempt": "\(attempt)",
+                    ])
+                    try await pause(delay)
+                    continue
+                }
+                throw Self.registryError(error, context: request.context)
+            }
+
+            if response.status == 401, !renewedToken, request.isReplayable, case .bearer = endpoint.challenge {
+                // The token may have expired or lack a scope: get a fresh one once.
+                renewedToken = true
+                if let challenge = Self.challenge(in: response.headers) {
+                    endpoint.challenge = challenge
+                    await endpoints.update(request.registry, challenge: challenge)
+                }
+                await tokens.invalidate(TokenCache.Key(registry: request.registry, scopes: request.scopes.sorted()))
+                continue
+            }
+            if RetryPolicy.retryableStatuses.contains(response.status), request.isReplayable,
+               attempt < policy.maxAttempts
+            {
+                let delay = policy.retryAfter(response.headers["Retry-After"]) ?? policy.backoff(afterAttempt: attempt)
+                logger.info("retrying after HTTP \(response.status)", metadata: [
+                    "target": "\(request.context)", "delay": "\(delay)", "attempt": "\(attempt)",
+                ])
+                try await pause(delay)
+                continue
+            }
+            if response.isSuccess || request.allowedStatuses.contains(response.status) {
+                return response
+            }
+            throw statusError(response, context: request.context)
+        }
+    }
+
+    func url(for request: RegistryRequest, base: URL) throws -> URL {
+        guard let resolved = URL(string: request.target, relativeTo: base)?.absoluteURL,
+              var components = URLComponents(url: resolved, resolvingAgainstBaseURL: false)
+        else {
+            throw RegistryError.invalidResponse(request.context, reason: "cannot form a URL from '\(request.target)'")
+        }
+        if !request.query.isEmpty {
+            let added = request.query.map { "\(Self.percentEncode($0.name))=\(Self.percentEncode($0.value))" }
+            let existing = components.percentEncodedQuery.map { [$0] } ?? []
+            components.percentEncodedQuery = (existing + added).joined(separator: "&")
+        }
+        guard let url = components.url else {
+            throw RegistryError.invalidResponse(request.context, reason: "cannot form a URL from '\(request.target)'")
+        }
+        return url
+    }
+
+    func statusError(_ response: HTTPResponse, context: RegistryErrorContext) -> RegistryError {
+        let message = RegistryError.serverMessage(from: response.body)
+        switch response.status {
+        case 401, 403:
+            let user = configuration.credentials.credentials(registry: context.registry, repository: context.repository)
+            return .unauthorized(context, status: response.status, user: user?.username, serverMessage: message)
+        case 404:
+            return .notFound(context, serverMessage: message)
+        default:
+            return .http(context, status: response.status, serverMessage: message)
+        }
+    }
+
+    static func registryError(_ error: TransportError, context: RegistryErrorContext) -> RegistryError {
+        switch error.kind {
+        case .tls:
+            return .tls(context, message: error.message)
+        case .connection, .timeout, .other:
+            return .connection(context, message: error.message)
+        case .cancelled:
+            return .cancelled
+        case .body(let underlying):
+            if let registryError = underlying as? RegistryError { return registryError }
+            return .invalidResponse(context, reason: "\(underlying)")
+        }
+    }
+
+    static func challenge(in headers: HTTPHeaders) -> AuthChallenge? {
+        let challenges = headers.values("WWW-Authenticate").compactMap(AuthChallenge.init(header:))
+        return challenges.first { if case .bearer = $0 { true } else { false } } ?? challenges.first
+    }
+
+    func pause(_ delay: Duration) async throws {
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            throw RegistryError.cancelled
+        }
+    }
+
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:,/*")
+
+    static func percentEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+}

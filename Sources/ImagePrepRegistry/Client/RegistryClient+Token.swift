@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+
+extension RegistryClient {
+    /// How `registry` is reached, found once per client by `GET /v2/`: HTTPS with verified
+    /// TLS, or for an insecure registry HTTPS without verification and then plain HTTP.
+    func endpoint(for registry: String, context: RegistryErrorContext) async throws -> Endpoint {
+        try await endpoints.endpoint(for: registry) {
+            try await self.discoverEndpoint(registry, context: context)
+        }
+    }
+
+    private func discoverEndpoint(_ registry: String, context: RegistryErrorContext) async throws -> Endpoint {
+        let candidates: [(scheme: String, tls: TLSPolicy)] = isInsecure(registry)
+            ? [("https", .skipVerification), ("http", .skipVerification)]
+            : [("https", .verify(caFile: configuration.caFile))]
+        var lastError: RegistryError?
+        candidateLoop: for (index, candidate) in candidates.enumerated() {
+            guard let base = URL(string: "\(candidate.scheme)://\(registry)/") else {
+                throw RegistryError.invalidReference(registry, reason: "not a valid registry address")
+            }
+            var request = HTTPRequest(method: .get, url: base.appendingPathComponent("v2/"))
+            request.tls = candidate.tls
+            request.headers.set("User-Agent", configuration.userAgent)
+            request.maxCollectedBody = 64 * 1024
+            for attempt in 1...configuration.retry.maxAttempts {
+                let response: HTTPResponse
+                do {
+                    response = try await transport.perform(request)
+                } catch let error as TransportError {
+                    lastError = Self.registryError(error, context: context)
+                    if index < candidates.count - 1 { continue candidateLoop }
+                    if error.isRetryable, attempt < configuration.retry.maxAttempts {
+                        try await pause(configuration.retry.backoff(afterAttempt: attempt))
+                        continue
+                    }
+                    throw lastError!
+                }
+                switch response.status {
+                case 200..<300:
+                    return Endpoint(baseURL: base, tls: candidate.tls, challenge: nil)
+                case 401:
+                    return Endpoint(baseURL: base, tls: candidate.tls, challenge: Self.challenge(in: response.headers))
+                case let status where RetryPolicy.retryableStatuses.contains(status)
+                    && attempt < configuration.retry.maxAttempts:
+                    let retry = configuration.retry
+                    try await pause(retry.retryAfter(response.headers["Retry-After"]) ?? retry.backoff(afterAttempt: attempt))
+                default:
+                    let message = RegistryError.serverMessage(from: response.body)
+                    throw RegistryError.http(context, status: response.status,
+                                             serverMessage: message ?? "\(base)v2/ does not answer like a registry")
+                }
+            }
+        }
+        throw lastError ?? RegistryError.connection(context, message: "no way to reach the registry")
+    }
+
+    /// The `Authorization` value for `request`, or nil to go anonymous.
+    func authorization(for request: RegistryRequest, endpoint: Endpoint) async throws -> String? {
+        let credentials = configuration.credentials.credentials(
+            registry: request.registry, repository: request.context.repository)
+        switch endpoint.challenge {
+        case nil:
+            return nil
+        case .basic:
+            return credentials?.basicAuthorization
+        case .bearer(let realm, let service, _):
+            let scopes = request.scopes.sorted()
+            let key = TokenCache.Key(registry: request.registry, scopes: scopes)
+            let token = try await tokens.token(for: key) {
+                try await self.fetchToken(realm: realm, service: service, scopes: scopes,
+                                          credentials: credentials, registry: request.registry,
+                                          context: request.context)
+            }
+            return "Bearer \(token)"
+        }
+    }
+
+    private func fetchToken(
+        realm: String,
+        service: String?,
+        scopes: [String],
+        credentials: Credentials?,
+        registry: String,
+        context: RegistryErrorContext
+    ) async throws -> (token: String, lifetime: TimeInterval) {
+        guard var components = URLComponents(string: realm), let scheme = components.scheme?.lowercased(),
+              scheme == "https" || scheme == "http", let host = components.host
+        else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "the realm is not an http(s) URL")
+        }
+        let realmAddress = components.port.map { "\(host):\($0)" } ?? host
+        let insecure = isInsecure(realmAddress) || isInsecure(registry)
+        if scheme == "http" && !insecure {
+            throw RegistryError.tokenRequestFailed(
+                context, realm: realm, status: nil,
+                message: "the token service uses plain HTTP; mark \(realmAddress) insecure to allow it")
+        }
+        var items = components.percentEncodedQueryItems ?? []
+        if let service { items.append(URLQueryItem(name: "service", value: Self.percentEncode(service))) }
+        for scope in scopes { items.append(URLQueryItem(name: "scope", value: Self.percentEncode(scope))) }
+        components.percentEncodedQueryItems = items.isEmpty ? nil : items
+        guard let url = components.url else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "cannot form the token URL")
+        }
+        var request = HTTPRequest(method: .get, url: url)
+        request.tls = insecure ? .skipVerification : .verify(caFile: configuration.caFile)
+        request.headers.set("User-Agent", configuration.userAgent)
+        if let credentials { request.headers.set("Authorization", credentials.basicAuthorization) }
+        request.maxCollectedBody = 1024 * 1024
+
+        let retry = configuration.retry
+        var attempt = 0
+        while true {
+            attempt += 1
+            let response: HTTPResponse
+            do {
+                response = try await transport.perform(request)
+            } catch let error as TransportError {
+                if error.isRetryable, attempt < retry.maxAttempts {
+                    try await pause(retry.backoff(afterAttempt: attempt))
+                    continue
+                }
+                throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: error.message)
+            }
+            if RetryPolicy.retryableStatuses.contains(response.status), attempt < retry.maxAttempts {
+                try await pause(retry.retryAfter(response.headers["Retry-After"]) ?? retry.backoff(afterAttempt: attempt))
+                continue
+            }
+            if response.status == 401 || response.status == 403 {
+                throw RegistryError.unauthorized(context, status: response.status, user: credentials?.username,
+                                                 serverMessage: RegistryError.serverMessage(from: response.body))
+            }
+            guard response.isSuccess else {
+                throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
+                                                       message: RegistryError.serverMessage(from: response.body) ?? "no details")
+            }
+            struct TokenResponse: Decodable {
+                var token: String?
+                var accessToken: String?
+                var expiresIn: Int?
+                enum CodingKeys: String, CodingKey {
+                    case token
+                    case accessToken = "access_token"
+                    case expiresIn = "expires_in"
+                }
+            }
+            guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: response.body),
+                  let token = decoded.token ?? decoded.accessToken, !token.isEmpty
+            else {
+                throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
+                                                       message: "the answer has no token")
+            }
+            // The distribution spec's default lifetime is 60 seconds.
+            return (token, TimeInterval(max(decoded.expiresIn ?? 60, 1)))
+        }
+    }
+}

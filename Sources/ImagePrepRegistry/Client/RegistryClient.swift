@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+
+/// A client for the OCI distribution API (Docker Registry HTTP API v2) over libcurl.
+///
+/// One client shares connections, the registries' endpoints and bearer tokens between all the
+/// requests made through it, so a run should use one client.
+public final class RegistryClient: Sendable {
+    public struct Configuration: Sendable {
+        public var credentials: CredentialStore
+        /// `host[:port]` of registries reached over plain HTTP or unverified TLS.
+        public var insecureRegistries: Set<String>
+        /// A PEM file of extra CA certificates, trusted besides the system store.
+        public var caFile: String?
+        public var maxConcurrentRequests: Int
+        public var retry: RetryPolicy
+        public var userAgent: String
+        /// The platform picked from a manifest list when the caller names none.
+        public var defaultPlatform: Platform
+
+        public init(
+            credentials: CredentialStore? = nil,
+            insecureRegistries: Set<String> = [],
+            caFile: String? = nil,
+            maxConcurrentRequests: Int = 8,
+            retry: RetryPolicy = RetryPolicy(),
+            userAgent: String = "imageprep",
+            defaultPlatform: Platform = .linuxAMD64
+        ) {
+            // An empty store cannot fail to load.
+            self.credentials = credentials ?? (try! CredentialStore())
+            self.insecureRegistries = insecureRegistries
+            self.caFile = caFile
+            self.maxConcurrentRequests = maxConcurrentRequests
+            self.retry = retry
+            self.userAgent = userAgent
+            self.defaultPlatform = defaultPlatform
+        }
+    }
+
+    public let configuration: Configuration
+    let transport: CurlTransport
+    let logger: Logger
+    let endpoints = EndpointCache()
+    let tokens = TokenCache()
+
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "imageprep.registry")) {
+        self.configuration = configuration
+        self.logger = logger
+        transport = CurlTransport(maxConcurrentRequests: configuration.maxConcurrentRequests)
+    }
+
+    /// Registries this client has reached over plain HTTP or without verifying TLS.
+    public func insecurelyReachedRegistries() async -> [String] {
+        await endpoints.insecurelyReached()
+    }
+
+    func isInsecure(_ registry: String) -> Bool {
+        configuration.insecureRegistries.contains(registry.lowercased())
+    }
+}
+
+/// How one registry is reached: its base URL, TLS policy and authentication challenge.
+struct Endpoint: Sendable {
+    var baseURL: URL
+    var tls: TLSPolicy
+    var challenge: AuthChallenge?
+}
+
+/// Endpoints found by pinging `/v2/`, one ping per registry per client.
+actor EndpointCache {
+    private var endpoints: [String: Endpoint] = [:]
+    private var pending: [String: Task<Endpoint, any Error>] = [:]
+
+    func endpoint(for registry: String, discover: @escaping @Sendable () async throws -> Endpoint) async throws
+        -> Endpoint
+    {
+        if let endpoint = endpoints[registry] { return endpoint }
+        if let task = pending[registry] { return try await task.value }
+        let task = Task { try await discover() }
+        pending[registry] = task
+        defer { pending[registry] = nil }
+        let endpoint = try await task.value
+        endpoints[registry] = endpoint
+        return endpoint
+    }
+
+    func update(_ registry: String, challenge: AuthChallenge) {
+        endpoints[registry]?.challenge = challenge
+    }
+
+    func insecurelyReached() -> [String] {
+        endpoints.filter { $0.value.baseURL.scheme == "http" || $0.value.tls == .skipVerification }
+            .keys.sorted()
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+
+/// Copies images between registries the way `prepare` mirrors them: nothing that is already
+/// at the destination is transferred again.
+public struct ImageCopier: Sendable {
+    public enum Platforms: Sendable, Equatable {
+        /// Copy only this platform's image out of a manifest list.
+        case only(Platform)
+        /// Copy the manifest list and every platform's image.
+        case all
+    }
+
+    public let client: RegistryClient
+    public let coordinator: BlobTransferCoordinator
+    public var platforms: Platforms
+    /// How many blobs of one image are transferred at once.
+    public var blobConcurrency: Int
+
+    public init(
+        client: RegistryClient,
+        coordinator: BlobTransferCoordinator = BlobTransferCoordinator(),
+        platforms: Platforms = .only(.linuxAMD64),
+        blobConcurrency: Int = 4
+    ) {
+        self.client = client
+        self.coordinator = coordinator
+        self.platforms = platforms
+        self.blobConcurrency = max(1, blobConcurrency)
+    }
+
+    /// Copies `source` to `destination` (which names the tag to put), skipping it when the
+    /// destination tag already points at the same digest.
+    public func copy(from source: Reference, to destination: Reference) async throws -> ImageCopyReport {
+        let top = try await client.fetchManifest(source)
+        var manifests: [(FetchedManifest, Manifest)] = []
+        let tagged: FetchedManifest
+
+        if top.mediaType.isIndex {
+            let index = try client.decodeIndex(top, reference: source)
+            switch platforms {
+            case .all:
+                tagged = top
+                if try await destinationHas(tagged, at: destination) {
+                    return skipped(source, destination, tagged)
+                }
+                for entry in index.manifests {
+                    let child = try await client.fetchManifest(source.withDigest(entry.digest))
+                    guard child.mediaType.isImageManifest else {
+                        throw RegistryError.unsupportedMediaType(
+                            RegistryClient.context(source, "copying", reference: entry.digest.description),
+                            mediaType: child.mediaType)
+                    }
+                    manifests.append((child, try client.decodeManifest(child, reference: source)))
+                }
+            case .only(let platform):
+                guard let entry = index.manifests.first(where: { $0.platform?.satisfies(platform) == true }) else {
+                    throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
+                                                         available: index.manifests.compactMap(\.platform))
+                }
+                if let present = try await client.headManifest(destination), present.digest == entry.digest {
+                    return ImageCopyReport(source: source.description, destination: destination.description,
+                                           digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
+                }
+                let child = try await client.fetchManifest(source.withDigest(entry.digest))
+                tagged = child
+                manifests.append((child, try client.decodeManifest(child, reference: source)))
+            }
+        } else {
+            tagged = top
+            if try await destinationHas(tagged, at: destination) {
+                return skipped(source, destination, tagged)
+            }
+            manifests.append((top, try client.decodeManifest(top, reference: source)))
+        }
+
+        var report = ImageCopyReport(source: source.description, destination: destination.description,
+                                     digest: tagged.digest, mediaType: tagged.mediaType, outcome: .copied)
+        for (raw, manifest) in manifests {
+            let isTagged = raw.digest == tagged.digest
+            if !isTagged, try await client.headManifest(destination.withDigest(raw.digest)) != nil {
+                continue
+            }
+            for placement in try await copyBlobs(manifest.blobs, from: source, to: destination) {
+                report.add(placement)
+            }
+            if !isTagged {
+                try await client.pushManifest(raw.bytes, mediaType: raw.mediaType, to: destination.withDigest(raw.digest))
+                report.manifestsPushed += 1
+            }
+        }
+        try await client.pushManifest(tagged.bytes, mediaType: tagged.mediaType, to: destination)
+        report.manifestsPushed += 1
+        client.logger.info("copied image", metadata: [
+            "source": "\(source)", "destination": "\(destination)", "digest": "\(tagged.digest)",
+            "blobsCopied": "\(report.blobsCopied)", "blobsMounted": "\(report.blobsMounted)",
+        ])
+        return report
+    }
+
+    private func destinationHas(_ manifest: FetchedManifest, at destination: Reference) async throws -> Bool {
+        try await client.headManifest(destination)?.digest == manifest.digest
+    }
+
+    private func skipped(_ source: Reference, _ destination: Reference, _ manifest: FetchedManifest) -> ImageCopyReport {
+        ImageCopyReport(source: source.description, destination: destination.description, digest: manifest.digest,
+                        mediaType: manifest.mediaType, outcome: .skipped)
+    }
+
+    private func copyBlobs(_ blobs: [Descriptor], from source: Reference, to destination: Reference) async throws
+        -> [BlobPlacement]
+    {
+        var unique: [Descriptor] = []
+        for blob in blobs where !unique.contains(where: { $0.digest == blob.digest }) {
+            unique.append(blob)
+        }
+        return try await withThrowingTaskGroup(of: BlobPlacement.self) { group in
+            var remaining = unique.makeIterator()
+            for _ in 0..<blobConcurrency {
+                guard let blob = remaining.next() else { break }
+                group.addTask { try await self.place(blob, from: source, to: destination) }
+            }
+            var placements: [BlobPlacement] = []
+            while let placement = try await group.next() {
+                placements.append(placement)
+                if let blob = remaining.next() {
+                    group.addTask { try await self.place(blob, from: source, to: destination) }
+                }
+            }
+            return placements
+        }
+    }
+
+    /// HEAD at the destination, else mount from a repository known to hold the blob, else
+    /// stream it from the source.
+    private func place(_ blob: Descriptor, from source: Reference, to destination: Reference) async throws
+        -> BlobPlacement
+    {
+        let client = client
+        return try await coordinator.place(blob.digest, registry: destination.registry,
+                                           repository: destination.repository)
+        { known in
+            if try await client.headBlob(destination, digest: blob.digest) != nil {
+                return .alreadyPresent
+            }
+            var uploadLocation: String?
+            var mountSources = known.subtracting([destination.repository]).sorted()
+            if source.registry == destination.registry, source.repository != destination.repository {
+                mountSources.insert(source.repository, at: 0)
+            }
+            if let from = mountSources.first {
+                switch try await client.mountBlob(blob.digest, from: from, into: destination) {
+                case .mounted:
+                    return .mounted
+                case .uploadStarted(let location):
+                    uploadLocation = location
+                }
+            }
+            return .copied(bytes: try await copyWithRetry(blob, from: source, to: destination,
+                                                          uploadLocation: uploadLocation))
+        }
+    }
+
+    /// A streamed copy cannot be repeated request by request, so the whole copy is retried
+    /// on connection errors and retryable statuses.
+    private func copyWithRetry(
+        _ blob: Descriptor,
+        from source: Reference,
+        to destination: Reference,
+        uploadLocation: String?
+    ) async throws -> Int64 {
+        let policy = client.configuration.retry
+        var location = uploadLocation
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.copyBlob(blob, from: source, to: destination, uploadLocation: location)
+            } catch let error as RegistryError {
+                guard attempt < policy.maxAttempts, error.isTransient else { throw error }
+                location = nil
+                client.logger.info("retrying blob copy", metadata: [
+                    "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(attempt)",
+                ])
+                try await client.pause(policy.backoff(afterAttempt: attempt))
+            }
+        }
+    }
+}
+
+extension RegistryError {
+    /// Whether repeating the operation may succeed.
+    var isTransient: Bool {
+        switch self {
+        case .connection: true
+        case .http(_, let status, _): RetryPolicy.retryableStatuses.contains(status)
+        default: false
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/// How `tag_from_label` names a tag: one label (`rdo_version`) or a template of labels
+/// (`{version}-{release}`).
+public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
+    enum Part: Sendable, Hashable {
+        case literal(String)
+        case label(String)
+    }
+
+    let parts: [Part]
+    public let description: String
+
+    public init(_ text: String) throws {
+        func invalid(_ reason: String) -> RegistryError { .invalidTagTemplate(text, reason: reason) }
+        guard !text.isEmpty else { throw invalid("it is empty") }
+        description = text
+        guard text.contains("{") || text.contains("}") else {
+            parts = [.label(text)]
+            return
+        }
+        var parts: [Part] = []
+        var current = ""
+        var inLabel = false
+        for character in text {
+            switch (character, inLabel) {
+            case ("{", false):
+                if !current.isEmpty { parts.append(.literal(current)) }
+                current = ""
+                inLabel = true
+            case ("}", true):
+                guard !current.isEmpty else { throw invalid("'{}' names no label") }
+                parts.append(.label(current))
+                current = ""
+                inLabel = false
+            case ("{", true):
+                throw invalid("'{' inside a label name")
+            case ("}", false):
+                throw invalid("'}' without a matching '{'")
+            default:
+                current.append(character)
+            }
+        }
+        guard !inLabel else { throw invalid("'{' without a matching '}'") }
+        if !current.isEmpty { parts.append(.literal(current)) }
+        self.parts = parts
+    }
+
+    /// The labels the template reads.
+    public var labels: [String] {
+        parts.compactMap { if case .label(let name) = $0 { name } else { nil } }
+    }
+
+    /// The tag for an image with `labels`; `image` names it in errors.
+    public func tag(labels: [String: String], image: String) throws -> String {
+        var tag = ""
+        for part in parts {
+            switch part {
+            case .literal(let text):
+                tag += text
+            case .label(let name):
+                guard let value = labels[name] else {
+                    throw RegistryError.missingLabel(image: image, label: name, available: Array(labels.keys))
+                }
+                tag += value
+            }
+        }
+        guard Reference.isValidTag(tag) else {
+            throw RegistryError.invalidTagTemplate(description, reason: "it gives '\(tag)' for \(image), which is not a valid tag")
+        }
+        return tag
+    }
+}
+
+extension RegistryClient {
+    /// The tag `tagFromLabel` gives for the image `reference` names, from its config labels.
+    public func discoverTag(_ reference: Reference, tagFromLabel: String, platform: Platform? = nil) async throws
+        -> String
+    {
+        let template = try TagTemplate(tagFromLabel)
+        let config = try await fetchImageConfig(reference, platform: platform)
+        return try template.tag(labels: config.labels, image: reference.description)
+    }
+}

@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+
+/// A content digest such as `sha256:0123…`.
+public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let algorithm: String
+    public let encoded: String
+
+    public init(_ string: String) throws {
+        guard let colon = string.firstIndex(of: ":") else {
+            throw RegistryError.invalidDigest(string)
+        }
+        let algorithm = String(string[..<colon])
+        let encoded = String(string[string.index(after: colon)...])
+        let expectedLength: Int
+        switch algorithm {
+        case "sha256": expectedLength = 64
+        case "sha512": expectedLength = 128
+        default: throw RegistryError.invalidDigest(string)
+        }
+        guard encoded.count == expectedLength,
+              encoded.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        else {
+            throw RegistryError.invalidDigest(string)
+        }
+        self.algorithm = algorithm
+        self.encoded = encoded
+    }
+
+    /// The sha256 digest of `data`.
+    public init(of data: Data) {
+        var hasher = DigestHasher(algorithm: "sha256")
+        hasher.update(data)
+        self = hasher.finalize()
+    }
+
+    fileprivate init(algorithm: String, encoded: String) {
+        self.algorithm = algorithm
+        self.encoded = encoded
+    }
+
+    public var description: String { "\(algorithm):\(encoded)" }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        try self.init(container.decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// Computes a digest of bytes as they flow past.
+struct DigestHasher {
+    private enum State {
+        case sha256(SHA256)
+        case sha512(SHA512)
+    }
+
+    private var state: State
+
+    init(algorithm: String) {
+        state = algorithm == "sha512" ? .sha512(SHA512()) : .sha256(SHA256())
+    }
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        switch state {
+        case .sha256(var hasher):
+            hasher.update(bufferPointer: bytes)
+            state = .sha256(hasher)
+        case .sha512(var hasher):
+            hasher.update(bufferPointer: bytes)
+            state = .sha512(hasher)
+        }
+    }
+
+    mutating func update(_ data: Data) {
+        data.withUnsafeBytes { update($0) }
+    }
+
+    func finalize() -> Digest {
+        switch state {
+        case .sha256(let hasher):
+            Digest(algorithm: "sha256", encoded: hex(hasher.finalize()))
+        case .sha512(let hasher):
+            Digest(algorithm: "sha512", encoded: hex(hasher.finalize()))
+        }
+    }
+
+    private func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined()
+    }
+}

@@ -1,0 +1,40 @@
+/// The parts of an image's config blob this tool reads.
+public struct ImageConfig: Hashable, Sendable, Codable {
+    public var architecture: String?
+    public var os: String?
+    public var variant: String?
+    public var created: String?
+    public var config: ContainerConfig?
+
+    public init(architecture: String? = nil, os: String? = nil, config: ContainerConfig? = nil) {
+        self.architecture = architecture
+        self.os = os
+        self.config = config
+    }
+
+    public var labels: [String: String] { config?.labels ?? [:] }
+    public var user: String? { config?.user }
+}
+
+public struct ContainerConfig: Hashable, Sendable, Codable {
+    public var user: String?
+    public var env: [String]?
+    public var entrypoint: [String]?
+    public var cmd: [String]?
+    public var workingDir: String?
+    public var labels: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case user = "User"
+        case env = "Env"
+        case entrypoint = "Entrypoint"
+        case cmd = "Cmd"
+        case workingDir = "WorkingDir"
+        case labels = "Labels"
+    }
+
+    public init(user: String? = nil, labels: [String: String]? = nil) {
+        self.user = user
+        self.labels = labels
+    }
+}

@@ -1,0 +1,28 @@
+/// Hands out at most `limit` slots; waiters are served in order.
+actor ConcurrencyLimiter {
+    private let limit: Int
+    private var inUse = 0
+    private var waiters: [(slots: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    func acquire(_ slots: Int = 1) async {
+        let slots = min(slots, limit)
+        if waiters.isEmpty && inUse + slots <= limit {
+            inUse += slots
+            return
+        }
+        await withCheckedContinuation { waiters.append((slots, $0)) }
+    }
+
+    func release(_ slots: Int = 1) {
+        inUse -= min(slots, limit)
+        while let next = waiters.first, inUse + next.slots <= limit {
+            waiters.removeFirst()
+            inUse += next.slots
+            next.continuation.resume()
+        }
+    }
+}

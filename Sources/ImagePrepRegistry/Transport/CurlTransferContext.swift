@@ -1,0 +1,116 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Set from any thread to abort a transfer at its next progress callback.
+final class CancellationFlag: Sendable {
+    private let value = Atomic(false)
+
+    var isCancelled: Bool { value.load(ordering: .relaxed) }
+
+    func cancel() {
+        value.store(true, ordering: .relaxed)
+    }
+}
+
+/// The state of one transfer, reached from libcurl's C callbacks through their userdata
+/// pointer. It lives on the transfer thread only.
+final class CurlTransferContext {
+    let request: HTTPRequest
+    let cancellation: CancellationFlag
+    var status = 0
+    var headers = HTTPHeaders()
+    var collected = Data()
+    var streamedBytes: Int64 = 0
+    var bodyFailure: (any Error)?
+    private var uploadOffset = 0
+
+    init(request: HTTPRequest, cancellation: CancellationFlag) {
+        self.request = request
+        self.cancellation = cancellation
+    }
+
+    /// Returns false to make libcurl abort the transfer.
+    func receiveHeaderLine(_ line: String) -> Bool {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("HTTP/") {
+            // A new response (after a redirect or a 100 Continue) replaces the previous one.
+            let parts = trimmed.split(separator: " ", maxSplits: 2)
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headers = HTTPHeaders()
+            collected = Data()
+        } else if let colon = trimmed.firstIndex(of: ":") {
+            let name = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers.add(name, value)
+        }
+        return true
+    }
+
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let writer = request.bodyWriter, (200..<300).contains(status) {
+            do {
+                try writer(bytes)
+                streamedBytes += Int64(bytes.count)
+                return true
+            } catch {
+                bodyFailure = error
+                return false
+            }
+        }
+        // Error bodies and small documents are collected; anything larger is cut off.
+        let room = max(0, request.maxCollectedBody - collected.count)
+        collected.append(contentsOf: bytes.prefix(room))
+        return true
+    }
+
+    /// Returns the number of bytes produced, 0 at the end, or nil to abort.
+    func produceBody(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        switch request.body {
+        case .empty:
+            return 0
+        case .data(let data):
+            let count = min(buffer.count, data.count - uploadOffset)
+            guard count > 0 else { return 0 }
+            data.withUnsafeBytes { source in
+                let start = source.baseAddress!.advanced(by: uploadOffset)
+                buffer.baseAddress!.copyMemory(from: start, byteCount: count)
+            }
+            uploadOffset += count
+            return count
+        case .stream(_, let reader):
+            do {
+                return try reader(buffer)
+            } catch {
+                bodyFailure = error
+                return nil
+            }
+        }
+    }
+}
+
+private func context(_ userdata: UnsafeMutableRawPointer?) -> CurlTransferContext {
+    Unmanaged<CurlTransferContext>.fromOpaque(userdata!).takeUnretainedValue()
+}
+
+let curlWriteCallback: imageprep_curl_data_callback = { buffer, size, count, userdata in
+    let total = size * count
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: total)
+    return context(userdata).receiveBody(bytes) ? total : 0
+}
+
+let curlHeaderCallback: imageprep_curl_data_callback = { buffer, size, count, userdata in
+    let total = size * count
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: total)
+    let line = String(decoding: bytes, as: UTF8.self)
+    return context(userdata).receiveHeaderLine(line) ? total : 0
+}
+
+let curlReadCallback: imageprep_curl_data_callback = { buffer, size, count, userdata in
+    let target = UnsafeMutableRawBufferPointer(start: buffer, count: size * count)
+    return context(userdata).produceBody(into: target) ?? imageprep_curl_readfunc_abort()
+}
+
+let curlProgressCallback: imageprep_curl_xferinfo_callback = { userdata, _, _, _, _ in
+    context(userdata).cancellation.isCancelled ? 1 : 0
+}

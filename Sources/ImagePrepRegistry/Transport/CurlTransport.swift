@@ -1,0 +1,83 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Runs HTTP requests through libcurl. libcurl's easy API blocks, so each request runs on a
+/// thread of its own while the caller awaits; a limiter bounds how many run at once, and
+/// finished handles go back to a pool so their connections are reused.
+final class CurlTransport: Sendable {
+    /// Slots already taken from the limiter, for operations that need several requests in
+    /// flight together (a blob streamed from one registry into another).
+    struct Lease: Sendable {
+        fileprivate let slots: Int
+    }
+
+    private static let globalState: Void = {
+        let code = imageprep_curl_global_init()
+        precondition(code == CURLE_OK, "curl_global_init failed: \(code.rawValue)")
+    }()
+
+    static func initializeGlobalState() {
+        _ = globalState
+    }
+
+    private let idleHandles = Mutex<[CurlEasyHandle]>([])
+    private let maxIdleHandles: Int
+    private let limiter: ConcurrencyLimiter
+
+    init(maxConcurrentRequests: Int = 8) {
+        Self.initializeGlobalState()
+        maxIdleHandles = max(1, maxConcurrentRequests)
+        limiter = ConcurrencyLimiter(limit: maxConcurrentRequests)
+    }
+
+    func lease(slots: Int) async -> Lease {
+        await limiter.acquire(slots)
+        return Lease(slots: slots)
+    }
+
+    func release(_ lease: Lease) async {
+        await limiter.release(lease.slots)
+    }
+
+    /// Performs `request`; with `lease` it runs in a slot the caller already holds.
+    func perform(_ request: HTTPRequest, lease: Lease? = nil) async throws -> HTTPResponse {
+        if lease != nil {
+            return try await runOnThread(request)
+        }
+        await limiter.acquire(1)
+        do {
+            let response = try await runOnThread(request)
+            await limiter.release(1)
+            return response
+        } catch {
+            await limiter.release(1)
+            throw error
+        }
+    }
+
+    private func runOnThread(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let cancellation = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(with: Result { try self.performBlocking(request, cancellation) })
+                }
+                thread.name = "imageprep-curl"
+                thread.start()
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
+
+    private func performBlocking(_ request: HTTPRequest, _ cancellation: CancellationFlag) throws -> HTTPResponse {
+        let handle = try idleHandles.withLock { $0.popLast() } ?? CurlEasyHandle()
+        defer {
+            idleHandles.withLock { idle in
+                if idle.count < maxIdleHandles { idle.append(handle) }
+            }
+        }
+        return try handle.perform(request, cancellation: cancellation)
+    }
+}
