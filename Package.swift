@@ -31,7 +31,10 @@ let package = Package(
         // -> write outputs.
         .target(
             name: "ImagePrep",
-            dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // libcurl, wrapped once in ImagePrepRegistry's transport.
         .systemLibrary(
@@ -95,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepRegistryTests",
-            dependencies: ["ImagePrepRegistry"]
+            dependencies: ["ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepBuildTests",

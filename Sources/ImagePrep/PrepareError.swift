@@ -7,7 +7,6 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case plan(PlanError)
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
-    case needsRegistry(String)
 
     public var description: String {
         switch self {
@@ -17,7 +16,6 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .imagesFailed(let failures):
             let lines = failures.map { "  \($0.image): \($0.reason)" }
             return "\(failures.count) image(s) failed; no output file was written:\n" + lines.joined(separator: "\n")
-        case .needsRegistry(let reason): return reason
         }
     }
 }

@@ -26,17 +26,6 @@ public struct TransferOutcome: Sendable, Equatable {
     }
 }
 
-/// The registry-backed stages a real run needs.
-public struct RegistryStages: Sendable {
-    public var resolver: any ImageResolver
-    public var transfer: any ImageTransfer
-
-    public init(resolver: any ImageResolver, transfer: any ImageTransfer) {
-        self.resolver = resolver
-        self.transfer = transfer
-    }
-}
-
 extension PreparePlan {
     /// What this plan needs a registry for; empty when it needs none.
     public var registryWork: [String] {

@@ -12,6 +12,8 @@ public struct PrepareOptions: Sendable {
     public var dryRun = false
     public var now = Date()
     public var hostsFile = "/etc/hosts"
+    /// Registry and build settings of a real run.
+    public var registry = RegistryOptions()
 
     public init() {}
 }
@@ -35,13 +37,9 @@ public struct PrepareResult: Sendable, Encodable {
 /// outputs. Output files are written only when every image succeeded.
 public struct PrepareWorkflow: Sendable {
     public var options: PrepareOptions
-    /// The registry stages; nil in a build or run that has none (dry runs
-    /// never use them).
-    public var registry: RegistryStages?
 
-    public init(options: PrepareOptions, registry: RegistryStages? = nil) {
+    public init(options: PrepareOptions) {
         self.options = options
-        self.registry = registry
     }
 
     public func loadPlan() throws(PrepareError) -> PreparePlan {
@@ -97,20 +95,16 @@ public struct PrepareWorkflow: Sendable {
         } else if plan.registryWork.isEmpty {
             resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
         } else {
-            guard let registry else {
-                throw PrepareError.needsRegistry(
-                    "this plan needs registry access (\(plan.registryWork.joined(separator: "; "))), "
-                        + "which this imageprep build does not have yet; run with --dry-run to see the plan")
-            }
+            let session = try RegistrySession(plan: plan, options: options.registry)
             var failures: [ImageFailure] = []
             resolved = []
-            for result in await registry.resolver.resolve(plan) {
+            for result in await session.resolve(plan) {
                 switch result {
                 case .success(let image): resolved.append(image)
                 case .failure(let failure): failures.append(failure)
                 }
             }
-            outcome = await registry.transfer.transfer(resolved, plan: plan)
+            outcome = await session.transfer(resolved, plan: plan)
             failures += outcome.failures
             guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
         }

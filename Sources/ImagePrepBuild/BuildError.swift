@@ -15,8 +15,11 @@ public struct BuildError: Error, Sendable, Equatable, CustomStringConvertible {
         self.buildDirectory = buildDirectory
     }
 
-    public var description: String {
-        var text = "\(image): \(step): \(message)"
+    public var description: String { "\(image): \(detail)" }
+
+    /// The description without the image, for lists already keyed by it.
+    public var detail: String {
+        var text = "\(step): \(message)"
         if let buildDirectory { text += " (build directory kept: \(buildDirectory))" }
         if let outputTail, !outputTail.isEmpty {
             text += "\n" + outputTail.split(separator: "\n", omittingEmptySubsequences: false).map { "    | \($0)" }.joined(separator: "\n")

@@ -39,6 +39,10 @@ struct PrepareRun: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @OptionGroup(title: "Registries") var registry: RegistryOptionGroup
+
+    @OptionGroup(title: "Modification") var build: BuildOptionGroup
+
     func validate() throws {
         if environmentFiles.isEmpty && environmentDirectory == nil {
             throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
@@ -55,6 +59,7 @@ struct PrepareRun: AsyncParsableCommand {
         options.outputEnvFile = outputEnvFile
         options.outputImagesFile = outputImagesFile
         options.dryRun = dryRun
+        options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
 
         let result = try await PrepareWorkflow(options: options).run()
         if json {

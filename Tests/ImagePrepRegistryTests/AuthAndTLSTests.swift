@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepRegistry
+import ImagePrepTestSupport
 import XCTest
 
 /// A registry with htpasswd (bcrypt) Basic authentication, over plain HTTP marked insecure.

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepRegistry
+import ImagePrepTestSupport
 import XCTest
 
 /// Two plain-HTTP registries (source and destination) shared by every test of the class.

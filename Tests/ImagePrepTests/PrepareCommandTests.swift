@@ -213,11 +213,6 @@ final class PrepareCommandTests: XCTestCase {
             message: "\(template):2: '{% if %}' is never closed: expected '{% endif %}'")
     }
 
-    func testARunThatNeedsARegistrySaysSoAndWritesNothing() throws {
-        let env = try write("cip.yaml", "parameter_defaults: {}\n")
-        try assertFails(["prepare", "-e", env], message: "this plan needs registry access (tag discovery (tag_from_label) for")
-    }
-
     func testUsageErrorsExitTwoWithTheHelpHint() throws {
         let result = try CLI.run(["prepare", "--dry-run"])
         XCTAssertEqual(result.status, 2)

@@ -13,7 +13,7 @@ public struct FetchedManifest: Sendable {
 }
 
 /// A single-platform image, found through a manifest list when the reference names one.
-public struct ResolvedImage: Sendable {
+public struct ResolvedManifest: Sendable {
     public var manifest: Manifest
     public var raw: FetchedManifest
     /// The digest of the manifest list the image was picked from, if any.
@@ -76,10 +76,10 @@ extension RegistryClient {
 
     /// The image for `platform` (default: the configuration's) that `reference` names,
     /// directly or through a manifest list or index.
-    public func resolveImage(_ reference: Reference, platform: Platform? = nil) async throws -> ResolvedImage {
+    public func resolveImage(_ reference: Reference, platform: Platform? = nil) async throws -> ResolvedManifest {
         let top = try await fetchManifest(reference)
         guard top.mediaType.isIndex else {
-            return ResolvedImage(manifest: try decodeManifest(top, reference: reference), raw: top, indexDigest: nil)
+            return ResolvedManifest(manifest: try decodeManifest(top, reference: reference), raw: top, indexDigest: nil)
         }
         let index = try decodeIndex(top, reference: reference)
         let wanted = platform ?? configuration.defaultPlatform
@@ -91,7 +91,7 @@ extension RegistryClient {
         guard child.mediaType.isImageManifest else {
             throw RegistryError.unsupportedMediaType(Self.context(reference, "resolving platform"), mediaType: child.mediaType)
         }
-        return ResolvedImage(manifest: try decodeManifest(child, reference: reference), raw: child, indexDigest: top.digest)
+        return ResolvedManifest(manifest: try decodeManifest(child, reference: reference), raw: child, indexDigest: top.digest)
     }
 
     /// The config blob of the image `reference` names: labels, architecture, user.

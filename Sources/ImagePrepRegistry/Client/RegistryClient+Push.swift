@@ -172,7 +172,7 @@ extension RegistryClient {
 
     /// Closes an upload session with `PUT …?digest=`: the registry checks the digest and
     /// commits the blob.
-    private func completeUpload(_ location: String, repository: Reference, digest: Digest, body: RequestBody)
+    func completeUpload(_ location: String, repository: Reference, digest: Digest, body: RequestBody)
         async throws
     {
         let context = Self.context(repository, "uploading blob", reference: digest.description)

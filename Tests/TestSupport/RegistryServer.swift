@@ -6,25 +6,25 @@ import Glibc
 #endif
 
 /// A real `docker-registry` process on 127.0.0.1 with its own storage, for one test class.
-final class RegistryServer: @unchecked Sendable {
-    enum Auth {
+public final class RegistryServer: @unchecked Sendable {
+    public enum Auth {
         case none
         case htpasswd(user: String, password: String)
     }
 
-    struct TLSFiles {
-        var caCertificate: String
-        var certificate: String
-        var key: String
+    public struct TLSFiles {
+        public var caCertificate: String
+        public var certificate: String
+        public var key: String
     }
 
-    let directory: URL
-    let port: Int
-    let address: String
+    public let directory: URL
+    public let port: Int
+    public let address: String
     private let process = Process()
     private let logURL: URL
 
-    init(auth: Auth = .none, tls: TLSFiles? = nil) throws {
+    public init(auth: Auth = .none, tls: TLSFiles? = nil) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("imageprep-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -80,9 +80,9 @@ final class RegistryServer: @unchecked Sendable {
         try waitUntilListening()
     }
 
-    var storageDirectory: URL { directory.appendingPathComponent("storage") }
+    public var storageDirectory: URL { directory.appendingPathComponent("storage") }
 
-    func stop() {
+    public func stop() {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
@@ -91,7 +91,7 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     /// API requests in the access log, as `METHOD PATH` lines.
-    func requests() -> [String] {
+    public func requests() -> [String] {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
             guard let start = line.range(of: "\"") else { return nil }
@@ -105,7 +105,7 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     /// Waits for the access log to settle, then returns the requests made after `count`.
-    func requests(after count: Int) async throws -> [String] {
+    public func requests(after count: Int) async throws -> [String] {
         var last = -1
         for _ in 0..<20 {
             let now = requests().count
@@ -117,7 +117,7 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     /// Overwrites a stored blob with other bytes of the same size, as disk corruption would.
-    func corruptBlob(_ digest: String) throws {
+    public func corruptBlob(_ digest: String) throws {
         let hex = String(digest.dropFirst("sha256:".count))
         let path = storageDirectory.appendingPathComponent(
             "docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data")
@@ -178,7 +178,7 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> String {
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -197,7 +197,7 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     /// A CA and a certificate for 127.0.0.1 signed by it, made with openssl.
-    static func makeTLSFiles(in directory: URL) throws -> TLSFiles {
+    public static func makeTLSFiles(in directory: URL) throws -> TLSFiles {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = "/usr/bin/openssl"
         try run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

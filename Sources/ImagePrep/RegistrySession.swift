@@ -1,0 +1,232 @@
+import Foundation
+import ImagePrepBuild
+import ImagePrepPlan
+import ImagePrepRegistry
+
+/// Settings of a real (not dry) run that the environment does not give.
+public struct RegistryOptions: Sendable {
+    /// `--insecure-registry HOST[:PORT]`, besides push destinations and
+    /// `DockerInsecureRegistryAddress`.
+    public var insecureRegistries: [String] = []
+    public var caFile: String?
+    /// `--authfile`, read before the default containers auth files.
+    public var authFile: String?
+    /// Images resolved or copied at once.
+    public var concurrency = 4
+    public var buildah = Buildah()
+    public var cleanup: Cleanup = .full
+    public var keepBuildDirectory = false
+    public var workDirectory = FileManager.default.temporaryDirectory
+    /// Per-image lines on standard error as images finish.
+    public var progress = false
+
+    public init() {}
+}
+
+/// The registry stages of a real run, over one registry client (shared
+/// connections, tokens and blob transfers): tag discovery, copies, and
+/// modifications built with buildah and pushed by the client.
+public final class RegistrySession: ImageResolver, ImageTransfer {
+    let client: RegistryClient
+    let copier: ImageCopier
+    let options: RegistryOptions
+    let insecure: Set<String>
+    let mirror: String?
+
+    public init(plan: PreparePlan, options: RegistryOptions) throws(PrepareError) {
+        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
+        var mirror: String?
+        if let configured = plan.registry.mirror {
+            var host = configured
+            if host.hasPrefix("http://") {
+                host.removeFirst("http://".count)
+                insecure.insert(host.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+            } else if host.hasPrefix("https://") {
+                host.removeFirst("https://".count)
+            }
+            mirror = host.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        }
+        self.mirror = mirror
+        self.insecure = insecure
+        self.options = options
+        var authFiles = CredentialStore.defaultAuthFiles()
+        if let authFile = options.authFile { authFiles.insert(authFile, at: 0) }
+        let credentials: CredentialStore
+        do {
+            credentials = try CredentialStore(
+                userPasswords: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) },
+                authFiles: authFiles.filter { FileManager.default.fileExists(atPath: $0) || $0 == options.authFile })
+        } catch {
+            throw PrepareError.unreadable(path: options.authFile ?? "auth file", reason: "\(error)")
+        }
+        var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
+        if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
+        client = RegistryClient(
+            configuration: RegistryClient.Configuration(
+                credentials: credentials, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
+                maxConcurrentRequests: max(8, options.concurrency * 2)))
+        copier = ImageCopier(client: client, platforms: platforms)
+    }
+
+    /// The source reference, through `DockerRegistryMirror` for docker.io.
+    func sourceReference(_ name: String) throws -> Reference {
+        var reference = try Reference(name)
+        if let mirror, reference.registry == Reference.dockerHubRegistry {
+            reference.registry = mirror
+        }
+        return reference
+    }
+
+    // MARK: Resolve
+
+    public func resolve(_ plan: PreparePlan) async -> [Result<ResolvedImage, ImageFailure>] {
+        await forEach(plan.images) { image in
+            do {
+                let source = try self.sourceReference(image.imageName)
+                var tag: String?
+                if let label = image.tagFromLabel {
+                    tag = try await self.client.discoverTag(source, tagFromLabel: label)
+                }
+                var modified = image.modify != nil
+                if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
+                    let labels = try await self.client.fetchImageConfig(tag.map { source.withTag($0) } ?? source).labels
+                    modified = modify.onlyWithLabels.allSatisfy { labels[$0] != nil }
+                }
+                return .success(ResolvedImage(image: image, tag: tag, modified: modified))
+            } catch {
+                return .failure(ImageFailure(image: image.imageName, reason: "\(error)"))
+            }
+        }
+    }
+
+    // MARK: Transfer
+
+    public func transfer(_ images: [ResolvedImage], plan: PreparePlan) async -> TransferOutcome {
+        let copies = images.filter { $0.image.pushDestination != nil && !$0.modified }
+        let modifications = images.filter { $0.modified }
+        var outcome = TransferOutcome()
+        let copied = await forEach(copies) { image in await self.copy(image) }
+        // Builds are heavy: one at a time, after the copies.
+        var built: [Result<String, ImageFailure>] = []
+        if !modifications.isEmpty {
+            let hostPackages = await Self.hostPackagesIfNeeded(modifications)
+            for image in modifications { built.append(await modify(image, hostPackages: hostPackages)) }
+        }
+        for result in copied + built {
+            switch result {
+            case .success(let line): outcome.report.append(line)
+            case .failure(let failure): outcome.failures.append(failure)
+            }
+        }
+        outcome.insecureRegistries = await client.insecurelyReachedRegistries()
+        outcome.report.append(Self.summary(copied: copied.count, built: built.count, failed: outcome.failures.count))
+        return outcome
+    }
+
+    private func copy(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
+        do {
+            // From the tag the labels were read on (the set tag): the
+            // discovered tag names the destination.
+            let source = try sourceReference(image.image.imageName)
+            let target = try Reference(image.targetName)
+            let report = try await copier.copy(from: source, to: target)
+            let line: String
+            switch report.outcome {
+            case .skipped:
+                line = "skipped \(image.targetName) (already there, \(report.digest))"
+            default:
+                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
+            }
+            progress(line)
+            return .success(line)
+        } catch {
+            progress("FAILED  \(image.targetName): \(error)")
+            return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
+        }
+    }
+
+    private func modify(_ image: ResolvedImage, hostPackages: String?) async -> Result<String, ImageFailure> {
+        guard let modify = image.image.modify else { return .failure(ImageFailure(image: image.sourceName, reason: "no modification")) }
+        do {
+            let target = try Reference(image.targetName)
+            if try await client.headManifest(target) != nil {
+                let line = "skipped \(image.targetName) (already modified)"
+                progress(line)
+                return .success(line)
+            }
+            let source = try sourceReference(image.image.imageName)
+            let modifier = ImageModifier(
+                buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
+                keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
+            let built = try await modifier.modify(
+                sourceImage: source.buildahName, task: modify.task, appendTag: modify.appendTag,
+                tlsVerify: !insecure.contains(source.registry))
+            defer { built.finish() }
+            let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
+            let line = "built   \(image.targetName) (\(modify.task.name), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present)"
+            progress(line)
+            return .success(line)
+        } catch let error as BuildError {
+            progress("FAILED  \(image.targetName): \(error.detail)")
+            return .failure(ImageFailure(image: image.image.imageName, reason: error.detail))
+        } catch {
+            progress("FAILED  \(image.targetName): \(error)")
+            return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
+        }
+    }
+
+    private static func hostPackagesIfNeeded(_ images: [ResolvedImage]) async -> String? {
+        let needed = images.contains { image in
+            if case .yumUpdate(let update)? = image.image.modify?.task { return update.compareHostPackages }
+            return false
+        }
+        guard needed else { return nil }
+        return try? await ImageModifier.readHostPackages()
+    }
+
+    private func progress(_ line: String) {
+        guard options.progress else { return }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func summary(copied: Int, built: Int, failed: Int) -> String {
+        "\(copied) image(s) copied or already present, \(built) modified, \(failed) failed."
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        ByteCountFormatter.string(fromByteCount: count, countStyle: .binary)
+    }
+
+    /// Runs `body` for every element with at most `options.concurrency` at
+    /// once, keeping the input order in the results.
+    private func forEach<Element: Sendable, Output: Sendable>(
+        _ elements: [Element], _ body: @escaping @Sendable (Element) async -> Output
+    ) async -> [Output] {
+        await withTaskGroup(of: (Int, Output).self) { group in
+            var results = [Output?](repeating: nil, count: elements.count)
+            var next = 0
+            for _ in 0..<min(max(1, options.concurrency), elements.count) {
+                let index = next
+                group.addTask { (index, await body(elements[index])) }
+                next += 1
+            }
+            while let (index, output) = await group.next() {
+                results[index] = output
+                if next < elements.count {
+                    let index = next
+                    group.addTask { (index, await body(elements[index])) }
+                    next += 1
+                }
+            }
+            return results.map { $0! }
+        }
+    }
+}
+
+extension Reference {
+    /// The name buildah pulls: docker.io for Docker Hub.
+    var buildahName: String {
+        let registry = self.registry == Reference.dockerHubRegistry ? "docker.io" : self.registry
+        return "\(registry)/\(repository)" + (digest.map { "@\($0)" } ?? ":\(tag ?? "latest")")
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import ImagePrep
+import ImagePrepBuild
+
+/// Options of runs that reach registries.
+struct RegistryOptionGroup: ParsableArguments {
+    @Option(
+        name: .customLong("insecure-registry"),
+        help: ArgumentHelp("Reach this registry over plain HTTP or unverified TLS (repeatable). Push destinations and DockerInsecureRegistryAddress are insecure already.", valueName: "host[:port]"))
+    var insecureRegistries: [String] = []
+
+    @Option(name: .customLong("ca-cert"), help: ArgumentHelp("Also trust the CA certificates in this PEM file.", valueName: "file"))
+    var caCert: String?
+
+    @Option(help: ArgumentHelp("Registry credentials file (containers auth.json format), read before the default ones.", valueName: "file"))
+    var authfile: String?
+
+    @Option(help: "Images resolved or copied at once.")
+    var concurrency = 4
+
+    func validate() throws {
+        guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
+    }
+}
+
+/// Options of image modification with buildah.
+struct BuildOptionGroup: ParsableArguments {
+    @Option(help: ArgumentHelp("buildah storage driver (vfs works everywhere as root).", valueName: "driver"))
+    var storageDriver: String?
+
+    @Option(help: ArgumentHelp("buildah isolation for RUN steps (chroot works without a daemon).", valueName: "kind"))
+    var isolation: String?
+
+    @Option(help: ArgumentHelp("buildah storage root, for a private storage.", valueName: "dir"))
+    var buildahRoot: String?
+
+    @Option(help: ArgumentHelp("buildah run root, for a private storage.", valueName: "dir"))
+    var buildahRunroot: String?
+
+    @Option(help: "What to remove after a build: full (built image and pulled base), partial (built image), none.")
+    var cleanup: CleanupName = .full
+
+    @Flag(help: "Keep each image's build directory (Dockerfile.modified, inputs, buildah.log).")
+    var keepBuildDir = false
+
+    @Option(help: ArgumentHelp("Where build directories go.", valueName: "dir"))
+    var workDir: String?
+
+    var buildah: Buildah {
+        Buildah(root: buildahRoot, runRoot: buildahRunroot, storageDriver: storageDriver, isolation: isolation)
+    }
+}
+
+enum CleanupName: String, ExpressibleByArgument, CaseIterable {
+    case full, partial, none
+
+    var cleanup: Cleanup { Cleanup(rawValue: rawValue)! }
+}
+
+extension RegistryOptions {
+    init(_ registry: RegistryOptionGroup, _ build: BuildOptionGroup, progress: Bool) {
+        self.init()
+        insecureRegistries = registry.insecureRegistries
+        caFile = registry.caCert
+        authFile = registry.authfile
+        concurrency = registry.concurrency
+        buildah = build.buildah
+        cleanup = build.cleanup.cleanup
+        keepBuildDirectory = build.keepBuildDir
+        if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
+        self.progress = progress
+    }
+}

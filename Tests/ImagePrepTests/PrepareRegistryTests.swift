@@ -1,0 +1,159 @@
+import Foundation
+import ImagePrepTestSupport
+import XCTest
+
+/// `imageprep prepare` for real: tag discovery, copies and an rpm_install
+/// modification, against two real registries on 127.0.0.1 and real buildah.
+final class PrepareRegistryTests: XCTestCase {
+    nonisolated(unsafe) static var source: RegistryServer?
+    nonisolated(unsafe) static var destination: RegistryServer?
+    nonisolated(unsafe) static var buildah: BuildahFixture?
+    nonisolated(unsafe) static var setupError: (any Error)?
+
+    override class func setUp() {
+        do {
+            let buildah = try BuildahFixture()
+            Self.buildah = buildah
+            let source = try RegistryServer()
+            Self.source = source
+            Self.destination = try RegistryServer()
+            for name in ["centos-binary-nova-compute", "centos-binary-keystone"] {
+                try buildah.buildah([
+                    "push", "--tls-verify=false", buildah.baseImage, "docker://\(source.address)/tripleomaster/\(name):current-tripleo",
+                ])
+            }
+        } catch {
+            setupError = error
+        }
+    }
+
+    override class func tearDown() {
+        source?.stop()
+        destination?.stop()
+        buildah?.remove()
+        RPMFixtures.remove()
+    }
+
+    func testPrepareDiscoversTagsCopiesModifiesAndSkipsOnReRun() throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let buildah = try XCTUnwrap(Self.buildah)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        let rpms = work.appendingPathComponent("nova-hotfix-pkgs")
+        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try RPMFixtures.build().new, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
+
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
+              image_source: kolla
+              params: [DockerKeystoneImage]
+              services: [OS::TripleO::Services::Keystone]
+            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
+              image_source: kolla
+              params: [DockerNovaComputeImage]
+              services: [OS::TripleO::Services::NovaCompute]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
+        try """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [\(source.address)]
+              ContainerImagePrepare:
+              - push_destination: \(destination.address)
+                tag_from_label: rdo_version
+                excludes: [nova-compute]
+                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+              - push_destination: \(destination.address)
+                tag_from_label: rdo_version
+                includes: [nova-compute]
+                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+                modify_role: tripleo-modify-image
+                modify_append_tag: -hotfix
+                modify_vars:
+                  tasks_from: rpm_install.yml
+                  rpms_path: \(rpms.path)
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let output = work.appendingPathComponent("images-env.yaml")
+        let arguments = [
+            "prepare", "-e", env.path, "--template-file", template.path, "--output-env-file", output.path,
+            "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
+            "--work-dir", work.path,
+        ]
+
+        let first = try CLI.run(arguments)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let expected = """
+            parameter_defaults:
+              DockerKeystoneImage: \(destination.address)/tripleomaster/centos-binary-keystone:1.0-test
+              DockerNovaComputeImage: \(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-hotfix
+              DockerInsecureRegistryAddress:
+            \([source.address, destination.address].sorted().map { "  - \($0)" }.joined(separator: "\n"))
+
+            """
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        XCTAssertTrue(first.stderr.contains("1 image(s) copied or already present, 1 modified, 0 failed."), first.stderr)
+
+        // The modified image at the destination: hotfix installed, user and
+        // labels kept, the append tag recorded.
+        let pulled = "\(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-hotfix"
+        try buildah.buildah(["pull", "--tls-verify=false", pulled])
+        XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.1-2.noarch")
+        XCTAssertEqual(try buildah.run(in: pulled, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1\n")
+        XCTAssertEqual(
+            try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", pulled]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "nova")
+        let labels = try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", pulled])
+        XCTAssertTrue(labels.contains("modified_append_tag:-hotfix") && labels.contains("rdo_version:1.0-test"), labels)
+        // The unmodified image was copied under its discovered tag.
+        XCTAssertTrue(destination.requests().contains("PUT /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test"))
+
+        // A re-run rebuilds and copies nothing: one request per image at the
+        // destination, besides one API version check for the run.
+        let before = destination.requests().count
+        let second = try CLI.run(arguments)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        let rerun = destination.requests().dropFirst(before)
+        XCTAssertLessThanOrEqual(rerun.filter { $0 == "GET /v2/" }.count, 1, "\(Array(rerun))")
+        XCTAssertEqual(
+            rerun.filter { $0 != "GET /v2/" }.sorted(),
+            [
+                "HEAD /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test",
+                "HEAD /v2/tripleomaster/centos-binary-nova-compute/manifests/1.0-test-hotfix",
+            ])
+
+        // A label that no image has fails those images, names them, and
+        // leaves the env file as it was.
+        let bad = work.appendingPathComponent("bad.yaml")
+        try String(contentsOf: env, encoding: .utf8).replacingOccurrences(of: "tag_from_label: rdo_version", with: "tag_from_label: '{version}-{release}'")
+            .write(to: bad, atomically: true, encoding: .utf8)
+        var badArguments = arguments
+        badArguments[2] = bad.path
+        let failed = try CLI.run(badArguments)
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.contains("2 image(s) failed; no output file was written"), failed.stderr)
+        XCTAssertTrue(failed.stderr.contains("centos-binary-keystone:current-tripleo"), failed.stderr)
+        XCTAssertTrue(failed.stderr.contains("version"), failed.stderr)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+
+        // A plain-HTTP source not marked insecure: TLS is verified by
+        // default, and the error says how to mark it.
+        let strict = work.appendingPathComponent("strict.yaml")
+        try String(contentsOf: env, encoding: .utf8).replacingOccurrences(of: "DockerInsecureRegistryAddress: [\(source.address)]", with: "{}")
+            .replacingOccurrences(of: "  {}\n", with: "")
+            .write(to: strict, atomically: true, encoding: .utf8)
+        var strictArguments = arguments
+        strictArguments[2] = strict.path
+        let started = Date()
+        let refused = try CLI.run(strictArguments)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(source.address), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--insecure-registry"), refused.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+    }
+}
