@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libcurl, wrapped once in ImagePrepRegistry's transport.
@@ -78,6 +79,8 @@ let package = Package(
                 "ImagePrep",
                 "ImagePrepPlan",
                 "ImagePrepArchive",
+                "ImagePrepBuild",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

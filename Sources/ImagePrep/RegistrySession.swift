@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepBuild
+import Logging
 import ImagePrepPlan
 import ImagePrepRegistry
 
@@ -19,6 +20,8 @@ public struct RegistryOptions: Sendable {
     public var workDirectory = FileManager.default.temporaryDirectory
     /// Per-image lines on standard error as images finish.
     public var progress = false
+    /// The registry client's log level (requests, retries, copies).
+    public var logLevel: Logger.Level = .warning
 
     public init() {}
 }
@@ -61,10 +64,13 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
+        var logger = Logger(label: "imageprep.registry")
+        logger.logLevel = options.logLevel
         client = RegistryClient(
             configuration: RegistryClient.Configuration(
                 credentials: credentials, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
-                maxConcurrentRequests: max(8, options.concurrency * 2)))
+                maxConcurrentRequests: max(8, options.concurrency * 2)),
+            logger: logger)
         copier = ImageCopier(client: client, platforms: platforms)
     }
 
@@ -194,7 +200,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     }
 
     static func bytes(_ count: Int64) -> String {
-        ByteCountFormatter.string(fromByteCount: count, countStyle: .binary)
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     /// Runs `body` for every element with at most `options.concurrency` at

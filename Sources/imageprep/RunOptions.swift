@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImagePrep
 import ImagePrepBuild
+import Logging
 
 /// Options of runs that reach registries.
 struct RegistryOptionGroup: ParsableArguments {
@@ -18,6 +19,9 @@ struct RegistryOptionGroup: ParsableArguments {
 
     @Option(help: "Images resolved or copied at once.")
     var concurrency = 4
+
+    @Flag(help: "Log registry requests, retries and copies.")
+    var verbose = false
 
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
@@ -65,6 +69,7 @@ extension RegistryOptions {
         caFile = registry.caCert
         authFile = registry.authfile
         concurrency = registry.concurrency
+        logLevel = registry.verbose ? .debug : .warning
         buildah = build.buildah
         cleanup = build.cleanup.cleanup
         keepBuildDirectory = build.keepBuildDir
