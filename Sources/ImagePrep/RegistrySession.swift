@@ -52,26 +52,34 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         self.mirror = mirror
         self.insecure = insecure
         self.options = options
-        var authFiles = CredentialStore.defaultAuthFiles()
-        if let authFile = options.authFile { authFiles.insert(authFile, at: 0) }
-        let credentials: CredentialStore
-        do {
-            credentials = try CredentialStore(
-                userPasswords: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) },
-                authFiles: authFiles.filter { FileManager.default.fileExists(atPath: $0) || $0 == options.authFile })
-        } catch {
-            throw PrepareError.unreadable(path: options.authFile ?? "auth file", reason: "\(error)")
-        }
+        client = try Self.makeClient(
+            options: options, insecure: insecure,
+            credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
+        copier = ImageCopier(client: client, platforms: platforms)
+    }
+
+    /// One client for a run: credentials from the environment, `--authfile`
+    /// and the containers auth files; the given registries reached insecurely.
+    static func makeClient(
+        options: RegistryOptions, insecure: Set<String>, credentials: [String: (user: String, password: String)] = [:]
+    ) throws(PrepareError) -> RegistryClient {
+        var authFiles = CredentialStore.defaultAuthFiles().filter { FileManager.default.fileExists(atPath: $0) }
+        if let authFile = options.authFile { authFiles.insert(authFile, at: 0) }
+        let store: CredentialStore
+        do {
+            store = try CredentialStore(userPasswords: credentials, authFiles: authFiles)
+        } catch {
+            throw PrepareError.unreadable(path: options.authFile ?? "containers auth file", reason: "\(error)")
+        }
         var logger = Logger(label: "imageprep.registry")
         logger.logLevel = options.logLevel
-        client = RegistryClient(
+        return RegistryClient(
             configuration: RegistryClient.Configuration(
-                credentials: credentials, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
+                credentials: store, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
                 maxConcurrentRequests: max(8, options.concurrency * 2)),
             logger: logger)
-        copier = ImageCopier(client: client, platforms: platforms)
     }
 
     /// The source reference, through `DockerRegistryMirror` for docker.io.

@@ -63,17 +63,19 @@ enum CleanupName: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension RegistryOptions {
-    init(_ registry: RegistryOptionGroup, _ build: BuildOptionGroup, progress: Bool) {
+    init(_ registry: RegistryOptionGroup, _ build: BuildOptionGroup? = nil, progress: Bool = false) {
         self.init()
         insecureRegistries = registry.insecureRegistries
         caFile = registry.caCert
         authFile = registry.authfile
         concurrency = registry.concurrency
         logLevel = registry.verbose ? .debug : .warning
-        buildah = build.buildah
-        cleanup = build.cleanup.cleanup
-        keepBuildDirectory = build.keepBuildDir
-        if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
+        if let build {
+            buildah = build.buildah
+            cleanup = build.cleanup.cleanup
+            keepBuildDirectory = build.keepBuildDir
+            if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
+        }
         self.progress = progress
     }
 }

@@ -156,4 +156,69 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 30)
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
     }
+
+    func testImageCommandsAndOneImageModify() throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let buildah = try XCTUnwrap(Self.buildah)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", destination.address]
+
+        let list = try CLI.run(["image", "list", "--registry", source.address] + insecure)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdout, """
+            \(source.address)/tripleomaster/centos-binary-keystone:current-tripleo
+            \(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo
+
+            """)
+
+        let inspect = try CLI.run(["image", "inspect", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"] + insecure)
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((json["labels"] as? [String: String])?["rdo_version"], "1.0-test")
+        XCTAssertEqual(json["user"] as? String, "nova")
+        XCTAssertEqual((json["layers"] as? [[String: Any]])?.count, 1)
+        XCTAssertTrue((json["digest"] as? String)?.hasPrefix("sha256:") ?? false)
+
+        let copyArguments = [
+            "image", "copy", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo",
+            "\(destination.address)/copies/keystone:kept",
+        ] + insecure
+        let copied = try CLI.run(copyArguments)
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        XCTAssertTrue(copied.stdout.hasPrefix("copied \(destination.address)/copies/keystone:kept sha256:"), copied.stdout)
+        let again = try CLI.run(copyArguments)
+        XCTAssertTrue(again.stdout.hasPrefix("skipped "), again.stdout)
+
+        let deleted = try CLI.run(["image", "delete", "\(destination.address)/copies/keystone:kept"] + insecure)
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        XCTAssertTrue(deleted.stdout.hasPrefix("deleted \(destination.address)/copies/keystone:kept (sha256:"), deleted.stdout)
+        let gone = try CLI.run(["image", "inspect", "\(destination.address)/copies/keystone:kept"] + insecure)
+        XCTAssertEqual(gone.status, 1)
+        XCTAssertTrue(gone.stderr.contains("404") || gone.stderr.contains("not found"), gone.stderr)
+
+        let rpms = work.appendingPathComponent("rpms")
+        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try RPMFixtures.build().old, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
+        let modifyArguments = [
+            "modify", "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
+            "\(destination.address)/hotfixes/nova-compute:current", "--tasks-from", "rpm_install", "--rpms-path", rpms.path,
+            "--append-tag", "-hf1", "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root,
+            "--buildah-runroot", buildah.runRoot, "--work-dir", work.path,
+        ] + insecure
+        let modified = try CLI.run(modifyArguments)
+        XCTAssertEqual(modified.status, 0, modified.stderr)
+        XCTAssertEqual(modified.stdout, "built \(destination.address)/hotfixes/nova-compute:current-hf1\n")
+        let pulled = "\(destination.address)/hotfixes/nova-compute:current-hf1"
+        try buildah.buildah(["pull", "--tls-verify=false", pulled])
+        XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.0-1.noarch")
+        let rerun = try CLI.run(modifyArguments)
+        XCTAssertEqual(rerun.stdout, "skipped \(destination.address)/hotfixes/nova-compute:current-hf1 (already there)\n")
+
+        let badTask = try CLI.run(["modify", "a/b:c", "d/e:f", "--tasks-from", "rpm_upgrade"] + insecure)
+        XCTAssertEqual(badTask.status, 1)
+        XCTAssertTrue(badTask.stderr.contains("imageprep modify.modify_vars.tasks_from: expected one of modify_image.yml"), badTask.stderr)
+    }
 }

@@ -1,0 +1,118 @@
+import Foundation
+import ImagePrepBuild
+import ImagePrepPlan
+import ImagePrepRegistry
+
+/// What `imageprep image inspect` prints.
+public struct ImageInspection: Sendable, Encodable {
+    public struct Layer: Sendable, Encodable {
+        public var digest: String
+        public var size: Int64
+        public var mediaType: String
+    }
+
+    public var name: String
+    public var digest: String
+    public var mediaType: String
+    /// The manifest list the image was picked from, if any.
+    public var indexDigest: String?
+    public var architecture: String?
+    public var os: String?
+    public var user: String?
+    public var labels: [String: String]
+    public var layers: [Layer]
+    public var size: Int64
+}
+
+/// The image commands (`image list/inspect/copy/delete`) and one-image
+/// modification, over one registry client.
+public struct ImageOperations: Sendable {
+    let client: RegistryClient
+    let options: RegistryOptions
+
+    public init(options: RegistryOptions) throws(PrepareError) {
+        self.options = options
+        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+    }
+
+    static func reference(_ text: String) throws(PrepareError) -> Reference {
+        do {
+            return try Reference(text)
+        } catch {
+            throw PrepareError.invalidReference(text, "\(error)")
+        }
+    }
+
+    /// Every repository of a registry with its tags.
+    public func list(registry: String) async throws -> [(repository: String, tags: [String])] {
+        var result: [(String, [String])] = []
+        for repository in try await client.listRepositories(registry: registry) {
+            let tags = try await client.listTags(Reference(registry: registry, repository: repository))
+            result.append((repository, tags.sorted()))
+        }
+        return result
+    }
+
+    public func inspect(_ name: String) async throws -> ImageInspection {
+        let reference = try Self.reference(name)
+        let image = try await client.resolveImage(reference)
+        let config = try await client.fetchImageConfig(image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest))
+        let layers = image.manifest.layers.map {
+            ImageInspection.Layer(digest: $0.digest.description, size: $0.size, mediaType: $0.mediaType.rawValue)
+        }
+        return ImageInspection(
+            name: reference.description, digest: image.raw.digest.description, mediaType: image.raw.mediaType.rawValue,
+            indexDigest: image.indexDigest?.description, architecture: config.architecture, os: config.os, user: config.user,
+            labels: config.labels, layers: layers, size: layers.reduce(0) { $0 + $1.size })
+    }
+
+    public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {
+        let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64))
+        return try await copier.copy(from: try Self.reference(source), to: try Self.reference(destination))
+    }
+
+    /// Deletes the manifest a tag or digest names (the registry must allow
+    /// deletes); returns the digest deleted.
+    public func delete(_ name: String) async throws -> String {
+        var reference = try Self.reference(name)
+        if reference.digest == nil {
+            guard let descriptor = try await client.headManifest(reference) else {
+                throw PrepareError.invalidReference(name, "no such image")
+            }
+            reference = reference.withDigest(descriptor.digest)
+        }
+        try await client.deleteManifest(reference)
+        return reference.digest!.description
+    }
+
+    /// Modifies one image as `tripleo-modify-image` would and pushes it to
+    /// `target` plus `appendTag`; nothing is built when that tag is already
+    /// there. Returns the pushed reference and whether it was built.
+    public func modify(
+        source: String, target: String, vars: [ConfigEntry], appendTag: String
+    ) async throws -> (name: String, built: Bool) {
+        let task: ModifyTask
+        do {
+            task = try ModifyTask.parse(vars, file: "command line", key: "imageprep modify")
+        } catch {
+            throw PrepareError.plan(error)
+        }
+        let sourceReference = try Self.reference(source)
+        let targetName = target + appendTag
+        let targetReference = try Self.reference(targetName)
+        if try await client.headManifest(targetReference) != nil { return (targetName, false) }
+        var hostPackages: String?
+        if case .yumUpdate(let update) = task, update.compareHostPackages {
+            hostPackages = try await ImageModifier.readHostPackages()
+        }
+        let modifier = ImageModifier(
+            buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
+            keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
+        let built = try await modifier.modify(
+            sourceImage: sourceReference.buildahName, task: task, appendTag: appendTag,
+            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
+        defer { built.finish() }
+        _ = try await OCILayoutPush(client: client).push(layout: built.layout, to: targetReference)
+        return (targetName, true)
+    }
+}

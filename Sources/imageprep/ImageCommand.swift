@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import ImagePrep
+
+struct ImageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "List, inspect, copy and delete images in registries.",
+        subcommands: [ImageList.self, ImageInspect.self, ImageCopy.self, ImageDelete.self]
+    )
+}
+
+struct ImageList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List a registry's images and tags.")
+
+    @Option(help: ArgumentHelp("The registry, e.g. the undercloud's 192.168.24.1:8787.", valueName: "host[:port]"))
+    var registry: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+    func run() async throws {
+        let operations = try ImageOperations(options: RegistryOptions(registryOptions))
+        let images = try await operations.list(registry: registry)
+        if json {
+            printJSON(Dictionary(uniqueKeysWithValues: images.map { ($0.repository, $0.tags) }))
+        } else {
+            for image in images {
+                for tag in image.tags { print("\(registry)/\(image.repository):\(tag)") }
+            }
+        }
+    }
+}
+
+struct ImageInspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show an image's digest, media type, architecture, labels and layers as JSON.")
+
+    @Argument(help: ArgumentHelp("The image, [registry/]path[:tag][@digest].", valueName: "ref"))
+    var reference: String
+
+    @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+    func run() async throws {
+        let operations = try ImageOperations(options: RegistryOptions(registryOptions))
+        printJSON(try await operations.inspect(reference))
+    }
+}
+
+struct ImageCopy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy", abstract: "Copy an image between registries, skipping what the destination has.")
+
+    @Argument(help: ArgumentHelp("Source image.", valueName: "src"))
+    var source: String
+
+    @Argument(help: ArgumentHelp("Destination image (with its tag).", valueName: "dst"))
+    var destination: String
+
+    @Flag(help: "Copy a manifest list with every platform's image.")
+    var allPlatforms = false
+
+    @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+    func run() async throws {
+        let operations = try ImageOperations(options: RegistryOptions(registryOptions))
+        let report = try await operations.copy(from: source, to: destination, allPlatforms: allPlatforms)
+        print("\(report.outcome.rawValue) \(destination) \(report.digest) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(report.bytesCopied) bytes)")
+    }
+}
+
+struct ImageDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an image (its manifest) from a registry.")
+
+    @Argument(help: ArgumentHelp("The image, by tag or digest.", valueName: "ref"))
+    var reference: String
+
+    @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+    func run() async throws {
+        let operations = try ImageOperations(options: RegistryOptions(registryOptions))
+        print("deleted \(reference) (\(try await operations.delete(reference)))")
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    // Encoding these plain values cannot fail.
+    print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+}
