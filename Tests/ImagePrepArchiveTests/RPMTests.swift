@@ -56,7 +56,7 @@ final class RPMTests: XCTestCase {
 
     func testPayloadIsStreamedThroughLibarchiveForGzipAndZstd() throws {
         let rpms = try RPMFixtures.build()
-        for (path, content) in [(rpms.old, "hotfix 1.0\n"), (rpms.new, "hotfix 1.1\n")] {
+        for (path, content) in [(rpms.old, "hotfix 1.0\n"), (rpms.new, "hotfix 1.1 fixed\n")] {
             let inspection = try RPMInspection.inspect(path: path)
             let version = try XCTUnwrap(inspection.payload.first { $0.path == "/usr/share/hotfix/VERSION" })
             XCTAssertEqual(version.size, Int64(content.utf8.count))

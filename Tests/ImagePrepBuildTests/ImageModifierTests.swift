@@ -44,7 +44,7 @@ final class ImageModifierTests: XCTestCase {
         let imported = "localhost/imageprep-test/result:hotfix"
         try fixture.importLayout(result.layout, as: imported)
         XCTAssertEqual(try fixture.run(in: imported, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.1-2.noarch")
-        XCTAssertEqual(try fixture.run(in: imported, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1\n")
+        XCTAssertEqual(try fixture.run(in: imported, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n")
         XCTAssertEqual(try fixture.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", imported]).trimmingCharacters(in: .whitespacesAndNewlines), "nova")
         let labels = try fixture.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", imported])
         XCTAssertTrue(labels.contains("modified_append_tag:-hotfix"), labels)

@@ -102,7 +102,7 @@ final class PrepareRegistryTests: XCTestCase {
         let pulled = "\(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-hotfix"
         try buildah.buildah(["pull", "--tls-verify=false", pulled])
         XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.1-2.noarch")
-        XCTAssertEqual(try buildah.run(in: pulled, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1\n")
+        XCTAssertEqual(try buildah.run(in: pulled, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n")
         XCTAssertEqual(
             try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", pulled]).trimmingCharacters(in: .whitespacesAndNewlines),
             "nova")

@@ -37,7 +37,7 @@ public enum RPMFixtures {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpms-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let old = try rpmbuild(in: directory, name: "hotfix", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "hotfix 1.0\n", zstd: false)
-        let new = try rpmbuild(in: directory, name: "hotfix", epoch: 3, version: "1.1", release: "2", arch: "noarch", content: "hotfix 1.1\n", zstd: true)
+        let new = try rpmbuild(in: directory, name: "hotfix", epoch: 3, version: "1.1", release: "2", arch: "noarch", content: "hotfix 1.1 fixed\n", zstd: true)
         let arch = try rpmbuild(in: directory, name: "hotfix-tool", epoch: nil, version: "2.0", release: "1", arch: "x86_64", content: "tool\n", zstd: false)
         let unsatisfiable = try rpmbuild(
             in: directory, name: "needs-missing", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "x\n", zstd: false,

@@ -160,7 +160,7 @@ public final class RegistryServer: @unchecked Sendable {
         }
     }
 
-    private static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = loopback(0)

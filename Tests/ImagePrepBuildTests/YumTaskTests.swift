@@ -1,0 +1,86 @@
+import Foundation
+import ImagePrepPlan
+import ImagePrepTestSupport
+import XCTest
+
+@testable import ImagePrepBuild
+
+/// yum_install.yml and yum_update.yml for real: a Debian image with dnf and a
+/// local repository of RPMs built by rpmbuild, served on 127.0.0.1.
+final class YumTaskTests: XCTestCase {
+    nonisolated(unsafe) static var buildah: BuildahFixture?
+    nonisolated(unsafe) static var dnf: DnfFixture?
+    nonisolated(unsafe) static var setupError: (any Error)?
+
+    override class func setUp() {
+        do {
+            let buildah = try BuildahFixture()
+            Self.buildah = buildah
+            Self.dnf = try DnfFixture(buildah: buildah)
+        } catch {
+            setupError = error
+        }
+    }
+
+    override class func tearDown() {
+        dnf?.stop()
+        buildah?.remove()
+        RPMFixtures.remove()
+    }
+
+    func testYumInstallThenYumUpdateFromTheRepository() async throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        let rpms = try RPMFixtures.build()
+        let modifier = ImageModifier(
+            buildah: Buildah(root: buildah.root, runRoot: buildah.runRoot, storageDriver: "vfs", isolation: "chroot"),
+            workDirectory: buildah.directory, cleanup: .partial)
+
+        // yum_install: hotfix 1.0 from the repository.
+        try dnf.publish([rpms.old])
+        let installed = try await modifier.modify(
+            sourceImage: dnf.image, task: .yumInstall(packages: ["hotfix"], reposDirectory: dnf.reposDirectory.path),
+            appendTag: "-installed", tlsVerify: false, pullBase: false)
+        defer { installed.finish() }
+        let withHotfix = "localhost/imageprep-test/dnf:installed"
+        try buildah.importLayout(installed.layout, as: withHotfix)
+        XCTAssertEqual(try buildah.run(in: withHotfix, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.0-1.noarch")
+        XCTAssertEqual(
+            try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", withHotfix]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "nobody")
+
+        // yum_update with compare_host_packages: the host says hotfix is at
+        // 3:1.1-2, so hotfix is updated to what the repository now has.
+        try dnf.publish([rpms.new])
+        var update = ModifyTask.YumUpdate()
+        update.updateRepos = ["imageprep-test"]
+        update.reposDirectory = dnf.reposDirectory.path
+        update.compareHostPackages = true
+        var updating = modifier
+        updating.hostPackages = "hotfix 3:1.1-2\n"
+        let updated = try await updating.modify(
+            sourceImage: withHotfix, task: .yumUpdate(update), appendTag: "-updated", tlsVerify: false, pullBase: false)
+        defer { updated.finish() }
+        try buildah.importLayout(updated.layout, as: "localhost/imageprep-test/dnf:updated")
+        XCTAssertEqual(
+            try buildah.run(in: "localhost/imageprep-test/dnf:updated", ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "hotfix-1.1-2.noarch")
+        let details = (try? buildah.run(in: "localhost/imageprep-test/dnf:updated", ["sh", "-c", "rpm -qa | grep hotfix; ls -la /usr/share/hotfix; rpm -ql hotfix"])) ?? ""
+        let log = (try? String(contentsOf: updated.buildDirectory.appendingPathComponent("buildah.log"), encoding: .utf8)) ?? ""
+        XCTAssertEqual(
+            try buildah.run(in: "localhost/imageprep-test/dnf:updated", ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n",
+            details + log)
+
+        // When the host has what the image has, nothing is updated.
+        var unchanged = modifier
+        unchanged.hostPackages = "hotfix 0:1.0-1\n"
+        let same = try await unchanged.modify(
+            sourceImage: withHotfix, task: .yumUpdate(update), appendTag: "-same", tlsVerify: false, pullBase: false)
+        defer { same.finish() }
+        try buildah.importLayout(same.layout, as: "localhost/imageprep-test/dnf:same")
+        XCTAssertEqual(
+            try buildah.run(in: "localhost/imageprep-test/dnf:same", ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "hotfix-1.0-1.noarch")
+    }
+}
