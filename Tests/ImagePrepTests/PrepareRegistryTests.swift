@@ -140,6 +140,33 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertTrue(failed.stderr.contains("version"), failed.stderr)
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
 
+        // A Dockerfile whose RUN fails: that image fails, the error names the
+        // step and shows buildah's output, and no tag is made at the destination.
+        let custom = work.appendingPathComponent("nova-custom")
+        try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
+        try "FROM placeholder\nUSER root\nRUN echo about to fail && exit 3\nUSER nova\n"
+            .write(to: custom.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        let broken = work.appendingPathComponent("broken.yaml")
+        try String(contentsOf: env, encoding: .utf8)
+            .replacingOccurrences(of: "modify_append_tag: -hotfix", with: "modify_append_tag: -custom")
+            .replacingOccurrences(of: "tasks_from: rpm_install.yml", with: "tasks_from: modify_image.yml")
+            .replacingOccurrences(of: "rpms_path: \(rpms.path)", with: "modify_dir_path: \(custom.path)")
+            .write(to: broken, atomically: true, encoding: .utf8)
+        var brokenArguments = arguments
+        brokenArguments[2] = broken.path
+        let failedBuild = try CLI.run(brokenArguments)
+        XCTAssertEqual(failedBuild.status, 1)
+        XCTAssertTrue(failedBuild.stderr.contains("1 image(s) failed; no output file was written"), failedBuild.stderr)
+        XCTAssertTrue(failedBuild.stderr.contains("centos-binary-nova-compute:current-tripleo: build modify_image.yml: buildah bud failed"), failedBuild.stderr)
+        XCTAssertTrue(failedBuild.stderr.contains("about to fail"), failedBuild.stderr)
+        XCTAssertFalse(destination.requests().contains { $0.contains("manifests/1.0-test-custom") && $0.hasPrefix("PUT") })
+        let missing = try CLI.run([
+            "image", "inspect", "\(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-custom",
+            "--insecure-registry", destination.address,
+        ])
+        XCTAssertEqual(missing.status, 1, missing.stdout)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+
         // A plain-HTTP source not marked insecure: TLS is verified by
         // default, and the error says how to mark it.
         let strict = work.appendingPathComponent("strict.yaml")
