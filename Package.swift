@@ -91,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
-            dependencies: ["ImagePrepPlan", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepTestSupport
 import XCTest
 
 @testable import ImagePrepPlan
@@ -130,23 +131,10 @@ final class CatalogTests: XCTestCase {
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        if executable.hasPrefix("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-        }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "run", code: Int(process.terminationStatus))
-        }
-        return String(decoding: data, as: UTF8.self)
+        let absolute = executable.hasPrefix("/")
+        let result = try CLI.runProcess(
+            URL(fileURLWithPath: absolute ? executable : "/usr/bin/env"), absolute ? arguments : [executable] + arguments)
+        guard result.status == 0 else { throw NSError(domain: "run", code: Int(result.status)) }
+        return result.stdout
     }
 }

@@ -128,12 +128,17 @@ final class PrepareRegistryTests: XCTestCase {
 
         // A label that no image has fails those images, names them, and
         // leaves the env file as it was.
-        let bad = work.appendingPathComponent("bad.yaml")
-        try String(contentsOf: env, encoding: .utf8).replacingOccurrences(of: "tag_from_label: rdo_version", with: "tag_from_label: '{version}-{release}'")
-            .write(to: bad, atomically: true, encoding: .utf8)
-        var badArguments = arguments
-        badArguments[2] = bad.path
-        let failed = try CLI.run(badArguments)
+        /// Runs prepare on a copy of the environment with these replacements.
+        func runVariant(_ name: String, _ replacements: [(String, String)]) throws -> CLI.Output {
+            var text = try String(contentsOf: env, encoding: .utf8)
+            for (old, new) in replacements { text = text.replacingOccurrences(of: old, with: new) }
+            let variant = work.appendingPathComponent(name)
+            try text.write(to: variant, atomically: true, encoding: .utf8)
+            var variantArguments = arguments
+            variantArguments[2] = variant.path
+            return try CLI.run(variantArguments)
+        }
+        let failed = try runVariant("bad.yaml", [("tag_from_label: rdo_version", "tag_from_label: '{version}-{release}'")])
         XCTAssertEqual(failed.status, 1)
         XCTAssertTrue(failed.stderr.contains("2 image(s) failed; no output file was written"), failed.stderr)
         XCTAssertTrue(failed.stderr.contains("centos-binary-keystone:current-tripleo"), failed.stderr)
@@ -146,15 +151,10 @@ final class PrepareRegistryTests: XCTestCase {
         try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
         try "FROM placeholder\nUSER root\nRUN echo about to fail && exit 3\nUSER nova\n"
             .write(to: custom.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
-        let broken = work.appendingPathComponent("broken.yaml")
-        try String(contentsOf: env, encoding: .utf8)
-            .replacingOccurrences(of: "modify_append_tag: -hotfix", with: "modify_append_tag: -custom")
-            .replacingOccurrences(of: "tasks_from: rpm_install.yml", with: "tasks_from: modify_image.yml")
-            .replacingOccurrences(of: "rpms_path: \(rpms.path)", with: "modify_dir_path: \(custom.path)")
-            .write(to: broken, atomically: true, encoding: .utf8)
-        var brokenArguments = arguments
-        brokenArguments[2] = broken.path
-        let failedBuild = try CLI.run(brokenArguments)
+        let failedBuild = try runVariant("broken.yaml", [
+            ("modify_append_tag: -hotfix", "modify_append_tag: -custom"), ("tasks_from: rpm_install.yml", "tasks_from: modify_image.yml"),
+            ("rpms_path: \(rpms.path)", "modify_dir_path: \(custom.path)"),
+        ])
         XCTAssertEqual(failedBuild.status, 1)
         XCTAssertTrue(failedBuild.stderr.contains("1 image(s) failed; no output file was written"), failedBuild.stderr)
         XCTAssertTrue(failedBuild.stderr.contains("centos-binary-nova-compute:current-tripleo: build modify_image.yml: buildah bud failed"), failedBuild.stderr)
@@ -169,14 +169,8 @@ final class PrepareRegistryTests: XCTestCase {
 
         // A plain-HTTP source not marked insecure: TLS is verified by
         // default, and the error says how to mark it.
-        let strict = work.appendingPathComponent("strict.yaml")
-        try String(contentsOf: env, encoding: .utf8).replacingOccurrences(of: "DockerInsecureRegistryAddress: [\(source.address)]", with: "{}")
-            .replacingOccurrences(of: "  {}\n", with: "")
-            .write(to: strict, atomically: true, encoding: .utf8)
-        var strictArguments = arguments
-        strictArguments[2] = strict.path
         let started = Date()
-        let refused = try CLI.run(strictArguments)
+        let refused = try runVariant("strict.yaml", [("  DockerInsecureRegistryAddress: [\(source.address)]\n", "")])
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains(source.address), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("--insecure-registry"), refused.stderr)
