@@ -1,4 +1,5 @@
 import CArchive
+import Foundation
 
 /// One entry of an archive as the reader meets it.
 public struct ArchiveEntry: Sendable, Equatable {
@@ -28,6 +29,8 @@ public final class ArchiveReader {
     private let handle: OpaquePointer
     public let source: String
     private var currentPath: String?
+    /// Keeps a streamed source alive while libarchive reads it.
+    private var streamSource: StreamSource?
 
     /// Opens a file on disk.
     public init(path: String, format: Format = .any) throws(ArchiveError) {
@@ -38,6 +41,32 @@ public final class ArchiveReader {
         self.source = path
         try configure(format)
         try check(archive_read_open_filename(handle, path, 64 * 1024))
+    }
+
+    /// Reads from a byte stream (a layer as the registry client downloads
+    /// it): `read` fills the buffer it is given and returns the count, 0 at
+    /// the end. Only one 64 KiB buffer is held.
+    public init(
+        source: String, format: Format = .any, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int
+    ) throws(ArchiveError) {
+        guard let handle = archive_read_new() else {
+            throw ArchiveError(source: source, message: "cannot allocate a libarchive reader")
+        }
+        self.handle = handle
+        self.source = source
+        try configure(format)
+        let stream = StreamSource(read: read)
+        streamSource = stream
+        let status = archive_read_open(
+            handle, Unmanaged.passUnretained(stream).toOpaque(), nil,
+            { archive, context, buffer in
+                let stream = Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue()
+                return stream.next(archive, buffer)
+            }, nil)
+        if let failure = stream.failure {
+            throw ArchiveError(source: source, message: "\(failure)")
+        }
+        try check(status)
     }
 
     deinit {
@@ -106,10 +135,41 @@ public final class ArchiveReader {
         return data
     }
 
-    /// Checks a libarchive status, throwing libarchive's message on failure.
+    /// Checks a libarchive status, throwing libarchive's message (or the
+    /// stream's own error) on failure.
     private func check(_ status: Int32) throws(ArchiveError) {
         guard status < ARCHIVE_WARN else { return }
+        if let failure = streamSource?.failure {
+            throw ArchiveError(source: source, entry: currentPath, message: "\(failure)")
+        }
         let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(status)"
         throw ArchiveError(source: source, entry: currentPath, message: message)
+    }
+}
+
+/// The buffer libarchive's read callback hands out, filled from a stream.
+private final class StreamSource {
+    let read: (UnsafeMutableRawBufferPointer) throws -> Int
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    var failure: (any Error)?
+
+    init(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
+        self.read = read
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    func next(_ archive: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int {
+        do {
+            let count = try read(buffer)
+            out?.pointee = UnsafeRawPointer(buffer.baseAddress)
+            return count
+        } catch {
+            failure = error
+            imageprep_archive_set_error(archive, EIO, "\(error)")
+            return -1
+        }
     }
 }

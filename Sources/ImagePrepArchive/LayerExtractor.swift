@@ -1,0 +1,153 @@
+import Foundation
+
+/// Applies image layers, in order, to a directory: OCI whiteouts remove what
+/// lower layers put there, and no entry is ever written outside the root —
+/// absolute paths are made relative, `..` is refused, and nothing is written
+/// through a symbolic link. Devices, FIFOs and unsafe entries are skipped
+/// with a note.
+public struct LayerExtractor {
+    public let root: URL
+    /// Which (normalized, relative) paths to extract; whiteouts apply to all.
+    public var include: (String) -> Bool
+    public private(set) var notes: [String] = []
+
+    public init(root: URL, include: @escaping (String) -> Bool = { _ in true }) {
+        self.root = root
+        self.include = include
+    }
+
+    /// `path` without leading `/` or `./`, or nil when it climbs out with `..`.
+    public static func normalize(_ path: String) -> String? {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." && !part.isEmpty {
+            if part == ".." { return nil }
+            parts.append(part)
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// Applies one layer on top of what is already extracted.
+    public mutating func apply(_ reader: ArchiveReader, layer: String) throws {
+        var writtenInThisLayer = Set<String>()
+        while let entry = try reader.next() {
+            guard let path = Self.normalize(entry.path) else {
+                notes.append("\(layer): refused \(entry.path): the path leaves the image root")
+                continue
+            }
+            if path.isEmpty { continue }
+            let name = (path as NSString).lastPathComponent
+            let parent = (path as NSString).deletingLastPathComponent
+            if name == ".wh..wh..opq" {
+                try clear(parent, keeping: writtenInThisLayer, layer: layer)
+                continue
+            }
+            if name.hasPrefix(".wh.") {
+                let hidden = parent.isEmpty ? String(name.dropFirst(4)) : parent + "/" + name.dropFirst(4)
+                try remove(hidden, layer: layer)
+                continue
+            }
+            guard include(path) || (entry.kind == .directory && isAncestorOfIncluded(path)) else { continue }
+            guard try parentIsSafe(path) else {
+                notes.append("\(layer): refused \(entry.path): a parent is a symbolic link")
+                continue
+            }
+            let target = root.appendingPathComponent(path)
+            switch entry.kind {
+            case .directory:
+                try makeDirectory(target, mode: entry.mode, path: path, layer: layer)
+            case .file:
+                try removeExisting(target)
+                try writeFile(target, mode: entry.mode, from: reader, layer: layer, path: path)
+            case .symlink:
+                try removeExisting(target)
+                try FileManager.default.createSymbolicLink(atPath: target.path, withDestinationPath: entry.linkTarget ?? "")
+            case .hardlink:
+                guard let linkTarget = entry.linkTarget.flatMap(Self.normalize), try parentIsSafe(linkTarget),
+                    FileManager.default.fileExists(atPath: root.appendingPathComponent(linkTarget).path)
+                else {
+                    notes.append("\(layer): skipped hard link \(entry.path): its target is not in the image")
+                    continue
+                }
+                try removeExisting(target)
+                try FileManager.default.linkItem(at: root.appendingPathComponent(linkTarget), to: target)
+            case .other:
+                notes.append("\(layer): skipped \(entry.path): devices and FIFOs are not extracted")
+                continue
+            }
+            writtenInThisLayer.insert(path)
+        }
+    }
+
+    /// Directories leading to included paths are made as needed by
+    /// `writeFile`; an explicit directory entry is kept when it may hold one.
+    private func isAncestorOfIncluded(_ path: String) -> Bool {
+        include(path + "/")
+    }
+
+    private func parentIsSafe(_ path: String) throws -> Bool {
+        var current = root
+        for part in path.split(separator: "/").dropLast() {
+            current.appendPathComponent(String(part))
+            var info = stat()
+            if lstat(current.path, &info) != 0 { return true }  // not there yet: made as a directory
+            if info.st_mode & S_IFMT == S_IFLNK { return false }
+        }
+        return true
+    }
+
+    private func makeDirectory(_ target: URL, mode: UInt32, path: String, layer: String) throws {
+        var info = stat()
+        if lstat(target.path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR { return }
+            try FileManager.default.removeItem(at: target)
+        }
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        chmod(target.path, mode_t(mode | 0o700))
+    }
+
+    private func writeFile(_ target: URL, mode: UInt32, from reader: ArchiveReader, layer: String, path: String) throws {
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let fd = open(target.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode & 0o777 | 0o600))
+        guard fd >= 0 else {
+            throw ArchiveError(source: layer, entry: path, message: "cannot create: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        try reader.readData { chunk in
+            var offset = 0
+            while offset < chunk.count {
+                let written = Foundation.write(fd, chunk.baseAddress!.advanced(by: offset), chunk.count - offset)
+                guard written > 0 else {
+                    throw ArchiveError(source: layer, entry: path, message: "cannot write: \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+    }
+
+    private func removeExisting(_ target: URL) throws {
+        var info = stat()
+        if lstat(target.path, &info) == 0 { try FileManager.default.removeItem(at: target) }
+    }
+
+    private mutating func remove(_ path: String, layer: String) throws {
+        guard let normalized = Self.normalize(path), !normalized.isEmpty, try parentIsSafe(normalized) else {
+            notes.append("\(layer): refused whiteout of \(path)")
+            return
+        }
+        try removeExisting(root.appendingPathComponent(normalized))
+    }
+
+    private mutating func clear(_ directory: String, keeping kept: Set<String>, layer: String) throws {
+        guard try directory.isEmpty || parentIsSafe(directory + "/x") else {
+            notes.append("\(layer): refused opaque whiteout of \(directory)")
+            return
+        }
+        let url = directory.isEmpty ? root : root.appendingPathComponent(directory)
+        guard let children = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { return }
+        for child in children {
+            let path = directory.isEmpty ? child : directory + "/" + child
+            if kept.contains(path) { continue }
+            try FileManager.default.removeItem(at: url.appendingPathComponent(child))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import ImagePrepTestSupport
+import XCTest
+
+@testable import ImagePrepArchive
+
+/// Layers made by the test with Python's tarfile: whiteouts, and the `..`,
+/// absolute-path and symlink attacks.
+final class LayerExtractorTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-layers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Writes a gzip tar layer; each entry is `(kind, path, content or link)`.
+    private func layer(_ name: String, _ entries: [(String, String, String)]) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        let spec = try JSONSerialization.data(withJSONObject: entries.map { [$0.0, $0.1, $0.2] })
+        let script = """
+            import io, json, os, sys, tarfile
+            with tarfile.open(sys.argv[1], "w:gz") as tar:
+                for kind, name, value in json.loads(sys.argv[2]):
+                    info = tarfile.TarInfo(name)
+                    if kind == "dir":
+                        info.type = tarfile.DIRTYPE; info.mode = 0o755; tar.addfile(info)
+                    elif kind == "link":
+                        info.type = tarfile.SYMTYPE; info.linkname = value; tar.addfile(info)
+                    elif kind == "hard":
+                        info.type = tarfile.LNKTYPE; info.linkname = value; tar.addfile(info)
+                    elif kind == "fifo":
+                        info.type = tarfile.FIFOTYPE; tar.addfile(info)
+                    else:
+                        data = os.urandom(int(value[7:])) if value.startswith("random:") else value.encode()
+                        info.size = len(data); info.mode = 0o644
+                        tar.addfile(info, io.BytesIO(data))
+            """
+        let result = try CLI.runProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, path, String(decoding: spec, as: UTF8.self)])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return path
+    }
+
+    private func read(_ path: String, in root: URL) -> String? {
+        try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    func testWhiteoutsHideLowerLayersInOrder() throws {
+        let lower = try layer("lower.tar.gz", [
+            ("dir", "etc", ""), ("file", "etc/keep", "keep"), ("file", "etc/gone", "gone"),
+            ("dir", "opt/app", ""), ("file", "opt/app/old", "old"),
+        ])
+        let upper = try layer("upper.tar.gz", [
+            ("file", "etc/.wh.gone", ""), ("file", "opt/app/new", "new"), ("file", "opt/app/.wh..wh..opq", ""),
+        ])
+        let root = directory.appendingPathComponent("root")
+        var extractor = LayerExtractor(root: root)
+        try extractor.apply(try ArchiveReader(path: lower), layer: "lower")
+        try extractor.apply(try ArchiveReader(path: upper), layer: "upper")
+        XCTAssertEqual(read("etc/keep", in: root), "keep")
+        XCTAssertNil(read("etc/gone", in: root))
+        XCTAssertNil(read("opt/app/old", in: root), "the opaque whiteout hides the lower layer's files")
+        XCTAssertEqual(read("opt/app/new", in: root), "new", "but not this layer's own")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/.wh.gone").path))
+        XCTAssertEqual(extractor.notes, [])
+    }
+
+    func testNothingIsWrittenOutsideTheRoot() throws {
+        let outside = directory.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let attack = try layer("attack.tar.gz", [
+            ("file", "../outside/escaped", "x"),
+            ("file", "/abs/file", "absolute"),
+            ("link", "sneaky", outside.path),
+            ("file", "sneaky/through-link", "x"),
+            ("link", "up", "../../.."),
+            ("file", "up/outside/climbed", "x"),
+            ("hard", "hardlink", "/etc/passwd"),
+            ("fifo", "pipe", ""),
+        ])
+        let root = directory.appendingPathComponent("root")
+        var extractor = LayerExtractor(root: root)
+        try extractor.apply(try ArchiveReader(path: attack), layer: "sha256:attack")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), [], "nothing may land outside the root")
+        XCTAssertEqual(read("abs/file", in: root), "absolute", "absolute paths are made relative to the root")
+        XCTAssertEqual(extractor.notes, [
+            "sha256:attack: refused ../outside/escaped: the path leaves the image root",
+            "sha256:attack: refused sneaky/through-link: a parent is a symbolic link",
+            "sha256:attack: refused up/outside/climbed: a parent is a symbolic link",
+            "sha256:attack: skipped hard link hardlink: its target is not in the image",
+            "sha256:attack: skipped pipe: devices and FIFOs are not extracted",
+        ])
+    }
+
+    func testTruncatedLayerNamesTheLayer() throws {
+        let good = try layer("good.tar.gz", [("file", "big", "random:400000")])
+        let data = try Data(contentsOf: URL(fileURLWithPath: good))
+        let truncated = directory.appendingPathComponent("truncated.tar.gz").path
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: truncated))
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        XCTAssertThrowsError(try extractor.apply(try ArchiveReader(path: truncated), layer: "sha256:cut")) { error in
+            XCTAssertTrue("\(error)".hasPrefix(truncated), "\(error)")
+        }
+    }
+
+    func testStreamedReaderReadsALayerChunkByChunk() throws {
+        let path = try layer("stream.tar.gz", [("dir", "etc", ""), ("file", "etc/motd", "streamed\n")])
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: path))
+        defer { try? handle.close() }
+        var calls = 0
+        let reader = try ArchiveReader(source: "sha256:stream") { buffer in
+            calls += 1
+            // Small pieces, as a network would deliver them.
+            let data = try handle.read(upToCount: min(buffer.count, 100)) ?? Data()
+            data.copyBytes(to: buffer)
+            return data.count
+        }
+        var root = directory.appendingPathComponent("root")
+        root.standardize()
+        var extractor = LayerExtractor(root: root, include: { $0.hasPrefix("etc/") })
+        try extractor.apply(reader, layer: "sha256:stream")
+        XCTAssertEqual(read("etc/motd", in: root), "streamed\n")
+        XCTAssertGreaterThan(calls, 2)
+
+        struct Broken: Error, CustomStringConvertible { var description: String { "connection reset" } }
+        XCTAssertThrowsError(try {
+            let failing = try ArchiveReader(source: "sha256:broken") { _ in throw Broken() }
+            while try failing.next() != nil {}
+        }()) { error in
+            XCTAssertEqual("\(error)", "sha256:broken: connection reset")
+        }
+    }
+}
