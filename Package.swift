@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "ImagePrep",
             dependencies: [
-                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild",
+                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -6,7 +6,7 @@ struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "List, inspect, copy and delete images in registries.",
-        subcommands: [ImageList.self, ImageInspect.self, ImageCopy.self, ImageDelete.self]
+        subcommands: [ImageList.self, ImageInspect.self, ImageCopy.self, ImageDelete.self, ImagePackages.self]
     )
 }
 
@@ -90,4 +90,30 @@ func printJSON<T: Encodable>(_ value: T) {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     // Encoding these plain values cannot fail.
     print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+}
+
+struct ImagePackages: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "packages",
+        abstract: "List the RPMs installed in an image.",
+        discussion: "Streams the image's layers from the top until one holds the rpm database, extracts only that, and reads it with the host's rpm."
+    )
+
+    @Argument(help: ArgumentHelp("The image.", valueName: "ref"))
+    var reference: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+    func run() async throws {
+        let inventory = try PackageInventory(options: RegistryOptions(registryOptions))
+        let packages = try await inventory.packages(of: reference)
+        if json {
+            printJSON(packages)
+        } else {
+            for package in packages { print(package.nevra) }
+        }
+    }
 }

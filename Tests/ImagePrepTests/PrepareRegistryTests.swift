@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrep
 import ImagePrepTestSupport
 import XCTest
 
@@ -34,7 +35,7 @@ final class PrepareRegistryTests: XCTestCase {
         RPMFixtures.remove()
     }
 
-    func testPrepareDiscoversTagsCopiesModifiesAndSkipsOnReRun() throws {
+    func testPrepareDiscoversTagsCopiesModifiesAndSkipsOnReRun() async throws {
         if let error = Self.setupError { throw error }
         let source = try XCTUnwrap(Self.source)
         let destination = try XCTUnwrap(Self.destination)
@@ -108,6 +109,22 @@ final class PrepareRegistryTests: XCTestCase {
             "nova")
         let labels = try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", pulled])
         XCTAssertTrue(labels.contains("modified_append_tag:-hotfix") && labels.contains("rdo_version:1.0-test"), labels)
+        // The package inventory, read from the registry: the hotfix is in the
+        // modified image; layers shared with other images are read once.
+        let packages = try CLI.run(["image", "packages", pulled, "--insecure-registry", destination.address])
+        XCTAssertEqual(packages.status, 0, packages.stderr)
+        XCTAssertEqual(packages.stdout, "hotfix-3:1.1-2.noarch\n")
+        var options = RegistryOptions()
+        options.insecureRegistries = [source.address, destination.address]
+        let inventory = try PackageInventory(options: options)
+        let keystone = try await inventory.packages(of: "\(destination.address)/tripleomaster/centos-binary-keystone:1.0-test")
+        XCTAssertEqual(keystone, [], "the base image's rpm database is empty")
+        let hotfixed = try await inventory.packages(of: pulled)
+        XCTAssertEqual(hotfixed.map(\.nevra), ["hotfix-3:1.1-2.noarch"])
+        _ = try await inventory.packages(of: "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo")
+        let layersRead = await inventory.layersRead
+        XCTAssertEqual(layersRead, 2, "the shared base layer is read once")
+
         // The unmodified image was copied under its discovered tag.
         XCTAssertTrue(destination.requests().contains("PUT /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test"))
 

@@ -1,0 +1,134 @@
+import Foundation
+import ImagePrepArchive
+import ImagePrepRegistry
+import Synchronization
+
+/// An RPM installed in an image.
+public struct InstalledPackage: Sendable, Equatable, Hashable, Codable {
+    public var name: String
+    public var epoch: String?
+    public var version: String
+    public var release: String
+    public var arch: String
+
+    public var nevra: String {
+        "\(name)-\(epoch.map { "\($0):" } ?? "")\(version)-\(release).\(arch)"
+    }
+}
+
+/// The RPMs installed in images, read by streaming their layers from the
+/// registry (top layer first, stopping at the first layer that holds the
+/// rpmdb), extracting only the rpmdb files and asking the host's `rpm` about
+/// them. Results are kept per layer digest, so images sharing a base are read
+/// once.
+public actor PackageInventory {
+    enum Finding {
+        case noDatabase
+        case packages([InstalledPackage])
+    }
+
+    static let databaseDirectories = ["usr/lib/sysimage/rpm", "var/lib/rpm"]
+
+    let client: RegistryClient
+    private var findings: [String: Finding] = [:]
+    /// Layers streamed from the registry, for the operator and the tests.
+    public private(set) var layersRead = 0
+
+    public init(options: RegistryOptions) throws(PrepareError) {
+        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+    }
+
+    init(client: RegistryClient) {
+        self.client = client
+    }
+
+    public func packages(of name: String) async throws -> [InstalledPackage] {
+        let reference = try ImageOperations.reference(name)
+        let image = try await client.resolveImage(reference)
+        let repository = image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest)
+        for layer in image.manifest.layers.reversed() {
+            let key = layer.digest.description
+            let finding: Finding
+            if let known = findings[key] {
+                finding = known
+            } else {
+                finding = try await scan(layer, of: repository)
+                findings[key] = finding
+                layersRead += 1
+            }
+            if case .packages(let packages) = finding { return packages }
+        }
+        throw PrepareError.invalidReference(name, "no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer")
+    }
+
+    private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
+        let stream = client.streamBlob(repository, descriptor: layer)
+        let name = layer.digest.description
+        // libarchive reads block: keep them off the concurrency pool.
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    continuation.resume(returning: try Self.scanBlocking(stream, layer: name))
+                } catch {
+                    stream.cancel()
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private static func scanBlocking(_ stream: BlobStream, layer: String) throws -> Finding {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reader = try ArchiveReader(source: layer) { try stream.read(into: $0) }
+        var extractor = LayerExtractor(root: directory) { path in
+            databaseDirectories.contains { path.hasPrefix($0 + "/") }
+        }
+        try extractor.apply(reader, layer: layer)
+        for relative in databaseDirectories {
+            let database = directory.appendingPathComponent(relative)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: database.path)) ?? []
+            let backend: String
+            if files.contains("rpmdb.sqlite") {
+                backend = "sqlite"
+            } else if files.contains("Packages") {
+                backend = "bdb_ro"
+            } else if files.contains("Packages.db") {
+                backend = "ndb"
+            } else {
+                continue
+            }
+            return .packages(try query(database, backend: backend, layer: layer))
+        }
+        return .noDatabase
+    }
+
+    private static func query(_ database: URL, backend: String, layer: String) throws -> [InstalledPackage] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "rpm", "--dbpath", database.path, "--define", "_db_backend \(backend)", "-qa", "--queryformat",
+            "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
+        ]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PrepareError.invalidReference(
+                layer,
+                "the host's rpm cannot read this image's \(backend == "bdb_ro" ? "Berkeley DB" : backend) rpm database: "
+                    + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 5 else { return nil }
+            return InstalledPackage(
+                name: fields[0], epoch: fields[1] == "(none)" ? nil : fields[1], version: fields[2], release: fields[3], arch: fields[4])
+        }.sorted { $0.name < $1.name }
+    }
+}
