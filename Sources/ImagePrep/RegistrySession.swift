@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepBuild
 import Logging
+import Synchronization
 import ImagePrepPlan
 import ImagePrepRegistry
 
@@ -20,6 +21,9 @@ public struct RegistryOptions: Sendable {
     public var workDirectory = FileManager.default.temporaryDirectory
     /// Per-image lines on standard error as images finish.
     public var progress = false
+    /// rpm_install modifies only images that already have a package named
+    /// like one of the hotfix RPMs.
+    public var onlyImagesWithPackages = false
     /// The registry client's log level (requests, retries, copies).
     public var logLevel: Logger.Level = .warning
 
@@ -35,6 +39,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let options: RegistryOptions
     let insecure: Set<String>
     let mirror: String?
+    let hotfixes: HotfixPlanner
+    /// Per-image hotfix decisions, for the report.
+    private let hotfixNotes = Mutex<[String]>([])
 
     public init(plan: PreparePlan, options: RegistryOptions) throws(PrepareError) {
         var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
@@ -58,6 +65,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(client: client, platforms: platforms)
+        hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
     }
 
     /// One client for a run: credentials from the environment, `--authfile`
@@ -106,6 +114,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                     let labels = try await self.client.fetchImageConfig(tag.map { source.withTag($0) } ?? source).labels
                     modified = modify.onlyWithLabels.allSatisfy { labels[$0] != nil }
                 }
+                if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
+                    let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: source.description)
+                    modified = plan.applies
+                    let note = plan.applies
+                        ? "hotfix  \(image.imageName): " + plan.replacements.map { "\($0.installed) -> \($0.replacement)" }.joined(separator: ", ")
+                        : "hotfix  \(image.imageName): none of the hotfix packages is installed, not modified"
+                    self.hotfixNotes.withLock { $0.append(note) }
+                }
                 return .success(ResolvedImage(image: image, tag: tag, modified: modified))
             } catch {
                 return .failure(ImageFailure(image: image.imageName, reason: "\(error)"))
@@ -118,7 +134,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func transfer(_ images: [ResolvedImage], plan: PreparePlan) async -> TransferOutcome {
         let copies = images.filter { $0.image.pushDestination != nil && !$0.modified }
         let modifications = images.filter { $0.modified }
-        var outcome = TransferOutcome()
+        var outcome = TransferOutcome(report: hotfixNotes.withLock { $0 })
         let copied = await forEach(copies) { image in await self.copy(image) }
         // Builds are heavy: one at a time, after the copies.
         var built: [Result<String, ImageFailure>] = []

@@ -11,7 +11,7 @@ struct Imageprep: AsyncParsableCommand {
             deployment needs, and writes the heat parameters that point the deployment at them.
             """,
         version: "0.1.0",
-        subcommands: [Prepare.self, ModifyCommand.self, ImageCommand.self, RPMCommand.self]
+        subcommands: [Prepare.self, ModifyCommand.self, ImageCommand.self, HotfixCommand.self, RPMCommand.self]
     )
 
     /// Runs the command line with stable exit codes: 0 success, 1 failure

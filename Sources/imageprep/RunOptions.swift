@@ -48,6 +48,9 @@ struct BuildOptionGroup: ParsableArguments {
     @Flag(help: "Keep each image's build directory (Dockerfile.modified, inputs, buildah.log).")
     var keepBuildDir = false
 
+    @Flag(help: "rpm_install: modify only images that already have a package named like one of the hotfix RPMs.")
+    var onlyImagesWithPackages = false
+
     @Option(help: ArgumentHelp("Where build directories go.", valueName: "dir"))
     var workDir: String?
 
@@ -74,6 +77,7 @@ extension RegistryOptions {
             buildah = build.buildah
             cleanup = build.cleanup.cleanup
             keepBuildDirectory = build.keepBuildDir
+            onlyImagesWithPackages = build.onlyImagesWithPackages
             if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
         }
         self.progress = progress

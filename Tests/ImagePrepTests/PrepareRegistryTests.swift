@@ -255,6 +255,62 @@ final class PrepareRegistryTests: XCTestCase {
         let rerun = try CLI.run(modifyArguments)
         XCTAssertEqual(rerun.stdout, "skipped \(destination.address)/hotfixes/nova-compute:current-hf1 (already there)\n")
 
+        // Hotfix targeting: only images that have a package of the hotfix.
+        let fixes = work.appendingPathComponent("fixes")
+        try FileManager.default.createDirectory(at: fixes, withIntermediateDirectories: true)
+        let built = try RPMFixtures.build()
+        try FileManager.default.copyItem(atPath: built.new, toPath: fixes.appendingPathComponent("hotfix.rpm").path)
+        let keystone = "\(destination.address)/hotfixes/keystone:current-hf1"
+        XCTAssertEqual(try CLI.run(["image", "copy", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo", keystone] + insecure).status, 0)
+        let plan = try CLI.run(["hotfix", "plan", "--rpms-path", fixes.path, pulled, keystone] + insecure)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        XCTAssertEqual(plan.stdout, """
+            \(pulled)
+              hotfix-1.0-1.noarch -> hotfix-3:1.1-2.noarch
+            \(keystone)
+              none of the hotfix packages is installed: not a target
+
+            """)
+        let foreign = work.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: built.foreign, toPath: foreign.appendingPathComponent("hotfix-arm.rpm").path)
+        let refused = try CLI.run(["hotfix", "plan", "--rpms-path", foreign.path, pulled] + insecure)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("hotfix-arm.rpm is built for aarch64, which cannot be installed in this x86_64 image"), refused.stderr)
+
+        let template = work.appendingPathComponent("hotfixes.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/keystone:{{tag}}"
+              params: [DockerKeystoneImage]
+            - imagename: "{{namespace}}/nova-compute:{{tag}}"
+              params: [DockerNovaComputeImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("hotfix-env.yaml")
+        try """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: \(destination.address)
+                set: {namespace: \(destination.address)/hotfixes, tag: current-hf1}
+                modify_role: tripleo-modify-image
+                modify_append_tag: -hf2
+                modify_vars: {tasks_from: rpm_install.yml, rpms_path: \(fixes.path)}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let targeted = try CLI.run([
+            "prepare", "-e", env.path, "--template-file", template.path, "--only-images-with-packages",
+            "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
+            "--work-dir", work.path,
+        ])
+        XCTAssertEqual(targeted.status, 0, targeted.stderr)
+        XCTAssertEqual(targeted.stdout, """
+            parameter_defaults:
+              DockerKeystoneImage: \(destination.address)/hotfixes/keystone:current-hf1
+              DockerNovaComputeImage: \(destination.address)/hotfixes/nova-compute:current-hf1-hf2
+              DockerInsecureRegistryAddress:
+              - \(destination.address)
+
+            """)
+
         let badTask = try CLI.run(["modify", "a/b:c", "d/e:f", "--tasks-from", "rpm_upgrade"] + insecure)
         XCTAssertEqual(badTask.status, 1)
         XCTAssertTrue(badTask.stderr.contains("imageprep modify.modify_vars.tasks_from: expected one of modify_image.yml"), badTask.stderr)

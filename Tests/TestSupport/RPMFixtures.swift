@@ -14,6 +14,8 @@ public enum RPMFixtures {
         /// needs-missing 1.0-1, noarch, requiring a package no image has:
         /// its installation fails.
         public var unsatisfiable: String
+        /// hotfix 1.2-1 built for aarch64: not installable in amd64 images.
+        public var foreign: String
     }
 
     nonisolated(unsafe) private static var built: Built?
@@ -42,7 +44,8 @@ public enum RPMFixtures {
         let unsatisfiable = try rpmbuild(
             in: directory, name: "needs-missing", epoch: nil, version: "1.0", release: "1", arch: "noarch", content: "x\n", zstd: false,
             requires: "imageprep-no-such-package")
-        let result = Built(directory: directory, old: old, new: new, arch: arch, unsatisfiable: unsatisfiable)
+        let foreign = try rpmbuild(in: directory, name: "hotfix", epoch: nil, version: "1.2", release: "1", arch: "aarch64", content: "arm\n", zstd: false)
+        let result = Built(directory: directory, old: old, new: new, arch: arch, unsatisfiable: unsatisfiable, foreign: foreign)
         built = result
         return result
     }
@@ -60,7 +63,7 @@ public enum RPMFixtures {
             Release: \(release)
             Summary: imageprep test package \(name) \(version)
             License: MIT
-            BuildArch: \(arch)
+            \(arch == "noarch" ? "BuildArch: noarch" : "")
             AutoReqProv: no
             \(requires.map { "Requires: \($0)" } ?? "")
 
