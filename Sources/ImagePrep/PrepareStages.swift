@@ -18,6 +18,8 @@ public struct TransferOutcome: Sendable, Equatable {
     public var insecureRegistries: [String]
     /// One line per image or a summary, for the operator.
     public var report: [String]
+    /// Package changes of modified images, when asked for.
+    public var packageChanges: [PackageChanges] = []
 
     public init(failures: [ImageFailure] = [], insecureRegistries: [String] = [], report: [String] = []) {
         self.failures = failures

@@ -9,6 +9,8 @@ public struct PrepareOptions: Sendable {
     public var catalog: Catalog = .stein
     public var outputEnvFile: String?
     public var outputImagesFile: String?
+    /// The provenance report of modified images (JSON).
+    public var reportFile: String?
     public var dryRun = false
     public var now = Date()
     public var hostsFile = "/etc/hosts"
@@ -25,11 +27,13 @@ public struct PrepareResult: Sendable, Encodable {
     public var parameters: [String: String]
     public var insecureRegistries: [String]
     public var report: [String]
+    public var packageChanges: [PackageChanges]
     /// The output env file's YAML.
     public var environmentYAML: String
 
     enum CodingKeys: String, CodingKey {
         case dryRun = "dry_run", plan, images, parameters, insecureRegistries = "insecure_registries", report
+        case packageChanges = "package_changes"
     }
 }
 
@@ -95,7 +99,9 @@ public struct PrepareWorkflow: Sendable {
         } else if plan.registryWork.isEmpty {
             resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
         } else {
-            let session = try RegistrySession(plan: plan, options: options.registry)
+            var registryOptions = options.registry
+            registryOptions.reportPackageChanges = registryOptions.reportPackageChanges || options.reportFile != nil
+            let session = try RegistrySession(plan: plan, options: registryOptions)
             var failures: [ImageFailure] = []
             resolved = []
             for result in await session.resolve(plan) {
@@ -114,6 +120,12 @@ public struct PrepareWorkflow: Sendable {
         if let path = options.outputImagesFile {
             try FileSystem.writeAtomically(ConfigDocument.serialize(PrepareOutput.images(resolved)), to: path)
         }
+        if let path = options.reportFile {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = (try? encoder.encode(["modified_images": outcome.packageChanges])) ?? Data()
+            try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: path)
+        }
         if let path = options.outputEnvFile {
             try FileSystem.writeAtomically(environmentYAML, to: path)
         }
@@ -121,7 +133,7 @@ public struct PrepareWorkflow: Sendable {
             dryRun: options.dryRun, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
             insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: outcome.insecureRegistries),
-            report: outcome.report, environmentYAML: environmentYAML)
+            report: outcome.report, packageChanges: outcome.packageChanges, environmentYAML: environmentYAML)
     }
 
     /// The document `prepare default` writes, as YAML.

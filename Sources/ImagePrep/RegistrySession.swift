@@ -24,6 +24,8 @@ public struct RegistryOptions: Sendable {
     /// rpm_install modifies only images that already have a package named
     /// like one of the hotfix RPMs.
     public var onlyImagesWithPackages = false
+    /// Compare package inventories before and after each modification.
+    public var reportPackageChanges = false
     /// The registry client's log level (requests, retries, copies).
     public var logLevel: Logger.Level = .warning
 
@@ -42,6 +44,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let hotfixes: HotfixPlanner
     /// Per-image hotfix decisions, for the report.
     private let hotfixNotes = Mutex<[String]>([])
+    private let changes = Mutex<[PackageChanges]>([])
 
     public init(plan: PreparePlan, options: RegistryOptions) throws(PrepareError) {
         var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
@@ -149,6 +152,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
         }
         outcome.insecureRegistries = await client.insecurelyReachedRegistries()
+        outcome.packageChanges = changes.withLock { $0 }
         outcome.report.append(Self.summary(copied: copied.count, built: built.count, failed: outcome.failures.count))
         return outcome
     }
@@ -193,7 +197,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 tlsVerify: !insecure.contains(source.registry))
             defer { built.finish() }
             let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
-            let line = "built   \(image.targetName) (\(modify.task.name), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present)"
+            var line = "built   \(image.targetName) (\(modify.task.name), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present)"
+            if options.reportPackageChanges {
+                let before = try await hotfixes.inventory.packages(of: source.description)
+                let after = try await hotfixes.inventory.packages(of: target.description)
+                let change = PackageChanges(image: image.targetName, before: before, after: after)
+                changes.withLock { $0.append(change) }
+                line += "\n" + change.summary
+            }
             progress(line)
             return .success(line)
         } catch let error as BuildError {

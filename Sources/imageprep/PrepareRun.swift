@@ -33,6 +33,9 @@ struct PrepareRun: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the planned images to this file.", valueName: "file"))
     var outputImagesFile: String?
 
+    @Option(help: ArgumentHelp("Write the packages each modification added, upgraded, downgraded or removed to this file (JSON).", valueName: "file"))
+    var report: String?
+
     @Flag(help: "Plan only: no registry is contacted and tags stay as given.")
     var dryRun = false
 
@@ -58,6 +61,7 @@ struct PrepareRun: AsyncParsableCommand {
         options.catalog = catalogOption.catalog.catalog
         options.outputEnvFile = outputEnvFile
         options.outputImagesFile = outputImagesFile
+        options.reportFile = report
         options.dryRun = dryRun
         options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
 
@@ -68,10 +72,11 @@ struct PrepareRun: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else if dryRun {
             print(PlanTable.render(result), terminator: "")
-        } else if outputEnvFile == nil {
-            print(result.environmentYAML, terminator: "")
         } else {
+            // The plan and the run's report for the operator; the env file's
+            // text on standard output when it is not written to a file.
             FileHandle.standardError.write(Data(PlanTable.render(result).utf8))
+            if outputEnvFile == nil { print(result.environmentYAML, terminator: "") }
         }
     }
 }

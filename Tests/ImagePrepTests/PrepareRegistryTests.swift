@@ -298,6 +298,7 @@ final class PrepareRegistryTests: XCTestCase {
             """.write(to: env, atomically: true, encoding: .utf8)
         let targeted = try CLI.run([
             "prepare", "-e", env.path, "--template-file", template.path, "--only-images-with-packages",
+            "--report", work.appendingPathComponent("report.json").path,
             "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
             "--work-dir", work.path,
         ])
@@ -310,6 +311,14 @@ final class PrepareRegistryTests: XCTestCase {
               - \(destination.address)
 
             """)
+        XCTAssertTrue(targeted.stderr.contains("hotfix  \(destination.address)/hotfixes/keystone:current-hf1: none of the hotfix packages is installed, not modified"), targeted.stderr)
+        XCTAssertTrue(targeted.stderr.contains("changes \(destination.address)/hotfixes/nova-compute:current-hf1-hf2: upgraded hotfix-3:1.1-2.noarch"), targeted.stderr)
+        let report = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("report.json"))) as? [String: [[String: Any]]])
+        let change = try XCTUnwrap(report["modified_images"]?.first)
+        XCTAssertEqual(change["image"] as? String, "\(destination.address)/hotfixes/nova-compute:current-hf1-hf2")
+        XCTAssertEqual(change["upgraded"] as? [[String: String]], [["name": "hotfix", "from": "hotfix-1.0-1.noarch", "to": "hotfix-3:1.1-2.noarch"]])
+        XCTAssertEqual((change["added"] as? [Any])?.count, 0)
 
         let badTask = try CLI.run(["modify", "a/b:c", "d/e:f", "--tasks-from", "rpm_upgrade"] + insecure)
         XCTAssertEqual(badTask.status, 1)
