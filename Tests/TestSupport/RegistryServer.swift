@@ -10,6 +10,9 @@ public final class RegistryServer: @unchecked Sendable {
     public enum Auth {
         case none
         case htpasswd(user: String, password: String)
+        /// `auth: token:`: clients get JWTs from `realm`, signed by the key of the certificate
+        /// in `rootCertBundle`.
+        case token(realm: String, issuer: String, service: String, rootCertBundle: String)
     }
 
     public struct TLSFiles {
@@ -64,6 +67,17 @@ public final class RegistryServer: @unchecked Sendable {
                   htpasswd:
                     realm: imageprep-test
                     path: \(path)
+
+                """
+        }
+        if case .token(let realm, let issuer, let service, let bundle) = auth {
+            config += """
+                auth:
+                  token:
+                    realm: \(realm)
+                    issuer: \(issuer)
+                    service: \(service)
+                    rootcertbundle: \(bundle)
 
                 """
         }

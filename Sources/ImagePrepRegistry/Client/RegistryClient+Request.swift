@@ -28,8 +28,14 @@ struct RegistryRequest: Sendable {
     }
 
     /// Only requests whose whole body can be sent again and whose response is collected
-    /// (not streamed to a writer) are retried.
+    /// (not streamed to a writer) are retried after a connection error: part of the body may
+    /// already have reached the writer.
     var isReplayable: Bool { body.isReplayable && bodyWriter == nil }
+
+    /// Whether the request can be sent again after an error status (401, 429, 5xx): only a
+    /// 2xx body is handed to the writer, so an error answer has written nothing and only the
+    /// request body matters.
+    var isReplayableAfterErrorStatus: Bool { body.isReplayable }
 }
 
 extension RegistryClient {
@@ -73,7 +79,9 @@ extension RegistryClient {
                 throw Self.registryError(error, context: request.context)
             }
 
-            if response.status == 401, !renewedToken, request.isReplayable, case .bearer = endpoint.challenge {
+            if response.status == 401, !renewedToken, request.isReplayableAfterErrorStatus,
+               case .bearer = endpoint.challenge
+            {
                 // The token may have expired or lack a scope: get a fresh one once.
                 renewedToken = true
                 if let challenge = Self.challenge(in: response.headers) {
@@ -83,7 +91,7 @@ extension RegistryClient {
                 await tokens.invalidate(TokenCache.Key(registry: request.registry, scopes: request.scopes.sorted()))
                 continue
             }
-            if RetryPolicy.retryableStatuses.contains(response.status), request.isReplayable,
+            if RetryPolicy.retryableStatuses.contains(response.status), request.isReplayableAfterErrorStatus,
                attempt < policy.maxAttempts
             {
                 let delay = policy.retryAfter(response.headers["Retry-After"]) ?? policy.backoff(afterAttempt: attempt)

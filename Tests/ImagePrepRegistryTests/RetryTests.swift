@@ -1,0 +1,142 @@
+import Foundation
+import ImagePrepRegistry
+import ImagePrepTestSupport
+import XCTest
+
+/// A real registry behind a fault-injecting proxy (a Python script the test runs) that
+/// answers chosen requests with 429 or 503 before letting them through.
+final class RetryThroughFaultProxyTests: XCTestCase {
+    nonisolated(unsafe) static var registry: RegistryServer!
+    nonisolated(unsafe) static var proxy: FaultProxy!
+
+    override class func setUp() {
+        super.setUp()
+        do {
+            registry = try RegistryServer()
+            proxy = try FaultProxy(upstream: registry.address)
+        } catch {
+            fatalError("cannot start docker-registry and the fault proxy: \(error)")
+        }
+    }
+
+    override class func tearDown() {
+        proxy?.stop()
+        registry?.stop()
+        super.tearDown()
+    }
+
+    var registry: RegistryServer { Self.registry }
+    var proxy: FaultProxy { Self.proxy }
+
+    func client(maxAttempts: Int = 4) -> RegistryClient {
+        RegistryClient(configuration: .init(
+            insecureRegistries: [registry.address, proxy.address],
+            retry: RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(50),
+                               maxDelay: .milliseconds(200), maxRetryAfter: .seconds(2))))
+    }
+
+    /// The proxy's log lines for requests matching `prefix` (`METHOD PATH`), as `STATUS how`.
+    func outcomes(_ prefix: String, after count: Int) -> [String] {
+        proxy.requests().dropFirst(count).filter { $0.hasPrefix(prefix) }.map {
+            $0.split(separator: " ").suffix(2).joined(separator: " ")
+        }
+    }
+
+    func testTagDiscoveryRetries429And503ThenSucceeds() async throws {
+        let client = client()
+        let direct = try Reference("\(registry.address)/retry/nova-api:current-tripleo")
+        let pushed = try await TestImages.push(client, to: direct, layers: [TestImages.layer(seed: "retry-nova", size: 2048)],
+                                               labels: ["rdo_version": "abc_123"])
+        let config = pushed.manifest.config.digest
+        try proxy.setRules([
+            .init(match: "^GET /v2/retry/nova-api/manifests/current-tripleo", status: 429, times: 2, retryAfter: 1),
+            .init(match: "^GET /v2/retry/nova-api/blobs/\(config)", status: 503, times: 1),
+        ])
+        let before = proxy.requests().count
+
+        let started = Date()
+        let tag = try await client.discoverTag(try Reference("\(proxy.address)/retry/nova-api:current-tripleo"),
+                                               tagFromLabel: "rdo_version")
+        let elapsed = Date().timeIntervalSince(started)
+
+        XCTAssertEqual(tag, "abc_123")
+        XCTAssertEqual(outcomes("GET /v2/retry/nova-api/manifests/", after: before),
+                       ["429 injected", "429 injected", "200 forwarded"])
+        XCTAssertEqual(outcomes("GET /v2/retry/nova-api/blobs/", after: before), ["503 injected", "200 forwarded"])
+        // Two 429s asking for one second each: Retry-After was honoured, not the 50 ms backoff.
+        XCTAssertGreaterThanOrEqual(elapsed, 2.0)
+        XCTAssertLessThan(elapsed, 10)
+    }
+
+    func testCopyRetriesUploadStartBlobUploadAndManifestPut() async throws {
+        let client = client()
+        let source = try Reference("\(registry.address)/retry/glance-api:1")
+        let pushed = try await TestImages.push(
+            client, to: source,
+            layers: [TestImages.layer(seed: "retry-glance-1", size: 256 * 1024), TestImages.layer(seed: "retry-glance-2")])
+        try proxy.setRules([
+            .init(match: "^POST /v2/retry-mirror/glance-api/blobs/uploads/", status: 503, times: 1),
+            .init(match: "^PATCH /v2/retry-mirror/glance-api/blobs/uploads/", status: 503, times: 1),
+            .init(match: "^PUT /v2/retry-mirror/glance-api/manifests/1", status: 429, times: 1, retryAfter: 1),
+        ])
+        let before = proxy.requests().count
+
+        let destination = try Reference("\(proxy.address)/retry-mirror/glance-api:1")
+        let report = try await ImageCopier(client: client).copy(from: source, to: destination)
+
+        XCTAssertEqual(report.outcome, .copied)
+        XCTAssertEqual(report.digest, pushed.digest)
+        XCTAssertEqual(report.blobsCopied, 3)
+        let log = Array(proxy.requests().dropFirst(before))
+        XCTAssertEqual(log.filter { $0.hasSuffix("injected") }.count, 3, "\(log)")
+        XCTAssertEqual(outcomes("PUT /v2/retry-mirror/glance-api/manifests/1", after: before),
+                       ["429 injected", "201 forwarded"])
+        let copied = try await client.fetchManifest(try Reference("\(registry.address)/retry-mirror/glance-api:1"))
+        XCTAssertEqual(copied.digest, pushed.digest)
+        for layer in pushed.manifest.layers {
+            let size = try await client.headBlob(try Reference("\(registry.address)/retry-mirror/glance-api"),
+                                                 digest: layer.digest)
+            XCTAssertEqual(size, layer.size)
+        }
+    }
+
+    func testPermanentFailureStopsAfterBoundedAttemptsNamingRegistryRepositoryAndStatus() async throws {
+        let client = client(maxAttempts: 3)
+        try proxy.setRules([.init(match: "^GET /v2/retry/broken/manifests/", status: 503, times: -1)])
+        let before = proxy.requests().count
+
+        let started = Date()
+        do {
+            _ = try await client.fetchManifest(try Reference("\(proxy.address)/retry/broken:current-tripleo"))
+            XCTFail("expected the 503 to be final")
+        } catch let error as RegistryError {
+            guard case .http(let context, let status, let message) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual(status, 503)
+            XCTAssertEqual(context.registry, proxy.address)
+            XCTAssertEqual(context.repository, "retry/broken")
+            XCTAssertEqual(message, "UNAVAILABLE: injected fault 503")
+            let text = error.description
+            XCTAssertTrue(text.contains("\(proxy.address)/retry/broken:current-tripleo"), text)
+            XCTAssertTrue(text.contains("HTTP 503"), text)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertEqual(outcomes("GET /v2/retry/broken/manifests/", after: before),
+                       ["503 injected", "503 injected", "503 injected"])
+
+        // A 429 that never ends: every Retry-After is waited for, and the attempts are bounded too.
+        try proxy.setRules([.init(match: "^HEAD /v2/retry/throttled/manifests/", status: 429, times: -1, retryAfter: 1)])
+        let throttledStart = Date()
+        do {
+            _ = try await client.headManifest(try Reference("\(proxy.address)/retry/throttled:1"))
+            XCTFail("expected the 429 to be final")
+        } catch let error as RegistryError {
+            guard case .http(_, let status, _) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual(status, 429)
+            XCTAssertTrue(error.description.contains("retry/throttled"), error.description)
+        }
+        let throttled = Date().timeIntervalSince(throttledStart)
+        XCTAssertGreaterThanOrEqual(throttled, 2.0)
+        XCTAssertLessThan(throttled, 6)
+        XCTAssertEqual(outcomes("HEAD /v2/retry/throttled/manifests/", after: before).count, 3)
+    }
+}
