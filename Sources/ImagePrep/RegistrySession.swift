@@ -45,6 +45,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     /// Per-image hotfix decisions, for the report.
     private let hotfixNotes = Mutex<[String]>([])
     private let changes = Mutex<[PackageChanges]>([])
+    /// The digest each source tag pointed at when its labels were read.
+    private let sourceDigests = Mutex<[String: Digest]>([:])
 
     public init(plan: PreparePlan, options: RegistryOptions) throws(PrepareError) {
         var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
@@ -109,13 +111,20 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             do {
                 let source = try self.sourceReference(image.imageName)
                 var tag: String?
+                var labels: [String: String]?
                 if let label = image.tagFromLabel {
-                    tag = try await self.client.discoverTag(source, tagFromLabel: label)
+                    let template = try TagTemplate(label)
+                    let resolved = try await self.client.resolveImage(source)
+                    self.sourceDigests.withLock { $0[image.imageName] = resolved.taggedDigest }
+                    let config = try await self.client.fetchImageConfig(of: resolved, in: source)
+                    labels = config.labels
+                    tag = try template.tag(labels: config.labels, image: source.description)
                 }
                 var modified = image.modify != nil
                 if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
-                    let labels = try await self.client.fetchImageConfig(tag.map { source.withTag($0) } ?? source).labels
-                    modified = modify.onlyWithLabels.allSatisfy { labels[$0] != nil }
+                    let imageLabels: [String: String]
+                    if let labels { imageLabels = labels } else { imageLabels = try await self.client.fetchImageConfig(source).labels }
+                    modified = modify.onlyWithLabels.allSatisfy { imageLabels[$0] != nil }
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
                     let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: source.description)
@@ -163,6 +172,15 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             // discovered tag names the destination.
             let source = try sourceReference(image.image.imageName)
             let target = try Reference(image.targetName)
+            // Already there with the digest the labels were read from: one
+            // request, no second look at the source.
+            if let digest = sourceDigests.withLock({ $0[image.image.imageName] }),
+                let present = try await client.headManifest(target), present.digest == digest
+            {
+                let line = "skipped \(image.targetName) (already there, \(digest))"
+                progress(line)
+                return .success(line)
+            }
             let report = try await copier.copy(from: source, to: target)
             let line: String
             switch report.outcome {

@@ -18,6 +18,9 @@ public struct ResolvedManifest: Sendable {
     public var raw: FetchedManifest
     /// The digest of the manifest list the image was picked from, if any.
     public var indexDigest: Digest?
+
+    /// The digest the tag points at: the list's when picked from one.
+    public var taggedDigest: Digest { indexDigest ?? raw.digest }
 }
 
 extension RegistryClient {
@@ -96,7 +99,11 @@ extension RegistryClient {
 
     /// The config blob of the image `reference` names: labels, architecture, user.
     public func fetchImageConfig(_ reference: Reference, platform: Platform? = nil) async throws -> ImageConfig {
-        let image = try await resolveImage(reference, platform: platform)
+        try await fetchImageConfig(of: try await resolveImage(reference, platform: platform), in: reference)
+    }
+
+    /// The config blob of an image already resolved from `reference`.
+    public func fetchImageConfig(of image: ResolvedManifest, in reference: Reference) async throws -> ImageConfig {
         let data = try await fetchBlobData(reference, descriptor: image.manifest.config, maxSize: 16 * 1024 * 1024)
         do {
             return try JSONDecoder().decode(ImageConfig.self, from: data)
