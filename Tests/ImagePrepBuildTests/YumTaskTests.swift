@@ -83,4 +83,27 @@ final class YumTaskTests: XCTestCase {
             try buildah.run(in: "localhost/imageprep-test/dnf:same", ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
             "hotfix-1.0-1.noarch")
     }
+
+    func testDevInstallInstallsALocalPythonTree() async throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        let project = buildah.directory.appendingPathComponent("src/imageprep-hello")
+        try FileManager.default.createDirectory(at: project.appendingPathComponent("imageprep_hello"), withIntermediateDirectories: true)
+        try "VALUE = 'patched by dev_install'\n".write(
+            to: project.appendingPathComponent("imageprep_hello/__init__.py"), atomically: true, encoding: .utf8)
+        try "from setuptools import setup\nsetup(name='imageprep-hello', version='0.1', packages=['imageprep_hello'])\n"
+            .write(to: project.appendingPathComponent("setup.py"), atomically: true, encoding: .utf8)
+        let modifier = ImageModifier(
+            buildah: Buildah(root: buildah.root, runRoot: buildah.runRoot, storageDriver: "vfs", isolation: "chroot"),
+            workDirectory: buildah.directory, cleanup: .partial)
+        let result = try await modifier.modify(
+            sourceImage: dnf.image, task: .devInstall(pythonDirectories: [project.path], refspecs: []), appendTag: "-dev",
+            tlsVerify: false, pullBase: false)
+        defer { result.finish() }
+        try buildah.importLayout(result.layout, as: "localhost/imageprep-test/dnf:dev")
+        XCTAssertEqual(
+            try buildah.run(in: "localhost/imageprep-test/dnf:dev", ["python3", "-c", "import imageprep_hello; print(imageprep_hello.VALUE)"]),
+            "patched by dev_install\n")
+    }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// A Debian trixie image with rpm and dnf (mmdebstrap, ~30–60 s, from the
+/// A Debian trixie image with rpm, dnf and pip (mmdebstrap, ~30–60 s, from the
 /// Debian archive; the tarball is cached in the temporary directory for
 /// later runs) and a local RPM repository served over HTTP on 127.0.0.1, for
 /// the yum tasks.
@@ -16,10 +16,11 @@ public final class DnfFixture: @unchecked Sendable {
         for tool in ["/usr/bin/mmdebstrap", "/usr/bin/createrepo_c"] where !FileManager.default.isExecutableFile(atPath: tool) {
             throw XCTSkip("\(tool) is not installed (apt-get install mmdebstrap createrepo-c)")
         }
-        let tarball = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-dnf-base-trixie.tar")
+        let tarball = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-dnf-pip-base-trixie.tar")
         if !FileManager.default.fileExists(atPath: tarball.path) {
-            let partial = tarball.path + ".partial"
-            try BuildahFixture.run("/usr/bin/mmdebstrap", ["--quiet", "--variant=essential", "--include=rpm,dnf", "trixie", partial])
+            // mmdebstrap picks its output format from the name: keep .tar last.
+            let partial = tarball.deletingPathExtension().path + ".partial.tar"
+            try BuildahFixture.run("/usr/bin/mmdebstrap", ["--quiet", "--variant=essential", "--include=rpm,dnf,python3-pip,python3-setuptools", "trixie", partial])
             try FileManager.default.moveItem(atPath: partial, toPath: tarball.path)
         }
         let container = try buildah.buildah(["from", "scratch"]).trimmingCharacters(in: .whitespacesAndNewlines)
