@@ -191,7 +191,7 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains(source.address), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("--insecure-registry"), refused.stderr)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 120, "a TLS failure must not hang")
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
     }
 
