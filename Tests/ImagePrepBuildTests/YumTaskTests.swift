@@ -106,4 +106,55 @@ final class YumTaskTests: XCTestCase {
             try buildah.run(in: "localhost/imageprep-test/dnf:dev", ["python3", "-c", "import imageprep_hello; print(imageprep_hello.VALUE)"]),
             "patched by dev_install\n")
     }
+
+    /// yum_install through `imageprep prepare`: the base comes from a
+    /// registry, the result is pushed back, and its inventory shows the package.
+    func testYumInstallThroughPrepare() throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        let registry = try RegistryServer()
+        defer { registry.stop() }
+        try buildah.buildah([
+            "push", "--tls-verify=false", dnf.image, "docker://\(registry.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
+        ])
+        try dnf.publish([try RPMFixtures.build().old])
+        let work = buildah.directory.appendingPathComponent("prepare-yum")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let template = work.appendingPathComponent("t.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
+              params: [DockerNovaComputeImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("env.yaml")
+        try """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: \(registry.address)
+                set: {namespace: \(registry.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+                modify_role: tripleo-modify-image
+                modify_append_tag: -installed
+                modify_vars:
+                  tasks_from: yum_install.yml
+                  yum_packages: [hotfix]
+                  yum_repos_dir_path: \(dnf.reposDirectory.path)
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let result = try CLI.run([
+            "prepare", "-e", env.path, "--template-file", template.path, "--storage-driver", "vfs", "--isolation", "chroot",
+            "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot, "--work-dir", work.path, "--cleanup", "partial",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let target = "\(registry.address)/tripleomaster/centos-binary-nova-compute:current-tripleo-installed"
+        XCTAssertEqual(result.stdout, """
+            parameter_defaults:
+              DockerNovaComputeImage: \(target)
+              DockerInsecureRegistryAddress:
+              - \(registry.address)
+
+            """)
+        let packages = try CLI.run(["image", "packages", target, "--insecure-registry", registry.address])
+        XCTAssertEqual(packages.status, 0, packages.stderr)
+        XCTAssertTrue(packages.stdout.split(separator: "\n").contains("hotfix-1.0-1.noarch"), packages.stdout)
+    }
 }
