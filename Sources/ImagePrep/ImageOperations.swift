@@ -56,7 +56,7 @@ public struct ImageOperations: Sendable {
     public func inspect(_ name: String) async throws -> ImageInspection {
         let reference = try Self.reference(name)
         let image = try await client.resolveImage(reference)
-        let config = try await client.fetchImageConfig(image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest))
+        let config = try await client.fetchImageConfig(of: image, in: reference)
         let layers = image.manifest.layers.map {
             ImageInspection.Layer(digest: $0.digest.description, size: $0.size, mediaType: $0.mediaType.rawValue)
         }
@@ -101,10 +101,7 @@ public struct ImageOperations: Sendable {
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
         if try await client.headManifest(targetReference) != nil { return (targetName, false) }
-        var hostPackages: String?
-        if case .yumUpdate(let update) = task, update.compareHostPackages {
-            hostPackages = try await ImageModifier.readHostPackages()
-        }
+        let hostPackages = try await ImageModifier.hostPackages(for: [task])
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
             keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)

@@ -29,15 +29,9 @@ public struct TransferOutcome: Sendable, Equatable {
 }
 
 extension PreparePlan {
-    /// What this plan needs a registry for; empty when it needs none.
-    public var registryWork: [String] {
-        var work: [String] = []
-        let discovering = images.filter { $0.tagFromLabel != nil }.count
-        if discovering > 0 { work.append("tag discovery (tag_from_label) for \(discovering) image(s)") }
-        let pushing = images.filter { $0.pushDestination != nil }.count
-        if pushing > 0 { work.append("copying \(pushing) image(s) to \(pushDestinations.joined(separator: ", "))") }
-        let modifying = images.filter { $0.modify != nil }.count
-        if modifying > 0 { work.append("modifying \(modifying) image(s)") }
-        return work
+    /// Whether a real run has registry work: tag discovery, copies or
+    /// modifications.
+    public var needsRegistry: Bool {
+        images.contains { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
     }
 }

@@ -96,7 +96,7 @@ public struct PrepareWorkflow: Sendable {
         var outcome = TransferOutcome()
         if options.dryRun {
             resolved = plan.images.map(ResolvedImage.unresolved)
-        } else if plan.registryWork.isEmpty {
+        } else if !plan.needsRegistry {
             resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
         } else {
             var registryOptions = options.registry

@@ -151,7 +151,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         // Builds are heavy: one at a time, after the copies.
         var built: [Result<String, ImageFailure>] = []
         if !modifications.isEmpty {
-            let hostPackages = await Self.hostPackagesIfNeeded(modifications)
+            let hostPackages = try? await ImageModifier.hostPackages(for: modifications.compactMap { $0.image.modify?.task })
             for image in modifications { built.append(await modify(image, hostPackages: hostPackages)) }
         }
         for result in copied + built {
@@ -232,15 +232,6 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             progress("FAILED  \(image.targetName): \(error)")
             return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
         }
-    }
-
-    private static func hostPackagesIfNeeded(_ images: [ResolvedImage]) async -> String? {
-        let needed = images.contains { image in
-            if case .yumUpdate(let update)? = image.image.modify?.task { return update.compareHostPackages }
-            return false
-        }
-        guard needed else { return nil }
-        return try? await ImageModifier.readHostPackages()
     }
 
     private func progress(_ line: String) {

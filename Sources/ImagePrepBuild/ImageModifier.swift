@@ -44,9 +44,15 @@ public struct ImageModifier: Sendable {
         }
     }
 
-    /// The host's package list, as `compare_host_packages` compares it.
-    public static func readHostPackages() async throws -> String {
-        try await CommandRunner.capture("rpm", ["-qa", "--queryformat", "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\\n"])
+    /// The host's package list when one of `tasks` compares against it
+    /// (`compare_host_packages`); read once per run.
+    public static func hostPackages(for tasks: [ModifyTask]) async throws -> String? {
+        let needed = tasks.contains { task in
+            if case .yumUpdate(let update) = task { return update.compareHostPackages }
+            return false
+        }
+        guard needed else { return nil }
+        return try await CommandRunner.capture("rpm", ["-qa", "--queryformat", "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\\n"])
             .replacingOccurrences(of: " (none):", with: " 0:")
     }
 
