@@ -1,7 +1,7 @@
 import Foundation
 import ImagePrepArchive
+import ImagePrepBuild
 import ImagePrepRegistry
-import Synchronization
 
 /// An RPM installed in an image.
 public struct InstalledPackage: Sendable, Equatable, Hashable, Codable {
@@ -64,22 +64,28 @@ public actor PackageInventory {
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
         let stream = client.streamBlob(repository, descriptor: layer)
         let name = layer.digest.description
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
         // libarchive reads block: keep them off the concurrency pool.
-        return try await withCheckedThrowingContinuation { continuation in
+        let found: (database: URL, backend: String)? = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    continuation.resume(returning: try Self.scanBlocking(stream, layer: name))
+                    continuation.resume(returning: try Self.extractDatabase(stream, layer: name, into: directory))
                 } catch {
                     stream.cancel()
                     continuation.resume(throwing: error)
                 }
             }
         }
+        guard let found else { return .noDatabase }
+        return .packages(try await Self.query(found.database, backend: found.backend, layer: name))
     }
 
-    private static func scanBlocking(_ stream: BlobStream, layer: String) throws -> Finding {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// Extracts only the rpmdb files of a layer into `directory`; returns
+    /// the database found there and its backend.
+    private static func extractDatabase(
+        _ stream: BlobStream, layer: String, into directory: URL
+    ) throws -> (database: URL, backend: String)? {
         let reader = try ArchiveReader(source: layer) { try stream.read(into: $0) }
         var extractor = LayerExtractor(root: directory) { path in
             databaseDirectories.contains { path.hasPrefix($0 + "/") }
@@ -88,43 +94,27 @@ public actor PackageInventory {
         for relative in databaseDirectories {
             let database = directory.appendingPathComponent(relative)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: database.path)) ?? []
-            let backend: String
-            if files.contains("rpmdb.sqlite") {
-                backend = "sqlite"
-            } else if files.contains("Packages") {
-                backend = "bdb_ro"
-            } else if files.contains("Packages.db") {
-                backend = "ndb"
-            } else {
-                continue
-            }
-            return .packages(try query(database, backend: backend, layer: layer))
+            if files.contains("rpmdb.sqlite") { return (database, "sqlite") }
+            if files.contains("Packages") { return (database, "bdb_ro") }
+            if files.contains("Packages.db") { return (database, "ndb") }
         }
-        return .noDatabase
+        return nil
     }
 
-    private static func query(_ database: URL, backend: String, layer: String) throws -> [InstalledPackage] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "rpm", "--dbpath", database.path, "--define", "_db_backend \(backend)", "-qa", "--queryformat",
-            "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
-        ]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+    private static func query(_ database: URL, backend: String, layer: String) async throws -> [InstalledPackage] {
+        let output: String
+        do {
+            output = try await CommandRunner.capture("rpm", [
+                "--dbpath", database.path, "--define", "_db_backend \(backend)", "-qa", "--queryformat",
+                "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
+            ])
+        } catch let failure as CommandRunner.Failure {
             throw PrepareError.invalidReference(
                 layer,
                 "the host's rpm cannot read this image's \(backend == "bdb_ro" ? "Berkeley DB" : backend) rpm database: "
-                    + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+                    + failure.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 5 else { return nil }
             return InstalledPackage(

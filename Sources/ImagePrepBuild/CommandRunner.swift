@@ -3,12 +3,13 @@ import Subprocess
 import SystemPackage
 
 /// Runs a program to completion; output goes to a log file or is captured.
-struct CommandRunner: Sendable {
-    struct Failure: Error {
+public struct CommandRunner: Sendable {
+    public struct Failure: Error {
         /// The program and its subcommand, e.g. `buildah bud`.
-        var command: String
-        var status: String
-        var output: String
+        public var command: String
+        public var status: String
+        /// Standard error, or the tail of the log.
+        public var output: String
     }
 
     static func describe(_ status: TerminationStatus) -> String {
@@ -20,7 +21,7 @@ struct CommandRunner: Sendable {
 
     /// Runs and returns standard output; standard error is kept for the
     /// failure.
-    static func capture(
+    public static func capture(
         _ executable: String, _ arguments: [String], name: String? = nil, environment: [String: String] = [:]
     ) async throws -> String {
         let result = try await run(
