@@ -28,6 +28,8 @@ public struct RegistryOptions: Sendable {
     public var reportPackageChanges = false
     /// The registry client's log level (requests, retries, copies).
     public var logLevel: Logger.Level = .warning
+    /// Where image config blobs are cached by digest between runs; nil for no cache.
+    public var configCacheDirectory: URL? = ConfigBlobCache.defaultDirectory()
 
     public init() {}
 }
@@ -91,7 +93,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         return RegistryClient(
             configuration: RegistryClient.Configuration(
                 credentials: store, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
-                maxConcurrentRequests: max(8, options.concurrency * 2)),
+                maxConcurrentRequests: max(8, options.concurrency * 2),
+                configCache: options.configCacheDirectory.map(ConfigBlobCache.init(directory:))),
             logger: logger)
     }
 

@@ -23,6 +23,12 @@ struct RegistryOptionGroup: ParsableArguments {
     @Flag(help: "Log registry requests, retries and copies.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Keep image config blobs here, by digest, between runs (default: $XDG_CACHE_HOME/imageprep or ~/.cache/imageprep).", valueName: "dir"))
+    var cacheDir: String?
+
+    @Flag(help: "Fetch every image config again instead of using the cache.")
+    var noCache = false
+
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
     }
@@ -73,6 +79,11 @@ extension RegistryOptions {
         authFile = registry.authfile
         concurrency = registry.concurrency
         logLevel = registry.verbose ? .debug : .warning
+        if registry.noCache {
+            configCacheDirectory = nil
+        } else if let directory = registry.cacheDir {
+            configCacheDirectory = URL(fileURLWithPath: directory)
+        }
         if let build {
             buildah = build.buildah
             cleanup = build.cleanup.cleanup

@@ -37,6 +37,48 @@ final class PlainRegistryTests: XCTestCase {
         try Reference("\(server.address)/\(path)")
     }
 
+    func testConfigCacheServesKnownDigestsAndDropsDamagedEntries() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-config-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = RegistryClient.Configuration(insecureRegistries: [source.address])
+        configuration.configCache = ConfigBlobCache(directory: directory)
+        let client = RegistryClient(configuration: configuration)
+        let reference = try ref(source, "cached/app:1.0")
+        let pushed = try await TestImages.push(
+            client, to: reference, layers: [TestImages.layer(seed: "cached", size: 1024)], labels: ["rdo_version": "7"])
+        let configDigest = pushed.manifest.config.digest
+        let blobGET = "GET /v2/cached/app/blobs/\(configDigest)"
+        func configFetches() async throws -> Int { try await source.requests(after: 0).filter { $0 == blobGET }.count }
+
+        let resolved = try await client.resolveImage(reference)
+        let first = try await client.fetchImageConfig(of: resolved, in: reference)
+        XCTAssertEqual(first.labels, ["rdo_version": "7"])
+        let fetchedOnce = try await configFetches()
+        XCTAssertEqual(fetchedOnce, 1)
+        let entry = directory.appendingPathComponent("configs/sha256/\(configDigest.encoded)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: entry.path))
+
+        // A second client (a re-run) reads the labels from the cache.
+        let rerun = RegistryClient(configuration: configuration)
+        let again = try await rerun.fetchImageConfig(of: try await rerun.resolveImage(reference), in: reference)
+        XCTAssertEqual(again.labels, ["rdo_version": "7"])
+        let stillOnce = try await configFetches()
+        XCTAssertEqual(stillOnce, 1, "a cached config is not fetched again")
+
+        // An entry that no longer matches its digest is dropped and fetched again.
+        try Data(#"{"config":{"Labels":{"rdo_version":"forged"}}}"#.utf8).write(to: entry)
+        let repaired = try await rerun.fetchImageConfig(of: resolved, in: reference)
+        XCTAssertEqual(repaired.labels, ["rdo_version": "7"])
+        let fetchedTwice = try await configFetches()
+        XCTAssertEqual(fetchedTwice, 2)
+        XCTAssertEqual(Digest(of: try Data(contentsOf: entry)), configDigest)
+
+        XCTAssertEqual(
+            ConfigBlobCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/var/cache/x", "HOME": "/root"]).path,
+            "/var/cache/x/imageprep")
+        XCTAssertEqual(ConfigBlobCache.defaultDirectory(environment: ["HOME": "/home/op"]).path, "/home/op/.cache/imageprep")
+    }
+
     func testPushFetchListAndDelete() async throws {
         let client = makeClient()
         let reference = try ref(source, "roundtrip/app:1.0")

@@ -82,7 +82,7 @@ final class PrepareRegistryTests: XCTestCase {
         let arguments = [
             "prepare", "-e", env.path, "--template-file", template.path, "--output-env-file", output.path,
             "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
-            "--work-dir", work.path,
+            "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("cache").path,
         ]
 
         let first = try CLI.run(arguments)
@@ -129,8 +129,10 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertTrue(destination.requests().contains("PUT /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test"))
 
         // A re-run rebuilds and copies nothing: one request per image at the
-        // destination, besides one API version check for the run.
+        // destination, besides one API version check for the run; at the source
+        // only the manifests are read, the image configs come from the cache.
         let before = destination.requests().count
+        let sourceBefore = try await source.requests(after: 0).count
         let second = try CLI.run(arguments)
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
@@ -141,6 +143,13 @@ final class PrepareRegistryTests: XCTestCase {
             [
                 "HEAD /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test",
                 "HEAD /v2/tripleomaster/centos-binary-nova-compute/manifests/1.0-test-hotfix",
+            ])
+        let sourceRerun = try await source.requests(after: sourceBefore)
+        XCTAssertEqual(
+            sourceRerun.filter { $0 != "GET /v2/" }.sorted(),
+            [
+                "GET /v2/tripleomaster/centos-binary-keystone/manifests/current-tripleo",
+                "GET /v2/tripleomaster/centos-binary-nova-compute/manifests/current-tripleo",
             ])
 
         // A label that no image has fails those images, names them, and

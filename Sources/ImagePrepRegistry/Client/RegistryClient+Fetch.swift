@@ -102,9 +102,19 @@ extension RegistryClient {
         try await fetchImageConfig(of: try await resolveImage(reference, platform: platform), in: reference)
     }
 
-    /// The config blob of an image already resolved from `reference`.
+    /// The config blob of an image already resolved from `reference`, from the config cache
+    /// when it holds that digest.
     public func fetchImageConfig(of image: ResolvedManifest, in reference: Reference) async throws -> ImageConfig {
-        let data = try await fetchBlobData(reference, descriptor: image.manifest.config, maxSize: 16 * 1024 * 1024)
+        let descriptor = image.manifest.config
+        let data: Data
+        if let cached = configuration.configCache?.data(for: descriptor.digest) {
+            data = cached
+        } else {
+            data = try await fetchBlobData(reference, descriptor: descriptor, maxSize: 16 * 1024 * 1024)
+            if let failure = configuration.configCache?.store(data, for: descriptor.digest) {
+                logger.debug("config cache not written: \(failure)")
+            }
+        }
         do {
             return try JSONDecoder().decode(ImageConfig.self, from: data)
         } catch {

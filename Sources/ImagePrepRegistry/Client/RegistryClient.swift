@@ -17,6 +17,8 @@ public final class RegistryClient: Sendable {
         public var userAgent: String
         /// The platform picked from a manifest list when the caller names none.
         public var defaultPlatform: Platform
+        /// Where image config blobs are kept between runs; nil fetches every time.
+        public var configCache: ConfigBlobCache?
 
         public init(
             credentials: CredentialStore? = nil,
@@ -25,7 +27,8 @@ public final class RegistryClient: Sendable {
             maxConcurrentRequests: Int = 8,
             retry: RetryPolicy = RetryPolicy(),
             userAgent: String = "imageprep",
-            defaultPlatform: Platform = .linuxAMD64
+            defaultPlatform: Platform = .linuxAMD64,
+            configCache: ConfigBlobCache? = nil
         ) {
             // An empty store cannot fail to load.
             self.credentials = credentials ?? (try! CredentialStore())
@@ -35,6 +38,7 @@ public final class RegistryClient: Sendable {
             self.retry = retry
             self.userAgent = userAgent
             self.defaultPlatform = defaultPlatform
+            self.configCache = configCache
         }
     }
 

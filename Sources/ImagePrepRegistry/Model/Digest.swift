@@ -27,9 +27,9 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
         self.encoded = encoded
     }
 
-    /// The sha256 digest of `data`.
-    public init(of data: Data) {
-        var hasher = DigestHasher(algorithm: "sha256")
+    /// The digest of `data` (sha256 unless `algorithm` says sha512).
+    public init(of data: Data, algorithm: String = "sha256") {
+        var hasher = DigestHasher(algorithm: algorithm)
         hasher.update(data)
         self = hasher.finalize()
     }
