@@ -87,10 +87,10 @@ public struct ImageOperations: Sendable {
 
     /// Modifies one image as `tripleo-modify-image` would and pushes it to
     /// `target` plus `appendTag`; nothing is built when that tag is already
-    /// there. Returns the pushed reference and whether it was built.
+    /// there. Returns the pushed reference and what was built (nil when nothing was).
     public func modify(
         source: String, target: String, vars: [ConfigEntry], appendTag: String
-    ) async throws -> (name: String, built: Bool) {
+    ) async throws -> (name: String, built: String?) {
         let task: ModifyTask
         do {
             task = try ModifyTask.parse(vars, file: "command line", key: "imageprep modify")
@@ -100,16 +100,11 @@ public struct ImageOperations: Sendable {
         let sourceReference = try Self.reference(source)
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
-        if try await client.headManifest(targetReference) != nil { return (targetName, false) }
+        if try await client.headManifest(targetReference) != nil { return (targetName, nil) }
         let hostPackages = try await ImageModifier.hostPackages(for: [task])
-        let modifier = ImageModifier(
-            buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
-            keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
-        let built = try await modifier.modify(
-            sourceImage: sourceReference.buildahName, task: task, appendTag: appendTag,
-            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
-        defer { built.finish() }
-        _ = try await OCILayoutPush(client: client).push(layout: built.layout, to: targetReference)
-        return (targetName, true)
+        let outcome = try await ImageModification(client: client, copier: ImageCopier(client: client), options: options).run(
+            task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
+            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry), hostPackages: hostPackages)
+        return (targetName, outcome.summary)
     }
 }

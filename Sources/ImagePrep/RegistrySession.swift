@@ -26,6 +26,10 @@ public struct RegistryOptions: Sendable {
     public var onlyImagesWithPackages = false
     /// Compare package inventories before and after each modification.
     public var reportPackageChanges = false
+    /// Which engine modifies images (`--engine`).
+    public var engine: ModifyEngine = .auto
+    /// Layer engine: keep the copied files' modification times.
+    public var keepSourceMtimes = false
     /// The registry client's log level (requests, retries, copies).
     public var logLevel: Logger.Level = .warning
     /// Where image config blobs are cached by digest between runs; nil for no cache.
@@ -210,15 +214,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 return .success(line)
             }
             let source = try sourceReference(image.image.imageName)
-            let modifier = ImageModifier(
-                buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
-                keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
-            let built = try await modifier.modify(
-                sourceImage: source.buildahName, task: modify.task, appendTag: modify.appendTag,
-                tlsVerify: !insecure.contains(source.registry))
-            defer { built.finish() }
-            let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
-            var line = "built   \(image.targetName) (\(modify.task.name), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present)"
+            let outcome = try await ImageModification(client: client, copier: copier, options: options).run(
+                task: modify.task, appendTag: modify.appendTag, source: source, target: target,
+                tlsVerify: !insecure.contains(source.registry), hostPackages: hostPackages)
+            var line = "built   \(image.targetName) (\(outcome.summary))"
             if options.reportPackageChanges {
                 let before = try await hotfixes.inventory.packages(of: source.description)
                 let after = try await hotfixes.inventory.packages(of: target.description)

@@ -59,6 +59,10 @@ struct ModifyCommand: AsyncParsableCommand {
         let operations = try ImageOperations(options: RegistryOptions(registry, build))
         let result = try await operations.modify(
             source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()))
-        print(result.built ? "built \(result.name)" : "skipped \(result.name) (already there)")
+        if let built = result.built {
+            print("built \(result.name) (\(built))")
+        } else {
+            print("skipped \(result.name) (already there)")
+        }
     }
 }

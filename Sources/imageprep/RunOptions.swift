@@ -60,9 +60,21 @@ struct BuildOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Where build directories go.", valueName: "dir"))
     var workDir: String?
 
+    @Option(help: "Which engine modifies images: auto (the layer engine for a modify_image Dockerfile that runs nothing, buildah otherwise), buildah, or layer.")
+    var engine: EngineName = .auto
+
+    @Flag(help: "Layer engine: keep the copied files' modification times (default: the base image's creation time).")
+    var keepFileMtimes = false
+
     var buildah: Buildah {
         Buildah(root: buildahRoot, runRoot: buildahRunroot, storageDriver: storageDriver, isolation: isolation)
     }
+}
+
+enum EngineName: String, ExpressibleByArgument, CaseIterable {
+    case auto, buildah, layer
+
+    var engine: ModifyEngine { ModifyEngine(rawValue: rawValue)! }
 }
 
 enum CleanupName: String, ExpressibleByArgument, CaseIterable {
@@ -89,6 +101,8 @@ extension RegistryOptions {
             cleanup = build.cleanup.cleanup
             keepBuildDirectory = build.keepBuildDir
             onlyImagesWithPackages = build.onlyImagesWithPackages
+            engine = build.engine.engine
+            keepSourceMtimes = build.keepFileMtimes
             if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
         }
         self.progress = progress

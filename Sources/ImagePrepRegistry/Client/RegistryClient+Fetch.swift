@@ -105,16 +105,7 @@ extension RegistryClient {
     /// The config blob of an image already resolved from `reference`, from the config cache
     /// when it holds that digest.
     public func fetchImageConfig(of image: ResolvedManifest, in reference: Reference) async throws -> ImageConfig {
-        let descriptor = image.manifest.config
-        let data: Data
-        if let cached = configuration.configCache?.data(for: descriptor.digest) {
-            data = cached
-        } else {
-            data = try await fetchBlobData(reference, descriptor: descriptor, maxSize: 16 * 1024 * 1024)
-            if let failure = configuration.configCache?.store(data, for: descriptor.digest) {
-                logger.debug("config cache not written: \(failure)")
-            }
-        }
+        let data = try await fetchImageConfigData(of: image, in: reference)
         do {
             return try JSONDecoder().decode(ImageConfig.self, from: data)
         } catch {
@@ -122,6 +113,18 @@ extension RegistryClient {
                 Self.context(reference, "reading image config", reference: image.manifest.config.digest.description),
                 reason: "the config blob is not valid image config JSON")
         }
+    }
+
+    /// The config blob's bytes, verified against its digest; from the config cache when it
+    /// holds that digest.
+    public func fetchImageConfigData(of image: ResolvedManifest, in reference: Reference) async throws -> Data {
+        let descriptor = image.manifest.config
+        if let cached = configuration.configCache?.data(for: descriptor.digest) { return cached }
+        let data = try await fetchBlobData(reference, descriptor: descriptor, maxSize: 16 * 1024 * 1024)
+        if let failure = configuration.configCache?.store(data, for: descriptor.digest) {
+            logger.debug("config cache not written: \(failure)")
+        }
+        return data
     }
 
     /// The size of the blob in `repository`'s repository, or nil when it is not there.

@@ -107,7 +107,10 @@ public struct ImageCopier: Sendable {
                         mediaType: manifest.mediaType, outcome: .skipped)
     }
 
-    private func copyBlobs(_ blobs: [Descriptor], from source: Reference, to destination: Reference) async throws
+    /// Puts `blobs` in `destination`'s repository: skipped when there, mounted when the
+    /// destination registry holds them in another repository (the source's included), else
+    /// streamed from `source`.
+    public func copyBlobs(_ blobs: [Descriptor], from source: Reference, to destination: Reference) async throws
         -> [BlobPlacement]
     {
         var unique: [Descriptor] = []

@@ -53,7 +53,7 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 /// Computes a digest of bytes as they flow past.
-struct DigestHasher {
+public struct DigestHasher {
     private enum State {
         case sha256(SHA256)
         case sha512(SHA512)
@@ -61,11 +61,11 @@ struct DigestHasher {
 
     private var state: State
 
-    init(algorithm: String) {
+    public init(algorithm: String = "sha256") {
         state = algorithm == "sha512" ? .sha512(SHA512()) : .sha256(SHA256())
     }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .sha256(var hasher):
             hasher.update(bufferPointer: bytes)
@@ -76,11 +76,11 @@ struct DigestHasher {
         }
     }
 
-    mutating func update(_ data: Data) {
+    public mutating func update(_ data: Data) {
         data.withUnsafeBytes { update($0) }
     }
 
-    func finalize() -> Digest {
+    public func finalize() -> Digest {
         switch state {
         case .sha256(let hasher):
             Digest(algorithm: "sha256", encoded: hex(hasher.finalize()))

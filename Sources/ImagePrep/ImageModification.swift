@@ -1,0 +1,91 @@
+import Foundation
+import ImagePrepBuild
+import ImagePrepPlan
+import ImagePrepRegistry
+
+/// Runs one modification with the engine the options ask for, and pushes the result: the
+/// layer engine for a `modify_image` Dockerfile that runs nothing (with `--engine auto` or
+/// `layer`), buildah for everything else. Shared by `prepare` and `imageprep modify`.
+struct ImageModification {
+    let client: RegistryClient
+    let copier: ImageCopier
+    let options: RegistryOptions
+
+    /// What was built, for the report line after the image name.
+    struct Outcome {
+        var engine: ModifyEngine
+        var summary: String
+    }
+
+    func run(
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool, hostPackages: String?
+    ) async throws -> Outcome {
+        var buildahReason = ""
+        if case .modifyImage = task, options.engine != .buildah {
+            switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
+            case .built(let outcome): return outcome
+            case .needsBuildah(let reason): buildahReason = " (\(reason))"
+            }
+        } else if options.engine == .layer {
+            throw BuildError(
+                image: source.description, step: "build \(task.name) (--engine layer)",
+                message: "\(task.name) runs commands in the image and needs buildah: use --engine auto or buildah")
+        }
+        let modifier = ImageModifier(
+            buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
+            keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
+        let built = try await modifier.modify(
+            sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify)
+        defer { built.finish() }
+        let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
+        return Outcome(
+            engine: .buildah,
+            summary: "\(task.name), buildah\(buildahReason), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present")
+    }
+
+    enum LayerAttempt {
+        case built(Outcome)
+        /// The Dockerfile needs buildah, and `--engine auto` lets buildah have it.
+        case needsBuildah(String)
+    }
+
+    private func appendLayer(task: ModifyTask, appendTag: String, source: Reference, target: Reference) async throws
+        -> LayerAttempt
+    {
+        let step = "build \(task.name) (layer engine)"
+        let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        let context = buildDirectory.appendingPathComponent("context")
+        var keep = false
+        defer { if !(options.keepBuildDirectory || keep) { try? FileManager.default.removeItem(at: buildDirectory) } }
+        func failure(_ message: String) -> BuildError {
+            keep = options.keepBuildDirectory
+            return BuildError(image: source.description, step: step, message: message,
+                              buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+        }
+
+        let written: BuildContext
+        do {
+            written = try BuildContext.write(
+                task: task, sourceImage: source.buildahName, appendTag: appendTag, originalUser: "", into: context)
+        } catch {
+            throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
+        }
+        var engine = LayerAppendEngine(client: client, copier: copier, workDirectory: buildDirectory)
+        engine.keepSourceMtimes = options.keepSourceMtimes
+        do {
+            let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))
+            let report = try await engine.append(recipe, context: context, source: source, target: target)
+            var summary = "\(task.name), layer engine, 1 layer of \(RegistrySession.bytes(report.layer.size)) appended"
+            summary += "; base layers: \(report.baseLayersPresent) present, \(report.baseLayersMounted) mounted, "
+            summary += "\(report.baseLayersCopied) copied (\(RegistrySession.bytes(report.baseBytesCopied)))"
+            return .built(Outcome(engine: .layer, summary: summary))
+        } catch let ineligible as LayerRecipe.Ineligible {
+            guard options.engine == .layer else { return .needsBuildah("Dockerfile.modified \(ineligible)") }
+            throw failure("Dockerfile.modified \(ineligible): use --engine auto or buildah")
+        } catch let error as BuildError {
+            throw error
+        } catch {
+            throw failure("\(error)")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import ImagePrepArchive
+import ImagePrepBuild
+import ImagePrepRegistry
+
+/// Which engine modifies an image.
+public enum ModifyEngine: String, Sendable, CaseIterable {
+    /// The layer engine when the Dockerfile allows it (a `modify_image` without `RUN`),
+    /// buildah otherwise.
+    case auto
+    case buildah
+    /// Only the layer engine: a Dockerfile that needs buildah is an error.
+    case layer
+}
+
+/// Applies a Dockerfile that runs nothing (``LayerRecipe``) to an image in a registry without
+/// buildah: the copied files become one new layer written with libarchive (sorted entries,
+/// fixed modification times, gzip without a timestamp, so the same inputs give the same
+/// digest), the config and manifest are extended, and the result is pushed. The base image's
+/// layers are never downloaded: they are already at the destination, or mounted there, or,
+/// when the destination is another registry that lacks them, streamed across (and counted).
+public struct LayerAppendEngine: Sendable {
+    public let client: RegistryClient
+    public var copier: ImageCopier
+    /// Where the new layer is written before it is pushed.
+    public var workDirectory: URL
+    /// Keep the copied files' own modification times instead of the base image's creation time.
+    public var keepSourceMtimes = false
+
+    public init(client: RegistryClient, copier: ImageCopier? = nil, workDirectory: URL) {
+        self.client = client
+        self.copier = copier ?? ImageCopier(client: client)
+        self.workDirectory = workDirectory
+    }
+
+    public struct Report: Sendable, Equatable {
+        public var digest: Digest
+        public var layer: Descriptor
+        public var baseLayersPresent = 0
+        public var baseLayersMounted = 0
+        public var baseLayersCopied = 0
+        /// Base-layer bytes that went through imageprep (0 unless another registry had to
+        /// send them).
+        public var baseBytesCopied: Int64 = 0
+    }
+
+    /// Builds `recipe` (read from `context`'s `Dockerfile.modified`) on `source` and pushes
+    /// the result to `target`.
+    public func append(_ recipe: LayerRecipe, context: URL, source: Reference, target: Reference) async throws -> Report {
+        let base = try await client.resolveImage(source)
+        guard base.raw.mediaType.isImageManifest else {
+            throw LayerEngineError(image: source.description, message: "unsupported manifest type \(base.raw.mediaType)")
+        }
+        let baseConfig = try await client.fetchImageConfigData(of: base, in: source)
+        let created = Self.created(in: baseConfig)
+        let applied = try recipe.apply(
+            toConfig: baseConfig, context: context, mtime: created.seconds, keepSourceMtimes: keepSourceMtimes)
+
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let layerFile = workDirectory.appendingPathComponent("layer-\(UUID().uuidString.prefix(8)).tar.gz")
+        defer { try? FileManager.default.removeItem(at: layerFile) }
+        let written = try Self.writeLayer(applied.entries, to: layerFile)
+        let layerType: MediaType = base.raw.mediaType == .ociManifest ? .ociLayer : .dockerLayer
+        let layer = Descriptor(mediaType: layerType, digest: written.digest, size: written.size)
+
+        let config = try Self.extend(
+            config: applied.config, diffID: written.diffID, created: created.text,
+            createdBy: "imageprep layer engine: " + recipe.instructions.joined(separator: "; "))
+        let configDescriptor = Descriptor(mediaType: base.manifest.config.mediaType, digest: Digest(of: config), size: Int64(config.count))
+        let manifest = try Self.extend(manifest: base.raw.bytes, config: configDescriptor, layer: layer)
+
+        var report = Report(digest: Digest(of: manifest), layer: layer)
+        for placement in try await copier.copyBlobs(base.manifest.layers, from: source, to: target) {
+            switch placement {
+            case .alreadyPresent: report.baseLayersPresent += 1
+            case .mounted: report.baseLayersMounted += 1
+            case .copied(let bytes):
+                report.baseLayersCopied += 1
+                report.baseBytesCopied += bytes
+            }
+        }
+        if try await client.headBlob(target, digest: layer.digest) == nil {
+            try await client.pushBlob(file: layerFile, descriptor: layer, to: target)
+        }
+        if try await client.headBlob(target, digest: configDescriptor.digest) == nil {
+            try await client.pushBlob(config, mediaType: configDescriptor.mediaType, to: target)
+        }
+        try await client.pushManifest(manifest, mediaType: base.raw.mediaType, to: target)
+        return report
+    }
+
+    struct WrittenLayer {
+        var diffID: Digest
+        var digest: Digest
+        var size: Int64
+    }
+
+    /// Writes the layer twice with the same entries: uncompressed only to hash it (its
+    /// diff_id), then gzip-compressed to `file` (its digest and size).
+    static func writeLayer(_ entries: [ArchiveWriter.Entry], to file: URL) throws -> WrittenLayer {
+        var tarHasher = DigestHasher()
+        let plain = try ArchiveWriter(destination: file.path, compression: .none) { tarHasher.update($0) }
+        for entry in entries { try plain.add(entry) }
+        try plain.finish()
+
+        guard FileManager.default.createFile(atPath: file.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: file.path)
+        else {
+            throw LayerEngineError(image: file.path, message: "cannot create the layer file")
+        }
+        defer { try? handle.close() }
+        var gzipHasher = DigestHasher()
+        var size: Int64 = 0
+        let compressed = try ArchiveWriter(destination: file.path, compression: .gzip) { bytes in
+            gzipHasher.update(bytes)
+            size += Int64(bytes.count)
+            try handle.write(contentsOf: bytes)
+        }
+        for entry in entries { try compressed.add(entry) }
+        try compressed.finish()
+        return WrittenLayer(diffID: tarHasher.finalize(), digest: gzipHasher.finalize(), size: size)
+    }
+
+    /// The base image's creation time: the new layer's files and history entry get it, so
+    /// that the result depends only on its inputs.
+    static func created(in config: Data) -> (text: String, seconds: Int) {
+        let object = (try? JSONSerialization.jsonObject(with: config)) as? [String: Any]
+        guard let text = object?["created"] as? String else { return ("1970-01-01T00:00:00Z", 0) }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        // Nanosecond fractions (as Go writes them) are more than the formatter reads.
+        let trimmed = text.replacingOccurrences(of: #"\.(\d{3})\d*"#, with: ".$1", options: .regularExpression)
+        let date = formatter.date(from: trimmed) ?? plain.date(from: text)
+        return (text, date.map { Int($0.timeIntervalSince1970) } ?? 0)
+    }
+
+    /// Adds the layer's diff_id to `rootfs` and, when the base keeps a history, an entry for it.
+    static func extend(config: Data, diffID: Digest, created: String, createdBy: String) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: config) as? [String: Any] else {
+            throw LayerEngineError(image: "", message: "the image config is not a JSON object")
+        }
+        var rootfs = object["rootfs"] as? [String: Any] ?? ["type": "layers"]
+        rootfs["diff_ids"] = (rootfs["diff_ids"] as? [String] ?? []) + [diffID.description]
+        object["rootfs"] = rootfs
+        if var history = object["history"] as? [Any] {
+            history.append(["created": created, "created_by": createdBy, "comment": "imageprep --engine layer"])
+            object["history"] = history
+        }
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The base manifest with the new config and one more layer; its other fields are kept.
+    static func extend(manifest: Data, config: Descriptor, layer: Descriptor) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any] else {
+            throw LayerEngineError(image: "", message: "the base manifest is not a JSON object")
+        }
+        func json(_ descriptor: Descriptor) -> [String: Any] {
+            ["mediaType": descriptor.mediaType.rawValue, "digest": descriptor.digest.description, "size": descriptor.size]
+        }
+        object["config"] = json(config)
+        object["layers"] = (object["layers"] as? [Any] ?? []) + [json(layer)]
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+}
+
+/// The layer engine could not build an image.
+public struct LayerEngineError: Error, Sendable, CustomStringConvertible {
+    public var image: String
+    public var message: String
+
+    public var description: String { image.isEmpty ? message : "\(image): \(message)" }
+}

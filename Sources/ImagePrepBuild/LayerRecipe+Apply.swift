@@ -1,0 +1,199 @@
+import Foundation
+import ImagePrepArchive
+
+extension LayerRecipe {
+    /// The recipe applied to a base image: the new layer's entries, sorted by path, and the
+    /// image config with the recipe's settings (labels, env, user, working directory,
+    /// entrypoint, command). The base config's other fields are kept as they are.
+    public struct Applied: Sendable {
+        public var entries: [ArchiveWriter.Entry]
+        /// The whole image config JSON, before its `rootfs` and `history` are extended.
+        public var config: Data
+    }
+
+    /// A Dockerfile input that is missing or unusable (a hard error, whichever engine runs).
+    public struct InputError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Applies the recipe. `context` is the build context (the `modify_dir_path` copy);
+    /// every entry gets `mtime` unless `keepSourceMtimes`, which keeps the files' own.
+    /// Throws ``Ineligible`` when the result would depend on the base image's files, and
+    /// ``InputError`` for a missing or unsafe source.
+    public func apply(toConfig baseConfig: Data, context: URL, mtime: Int, keepSourceMtimes: Bool = false) throws -> Applied {
+        guard var image = try? JSONSerialization.jsonObject(with: baseConfig) as? [String: Any] else {
+            throw InputError(description: "the base image's config is not a JSON object")
+        }
+        if FileManager.default.fileExists(atPath: context.appendingPathComponent(".dockerignore").path) {
+            throw Ineligible(line: nil, reason: ".dockerignore needs buildah")
+        }
+        var settings = image["config"] as? [String: Any] ?? [:]
+        var workdir = (settings["WorkingDir"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        var labels = settings["Labels"] as? [String: String] ?? [:]
+        var env = settings["Env"] as? [String] ?? []
+        var cmdSet = false
+        var files: [String: ArchiveWriter.Entry] = [:]
+        let shell = settings["Shell"] as? [String] ?? ["/bin/sh", "-c"]
+        func command(_ command: Command) -> [String] {
+            switch command {
+            case .exec(let words): words
+            case .shell(let text): shell + [text]
+            }
+        }
+
+        for step in steps {
+            switch step {
+            case .copy(let copy):
+                let collector = CopyCollector(context: context, mtime: mtime, keepSourceMtimes: keepSourceMtimes, copy: copy)
+                for entry in try collector.entries(workdir: workdir) { files[entry.path] = entry }
+            case .labels(let pairs):
+                for pair in pairs { labels[pair.key] = pair.value }
+            case .env(let pairs):
+                for pair in pairs {
+                    let line = "\(pair.key)=\(pair.value)"
+                    if let index = env.firstIndex(where: { $0.hasPrefix(pair.key + "=") }) { env[index] = line } else { env.append(line) }
+                }
+            case .user(let user):
+                settings["User"] = user
+            case .workdir(let directory):
+                workdir = Self.absolute(directory, in: workdir)
+                settings["WorkingDir"] = workdir
+            case .entrypoint(let entrypoint):
+                settings["Entrypoint"] = command(entrypoint)
+                // As docker and buildah do: an entrypoint drops the base's command.
+                if !cmdSet { settings["Cmd"] = nil }
+            case .cmd(let cmd):
+                settings["Cmd"] = command(cmd)
+                cmdSet = true
+            }
+        }
+        // As buildah does, the image gets the default search path when it has none.
+        if !env.contains(where: { $0.hasPrefix("PATH=") }) {
+            env.insert("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", at: 0)
+        }
+        if !labels.isEmpty { settings["Labels"] = labels }
+        if !env.isEmpty { settings["Env"] = env }
+        image["config"] = settings
+        let config = try JSONSerialization.data(withJSONObject: image, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Applied(entries: files.values.sorted { $0.path < $1.path }, config: config)
+    }
+
+    /// `path` made absolute against `directory` and normalised; `..` stops at `/`.
+    static func absolute(_ path: String, in directory: String) -> String {
+        let joined = path.hasPrefix("/") ? path : directory + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") where part != "." && !part.isEmpty {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// The entries one COPY or ADD puts in the layer.
+private struct CopyCollector {
+    let context: URL
+    let mtime: Int
+    let keepSourceMtimes: Bool
+    let copy: LayerRecipe.Copy
+
+    func entries(workdir: String) throws -> [ArchiveWriter.Entry] {
+        let keyword = copy.instruction.split(separator: " ").first.map(String.init) ?? "COPY"
+        let destinationIsDirectory = copy.destination.hasSuffix("/") || copy.sources.count > 1
+        let destination = LayerRecipe.absolute(copy.destination, in: workdir)
+        var entries: [ArchiveWriter.Entry] = []
+        for source in copy.sources {
+            let relative = LayerRecipe.absolute(source, in: "/")
+            let url = relative == "/" ? context : context.appendingPathComponent(String(relative.dropFirst()))
+            guard let resolved = try resolveInContext(url) else {
+                throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) source '\(source)' does not exist in \(context.path)")
+            }
+            let attributes = try FileManager.default.attributesOfItem(atPath: resolved.path)
+            let type = attributes[.type] as? FileAttributeType
+            if type == .typeDirectory {
+                // A directory's contents go into the destination, not the directory itself.
+                try walk(resolved, into: destination, entries: &entries)
+                continue
+            }
+            guard type == .typeRegular else {
+                throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) source '\(source)' is not a regular file or directory")
+            }
+            if keyword == "ADD", try Self.isArchive(resolved) {
+                throw LayerRecipe.Ineligible(line: copy.line, reason: "ADD of an archive (unpacked into the image) needs buildah")
+            }
+            let name = resolved.lastPathComponent
+            let target: String
+            if destinationIsDirectory {
+                target = destination == "/" ? "/" + name : destination + "/" + name
+            } else if (destination as NSString).lastPathComponent == name {
+                target = destination
+            } else {
+                // Whether the destination is a directory of the base image decides where the
+                // file goes; only buildah can see the base's files.
+                throw LayerRecipe.Ineligible(
+                    line: copy.line,
+                    reason: "\(keyword) \(source) \(copy.destination): end the destination with '/' or name the file as '\(name)' (a file copied to another name needs buildah)")
+            }
+            guard target != "/" else {
+                throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) cannot replace '/' with a file")
+            }
+            entries.append(try entry(for: resolved, attributes: attributes, path: String(target.dropFirst())))
+        }
+        return entries
+    }
+
+    /// The source with symbolic links resolved, or nil when it is missing or leaves the context.
+    private func resolveInContext(_ url: URL) throws -> URL? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let root = context.resolvingSymlinksInPath().path
+        let resolved = url.resolvingSymlinksInPath()
+        guard resolved.path == root || resolved.path.hasPrefix(root + "/") else {
+            throw LayerRecipe.InputError(description: "line \(copy.line): '\(url.path)' leads outside the build context \(context.path)")
+        }
+        return resolved
+    }
+
+    private func walk(_ directory: URL, into destination: String, entries: inout [ArchiveWriter.Entry]) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        for name in names {
+            let url = directory.appendingPathComponent(name)
+            let target = destination == "/" ? name : String(destination.dropFirst()) + "/" + name
+            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+            switch attributes[.type] as? FileAttributeType {
+            case .typeDirectory?:
+                entries.append(try entry(for: url, attributes: attributes, path: target))
+                try walk(url, into: "/" + target, entries: &entries)
+            case .typeRegular?, .typeSymbolicLink?:
+                entries.append(try entry(for: url, attributes: attributes, path: target))
+            default:
+                throw LayerRecipe.InputError(description: "line \(copy.line): \(url.path) is not a regular file, directory or symbolic link")
+            }
+        }
+    }
+
+    private func entry(for url: URL, attributes: [FileAttributeKey: Any], path: String) throws -> ArchiveWriter.Entry {
+        let permissions = UInt32((attributes[.posixPermissions] as? NSNumber)?.uint32Value ?? 0o644)
+        let modified = keepSourceMtimes ? Int((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? Double(mtime)) : mtime
+        let kind: ArchiveWriter.Entry.Kind
+        var mode = copy.mode ?? permissions
+        switch attributes[.type] as? FileAttributeType {
+        case .typeDirectory?:
+            kind = .directory
+        case .typeSymbolicLink?:
+            kind = .symlink(target: try FileManager.default.destinationOfSymbolicLink(atPath: url.path))
+            mode = 0o777
+        default:
+            kind = .file(source: url, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+        return ArchiveWriter.Entry(path: path, kind: kind, mode: mode, uid: 0, gid: 0, mtime: modified)
+    }
+
+    /// Whether `url` starts like a tar or a compressed file, which ADD would unpack.
+    static func isArchive(_ url: URL) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        let head = [UInt8](try handle.read(upToCount: 512) ?? Data())
+        let magics: [[UInt8]] = [[0x1f, 0x8b], [0x42, 0x5a, 0x68], [0xfd, 0x37, 0x7a, 0x58, 0x5a], [0x28, 0xb5, 0x2f, 0xfd]]
+        if magics.contains(where: { head.starts(with: $0) }) { return true }
+        return head.count >= 262 && Array(head[257..<262]) == Array("ustar".utf8)
+    }
+}
