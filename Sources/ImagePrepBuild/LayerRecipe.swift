@@ -266,7 +266,7 @@ public struct DockerfileInstruction: Sendable, Equatable {
                 // Parser directives come before any instruction; only the default escape
                 // character is understood here.
                 let directive = trimmed.dropFirst().trimmingCharacters(in: .whitespaces).lowercased()
-                if !sawInstruction, pending == nil, directive.hasPrefix("escape") {
+                if !sawInstruction, pending == nil, directive.range(of: #"^escape\s*="#, options: .regularExpression) != nil {
                     throw LayerRecipe.Ineligible(line: lineNumber, reason: "the escape parser directive needs buildah")
                 }
                 continue
