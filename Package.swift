@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepTestSupport"],
+            dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

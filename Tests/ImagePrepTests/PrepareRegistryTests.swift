@@ -257,7 +257,9 @@ final class PrepareRegistryTests: XCTestCase {
         ] + insecure
         let modified = try CLI.run(modifyArguments)
         XCTAssertEqual(modified.status, 0, modified.stderr)
-        XCTAssertEqual(modified.stdout, "built \(destination.address)/hotfixes/nova-compute:current-hf1\n")
+        XCTAssertTrue(
+            modified.stdout.hasPrefix("built \(destination.address)/hotfixes/nova-compute:current-hf1 (rpm_install.yml, buildah, "),
+            modified.stdout)
         let pulled = "\(destination.address)/hotfixes/nova-compute:current-hf1"
         try buildah.buildah(["pull", "--tls-verify=false", pulled])
         XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.0-1.noarch")

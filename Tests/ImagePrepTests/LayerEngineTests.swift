@@ -1,0 +1,233 @@
+import Foundation
+import ImagePrepRegistry
+import ImagePrepTestSupport
+import XCTest
+
+/// The layer engine against buildah on the same Dockerfile, with real registries on
+/// 127.0.0.1 and real buildah: the same files, labels, env, user, working directory,
+/// entrypoint and command, and no base-layer bytes downloaded.
+final class LayerEngineTests: XCTestCase {
+    nonisolated(unsafe) static var source: RegistryServer?
+    nonisolated(unsafe) static var destination: RegistryServer?
+    nonisolated(unsafe) static var buildah: BuildahFixture?
+    nonisolated(unsafe) static var setupError: (any Error)?
+
+    override class func setUp() {
+        do {
+            let buildah = try BuildahFixture()
+            Self.buildah = buildah
+            let source = try RegistryServer()
+            Self.source = source
+            Self.destination = try RegistryServer()
+            try buildah.buildah([
+                "push", "--tls-verify=false", buildah.baseImage, "docker://\(source.address)/tripleomaster/centos-binary-app:current-tripleo",
+            ])
+        } catch {
+            setupError = error
+        }
+    }
+
+    override class func tearDown() {
+        source?.stop()
+        destination?.stop()
+        buildah?.remove()
+    }
+
+    /// What a file tree holds, path by path: type, mode, owner, and content or link target.
+    private func tree(of image: String, _ buildah: BuildahFixture) throws -> [String: String] {
+        try buildah.buildah(["pull", "--quiet", "--tls-verify=false", image])
+        let container = try buildah.buildah(["from", "--pull-never", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? buildah.buildah(["rm", container]) }
+        let root = try buildah.buildah(["mount", container]).trimmingCharacters(in: .whitespacesAndNewlines)
+        var entries: [String: String] = [:]
+        func walk(_ relative: String) throws {
+            let path = root + relative
+            for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+                let child = relative + "/" + name
+                let attributes = try FileManager.default.attributesOfItem(atPath: root + child)
+                let mode = String((attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1, radix: 8)
+                let owner = "\(attributes[.ownerAccountID] ?? "?"):\(attributes[.groupOwnerAccountID] ?? "?")"
+                switch attributes[.type] as? FileAttributeType {
+                case .typeDirectory?:
+                    entries[child] = "dir \(mode) \(owner)"
+                    try walk(child)
+                case .typeSymbolicLink?:
+                    entries[child] = "link \(owner) -> \(try FileManager.default.destinationOfSymbolicLink(atPath: root + child))"
+                case .typeRegular?:
+                    let content = try Data(contentsOf: URL(fileURLWithPath: root + child))
+                    entries[child] = "file \(mode) \(owner) \(content.count) \(Digest(of: content))"
+                default:
+                    entries[child] = "other \(mode) \(owner)"
+                }
+            }
+        }
+        try walk("")
+        return entries
+    }
+
+    private func config(of image: String, _ buildah: BuildahFixture) throws -> [String: Any] {
+        let inspect = try buildah.buildah(["inspect", "--type", "image", image])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any])
+        let oci = try XCTUnwrap(object["OCIv1"] as? [String: Any])
+        return try XCTUnwrap(oci["config"] as? [String: Any])
+    }
+
+    func testLayerEngineMatchesBuildahAndDownloadsNoBaseLayer() async throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let buildah = try XCTUnwrap(Self.buildah)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", destination.address]
+        let sourceImage = "\(source.address)/tripleomaster/centos-binary-app:current-tripleo"
+
+        // The operator's build context: a directory tree (with a symlink and an empty
+        // directory), files with spaces, an executable, a file given its own mode.
+        let context = work.appendingPathComponent("context")
+        let files = FileManager.default
+        try files.createDirectory(at: context.appendingPathComponent("app/bin"), withIntermediateDirectories: true)
+        try files.createDirectory(at: context.appendingPathComponent("app/empty"), withIntermediateDirectories: true)
+        try files.setAttributes([.posixPermissions: 0o750], ofItemAtPath: context.appendingPathComponent("app/empty").path)
+        try files.createDirectory(at: context.appendingPathComponent("confdir/inner"), withIntermediateDirectories: true)
+        func file(_ path: String, _ text: String, mode: Int = 0o644) throws {
+            try Data(text.utf8).write(to: context.appendingPathComponent(path))
+            try files.setAttributes([.posixPermissions: mode], ofItemAtPath: context.appendingPathComponent(path).path)
+        }
+        try file("app/bin/tool", "#!/bin/sh\necho tool\n", mode: 0o755)
+        try file("app/config.yaml", "debug: false\n")
+        try files.createSymbolicLink(atPath: context.appendingPathComponent("app/current").path, withDestinationPath: "config.yaml")
+        try file("confdir/c.conf", "c\n")
+        try file("confdir/inner/i.conf", "i\n")
+        try file("secret.conf", "token: not-a-real-one\n", mode: 0o600)
+        try file("notes.txt", "release notes\n")
+        try file("with space.txt", "spaced\n")
+        try file("run.sh", "#!/bin/sh\nexec \"$@\"\n", mode: 0o755)
+        try file("Dockerfile", """
+            # A custom layer: nothing runs.
+            FROM placeholder
+            LABEL maintainer="ops team" com.example.release=2
+            ENV APP_HOME=/opt/app \\
+                APP_MODE=hotfix
+            COPY app/ /opt/app/
+            COPY --chmod=0640 secret.conf /etc/app/
+            COPY --chmod=0700 confdir/ /etc/confdir/
+            ADD notes.txt /usr/share/doc/app/notes.txt
+            COPY ["with space.txt", "/opt/app/"]
+            WORKDIR /opt/app
+            COPY run.sh ./
+            USER 1000
+            ENTRYPOINT ["/opt/app/run.sh"]
+            CMD echo serving
+
+            """)
+        let build = [
+            "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root,
+            "--buildah-runroot", buildah.runRoot, "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("cache").path,
+        ]
+        func modify(_ target: String, engine: String, appendTag: String, directory: URL = context) throws -> CLI.Output {
+            try CLI.run([
+                "modify", sourceImage, target, "--tasks-from", "modify_image", "--modify-dir-path", directory.path,
+                "--append-tag", appendTag, "--engine", engine,
+            ] + build + insecure)
+        }
+
+        // The base is already at the destination, as after a mirror.
+        XCTAssertEqual(try CLI.run(["image", "copy", sourceImage, "\(destination.address)/apps/app:base"] + insecure).status, 0)
+        let inspected = try CLI.run(["image", "inspect", sourceImage] + insecure)
+        let baseLayers = try XCTUnwrap(
+            (JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any])?["layers"] as? [[String: Any]])
+            .compactMap { $0["digest"] as? String }
+        XCTAssertFalse(baseLayers.isEmpty)
+
+        let sourceBefore = try await source.requests(after: 0).count
+        let destinationBefore = try await destination.requests(after: 0).count
+        let layered = try modify("\(destination.address)/apps/app:1", engine: "layer", appendTag: "-layer")
+        XCTAssertEqual(layered.status, 0, layered.stderr)
+        XCTAssertTrue(layered.stdout.hasPrefix("built \(destination.address)/apps/app:1-layer (modify_image.yml, layer engine, 1 layer of "), layered.stdout)
+        XCTAssertTrue(layered.stdout.contains("base layers: 1 present, 0 mounted, 0 copied (0 B)"), layered.stdout)
+        let requests = try await source.requests(after: sourceBefore) + destination.requests(after: destinationBefore)
+        for digest in baseLayers {
+            XCTAssertFalse(requests.contains { $0.hasPrefix("GET ") && $0.hasSuffix("/blobs/\(digest)") }, "base layer \(digest) was downloaded: \(requests)")
+        }
+
+        let built = try modify("\(destination.address)/apps/app:1", engine: "buildah", appendTag: "-buildah")
+        XCTAssertEqual(built.status, 0, built.stderr)
+        XCTAssertTrue(built.stdout.contains("(modify_image.yml, buildah, "), built.stdout)
+
+        // The same image either way.
+        let layerImage = "\(destination.address)/apps/app:1-layer"
+        let buildahImage = "\(destination.address)/apps/app:1-buildah"
+        let layerTree = try tree(of: layerImage, buildah)
+        let buildahTree = try tree(of: buildahImage, buildah)
+        XCTAssertEqual(layerTree["/opt/app/bin/tool"]?.hasPrefix("file 755 0:0 "), true, "\(layerTree["/opt/app/bin/tool"] ?? "missing")")
+        XCTAssertEqual(layerTree["/etc/app/secret.conf"]?.hasPrefix("file 640 0:0 "), true)
+        XCTAssertEqual(layerTree["/opt/app/current"], "link 0:0 -> config.yaml")
+        for path in Set(layerTree.keys).union(buildahTree.keys).sorted() where layerTree[path] != buildahTree[path] {
+            XCTFail("\(path): layer engine \(layerTree[path] ?? "missing"), buildah \(buildahTree[path] ?? "missing")")
+        }
+        var layerConfig = try config(of: layerImage, buildah)
+        var buildahConfig = try config(of: buildahImage, buildah)
+        var layerLabels = try XCTUnwrap(layerConfig.removeValue(forKey: "Labels") as? [String: String])
+        var buildahLabels = try XCTUnwrap(buildahConfig.removeValue(forKey: "Labels") as? [String: String])
+        XCTAssertEqual(layerLabels.removeValue(forKey: "modified_append_tag"), "-layer")
+        XCTAssertEqual(buildahLabels.removeValue(forKey: "modified_append_tag"), "-buildah")
+        XCTAssertEqual(layerLabels, buildahLabels)
+        XCTAssertEqual(layerLabels["maintainer"], "ops team")
+        for key in ["Env", "User", "WorkingDir", "Entrypoint", "Cmd"] {
+            XCTAssertEqual(layerConfig[key] as? NSObject, buildahConfig[key] as? NSObject, key)
+        }
+        XCTAssertEqual(layerConfig["Cmd"] as? [String], ["/bin/sh", "-c", "echo serving"])
+
+        // Reproducible: the same inputs give the same digest.
+        let again = try modify("\(destination.address)/apps/other:1", engine: "layer", appendTag: "-layer")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        func digest(_ image: String) throws -> String? {
+            let output = try CLI.run(["image", "inspect", image] + insecure)
+            guard output.status == 0 else { return nil }
+            return (try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])?["digest"] as? String
+        }
+        XCTAssertEqual(try digest("\(destination.address)/apps/other:1-layer"), try digest(layerImage))
+        XCTAssertNotNil(try digest(layerImage))
+
+        // A Dockerfile that runs something: --engine layer refuses it, naming the line, and
+        // pushes nothing; auto gives it to buildah and says why.
+        let running = work.appendingPathComponent("running")
+        try files.createDirectory(at: running, withIntermediateDirectories: true)
+        try Data("FROM placeholder\nUSER root\nRUN touch /ran\nUSER nova\n".utf8).write(to: running.appendingPathComponent("Dockerfile"))
+        let refused = try modify("\(destination.address)/apps/app:2", engine: "layer", appendTag: "-run", directory: running)
+        XCTAssertEqual(refused.status, 1, refused.stdout)
+        XCTAssertTrue(refused.stderr.contains("Dockerfile.modified line 4: RUN needs buildah: use --engine auto or buildah"), refused.stderr)
+        XCTAssertNil(try digest("\(destination.address)/apps/app:2-run"))
+        let fallback = try modify("\(destination.address)/apps/app:2", engine: "auto", appendTag: "-run", directory: running)
+        XCTAssertEqual(fallback.status, 0, fallback.stderr)
+        XCTAssertTrue(fallback.stdout.contains("(modify_image.yml, buildah (Dockerfile.modified line 4: RUN needs buildah), "), fallback.stdout)
+
+        // prepare picks the layer engine by default for a Dockerfile that runs nothing.
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}app{{name_suffix}}:{{tag}}"
+              params: [DockerAppImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("prepare.yaml")
+        try """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [\(source.address)]
+              ContainerImagePrepare:
+              - push_destination: \(destination.address)
+                tag_from_label: rdo_version
+                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+                modify_role: tripleo-modify-image
+                modify_append_tag: -custom
+                modify_vars: {tasks_from: modify_image.yml, modify_dir_path: \(context.path)}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let output = work.appendingPathComponent("images-env.yaml")
+        let prepared = try CLI.run(["prepare", "-e", env.path, "--template-file", template.path, "--output-env-file", output.path] + build)
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        XCTAssertTrue(prepared.stderr.contains("modify_image.yml, layer engine, 1 layer of"), prepared.stderr)
+        XCTAssertTrue(
+            try String(contentsOf: output, encoding: .utf8).contains(
+                "DockerAppImage: \(destination.address)/tripleomaster/centos-binary-app:1.0-test-custom"))
+    }
+}
