@@ -79,9 +79,18 @@ struct ImageModification {
             summary += "; base layers: \(report.baseLayersPresent) present, \(report.baseLayersMounted) mounted, "
             summary += "\(report.baseLayersCopied) copied (\(RegistrySession.bytes(report.baseBytesCopied)))"
             return .built(Outcome(engine: .layer, summary: summary))
-        } catch let ineligible as LayerRecipe.Ineligible {
-            guard options.engine == .layer else { return .needsBuildah("Dockerfile.modified \(ineligible)") }
-            throw failure("Dockerfile.modified \(ineligible): use --engine auto or buildah")
+        } catch var ineligible as LayerRecipe.Ineligible {
+            // Name the line of the operator's own Dockerfile.
+            var location = "Dockerfile.modified"
+            if case .modifyImage(let directory) = task {
+                let dockerfile = URL(fileURLWithPath: directory).appendingPathComponent("Dockerfile")
+                if let line = ineligible.line, let text = try? String(contentsOf: dockerfile, encoding: .utf8) {
+                    ineligible.line = DockerfileRewriter.originalLine(line, in: text)
+                }
+                location = dockerfile.path
+            }
+            guard options.engine == .layer else { return .needsBuildah("\(location) \(ineligible)") }
+            throw failure("\(location) \(ineligible): use --engine auto or buildah")
         } catch let error as BuildError {
             throw error
         } catch {

@@ -8,15 +8,7 @@ public enum DockerfileRewriter {
 
     public static func modified(_ dockerfile: String, sourceImage: String, appendTag: String) throws(Failure) -> String {
         var lines = dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var index = 0
-        while index < lines.count {
-            let trimmed = lines[index].trimmingLeadingSpaces()
-            if trimmed.uppercased().hasPrefix("FROM ") || trimmed.uppercased().hasPrefix("FROM\t") {
-                break
-            }
-            index += 1
-        }
-        guard index < lines.count else { throw .noFrom }
+        guard let index = fromIndex(lines) else { throw .noFrom }
         // Keep flags (--platform=...) and the stage name (AS name).
         var words = lines[index].trimmingLeadingSpaces().split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         var imagePosition = 1
@@ -29,6 +21,22 @@ public enum DockerfileRewriter {
         lines[index] = words.joined(separator: " ")
         lines.insert("LABEL modified_append_tag=\(appendTag)", at: index + 1)
         return lines.joined(separator: "\n")
+    }
+
+    /// The line of the operator's Dockerfile that `line` of `Dockerfile.modified` came from
+    /// (the lines after the inserted `LABEL` move down by one).
+    public static func originalLine(_ line: Int, in dockerfile: String) -> Int {
+        let lines = dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let index = fromIndex(lines) else { return line }
+        // 1-based: the FROM is line index + 1, the inserted LABEL line index + 2.
+        return line > index + 2 ? line - 1 : line
+    }
+
+    private static func fromIndex(_ lines: [String]) -> Int? {
+        lines.firstIndex { line in
+            let trimmed = line.trimmingLeadingSpaces().uppercased()
+            return trimmed.hasPrefix("FROM ") || trimmed.hasPrefix("FROM\t")
+        }
     }
 }
 

@@ -32,6 +32,15 @@ final class DockerfileTests: XCTestCase {
             """)
     }
 
+    func testLinesOfTheModifiedDockerfileMapBackToTheOperatorsLines() throws {
+        let original = "# comment\nFROM base\nCOPY a /a/\nRUN make\n"
+        let modified = try DockerfileRewriter.modified(original, sourceImage: "src:1", appendTag: "-x")
+        XCTAssertEqual(modified.split(separator: "\n")[4], "RUN make")
+        XCTAssertEqual(DockerfileRewriter.originalLine(5, in: original), 4)
+        XCTAssertEqual(DockerfileRewriter.originalLine(4, in: original), 3)
+        XCTAssertEqual(DockerfileRewriter.originalLine(2, in: original), 2)
+    }
+
     func testMultiStageKeepsFlagsStageNameAndLaterStages() throws {
         let original = "FROM --platform=linux/amd64 base AS build\nRUN make\nFROM build AS final\n"
         XCTAssertEqual(

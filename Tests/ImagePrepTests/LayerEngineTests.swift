@@ -197,11 +197,11 @@ final class LayerEngineTests: XCTestCase {
         try Data("FROM placeholder\nUSER root\nRUN touch /ran\nUSER nova\n".utf8).write(to: running.appendingPathComponent("Dockerfile"))
         let refused = try modify("\(destination.address)/apps/app:2", engine: "layer", appendTag: "-run", directory: running)
         XCTAssertEqual(refused.status, 1, refused.stdout)
-        XCTAssertTrue(refused.stderr.contains("Dockerfile.modified line 4: RUN needs buildah: use --engine auto or buildah"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("\(running.path)/Dockerfile line 3: RUN needs buildah: use --engine auto or buildah"), refused.stderr)
         XCTAssertNil(try digest("\(destination.address)/apps/app:2-run"))
         let fallback = try modify("\(destination.address)/apps/app:2", engine: "auto", appendTag: "-run", directory: running)
         XCTAssertEqual(fallback.status, 0, fallback.stderr)
-        XCTAssertTrue(fallback.stdout.contains("(modify_image.yml, buildah (Dockerfile.modified line 4: RUN needs buildah), "), fallback.stdout)
+        XCTAssertTrue(fallback.stdout.contains("(modify_image.yml, buildah (\(running.path)/Dockerfile line 3: RUN needs buildah), "), fallback.stdout)
 
         // prepare picks the layer engine by default for a Dockerfile that runs nothing.
         let template = work.appendingPathComponent("containers.yaml.j2")
