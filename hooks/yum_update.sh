@@ -3,8 +3,9 @@
 # Usage: UPDATE_REPO="id,id" yum_update.sh DIR
 #   DIR/yum.repos.d/  repo files to use instead of the image's (optional)
 #   DIR/rpms/         RPMs to install as a local update (optional)
-#   DIR/host-packages list of 'name epoch:version-release' from the host: only
-#                     packages whose version differs are updated (optional)
+#   DIR/update-packages  names of the packages to update, one per line: with
+#                        compare_host_packages, imageprep lists the image's packages
+#                        whose version differs from the host's (optional; may be empty)
 set -eu
 dir="$1"
 if command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2>&1; then pm=yum; else
@@ -21,13 +22,9 @@ fi
 if [ -d "$dir/rpms" ]; then
     # shellcheck disable=SC2086
     $pm $opts --nogpgcheck upgrade "$dir"/rpms/*.rpm
-elif [ -f "$dir/host-packages" ]; then
-    packages=""
-    while read -r name version; do
-        installed=$(rpm -q --queryformat '%{EPOCH}:%{VERSION}-%{RELEASE}' "$name" 2>/dev/null | sed 's/^(none)/0/') || continue
-        if [ "$installed" != "$version" ]; then packages="$packages $name"; fi
-    done < "$dir/host-packages"
-    if [ -z "$packages" ]; then
+elif [ -f "$dir/update-packages" ]; then
+    packages=$(tr '\n' ' ' < "$dir/update-packages")
+    if [ -z "$(echo "$packages" | tr -d ' ')" ]; then
         echo "yum_update: image packages already match the host"
     else
         # shellcheck disable=SC2086

@@ -9,6 +9,7 @@ import ImagePrepRegistry
 struct ImageModification {
     let client: RegistryClient
     let copier: ImageCopier
+    let inventory: PackageInventory
     let options: RegistryOptions
 
     /// What was built, for the report line after the image name.
@@ -18,29 +19,38 @@ struct ImageModification {
     }
 
     func run(
-        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool, hostPackages: String?
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
     ) async throws -> Outcome {
-        var buildahReason = ""
+        var note = ""
         if case .modifyImage = task, options.engine != .buildah {
             switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
             case .built(let outcome): return outcome
-            case .needsBuildah(let reason): buildahReason = " (\(reason))"
+            case .needsBuildah(let reason): note = " (\(reason))"
             }
         } else if options.engine == .layer {
             throw BuildError(
                 image: source.description, step: "build \(task.name) (--engine layer)",
                 message: "\(task.name) runs commands in the image and needs buildah: use --engine auto or buildah")
         }
+        var updatePackages: [String]?
+        if case .yumUpdate(let update) = task, update.compareHostPackages {
+            // The image's inventory (its layers streamed from the registry) against the host's.
+            updatePackages = PackageInventory.packagesToUpdate(
+                try await inventory.packages(of: source.description), host: try await inventory.hostPackages())
+            note = updatePackages!.isEmpty
+                ? " (compare_host_packages: no package differs from the host's)"
+                : " (compare_host_packages: updating \(updatePackages!.joined(separator: ", ")))"
+        }
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
-            keepBuildDirectory: options.keepBuildDirectory, hostPackages: hostPackages)
+            keepBuildDirectory: options.keepBuildDirectory, updatePackages: updatePackages)
         let built = try await modifier.modify(
             sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify)
         defer { built.finish() }
         let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
         return Outcome(
             engine: .buildah,
-            summary: "\(task.name), buildah\(buildahReason), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present")
+            summary: "\(task.name), buildah\(note), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present")
     }
 
     enum LayerAttempt {

@@ -101,10 +101,11 @@ public struct ImageOperations: Sendable {
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
         if try await client.headManifest(targetReference) != nil { return (targetName, nil) }
-        let hostPackages = try await ImageModifier.hostPackages(for: [task])
-        let outcome = try await ImageModification(client: client, copier: ImageCopier(client: client), options: options).run(
+        let modification = ImageModification(
+            client: client, copier: ImageCopier(client: client), inventory: PackageInventory(client: client), options: options)
+        let outcome = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
-            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry), hostPackages: hostPackages)
+            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
         return (targetName, outcome.summary)
     }
 }

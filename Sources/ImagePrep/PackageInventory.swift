@@ -31,6 +31,7 @@ public actor PackageInventory {
 
     let client: RegistryClient
     private var findings: [String: Finding] = [:]
+    private var host: Result<[InstalledPackage], any Error>?
     /// Layers streamed from the registry, for the operator and the tests.
     public private(set) var layersRead = 0
 
@@ -101,20 +102,57 @@ public actor PackageInventory {
         return nil
     }
 
+    static let queryFormat = ["-qa", "--queryformat", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"]
+
+    /// The host's installed packages, read once per inventory.
+    public func hostPackages() async throws -> [InstalledPackage] {
+        if let host { return try host.get() }
+        let result: Result<[InstalledPackage], any Error>
+        do { result = .success(try await Self.readHostPackages()) } catch { result = .failure(error) }
+        host = result
+        return try result.get()
+    }
+
+    /// The host's installed packages (its own rpm database), for `compare_host_packages`.
+    static func readHostPackages() async throws -> [InstalledPackage] {
+        let output: String
+        do {
+            output = try await CommandRunner.capture("rpm", queryFormat)
+        } catch let failure as CommandRunner.Failure {
+            throw PrepareError.unreadable(
+                path: "the host's rpm database",
+                reason: "compare_host_packages needs 'rpm -qa' on this host: " + failure.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return parse(output)
+    }
+
+    /// The packages of `installed` whose version differs from the host's package of that
+    /// name; packages the host does not have are left alone, as `compare_host_packages` asks.
+    public static func packagesToUpdate(_ installed: [InstalledPackage], host: [InstalledPackage]) -> [String] {
+        let hostVersions = Dictionary(grouping: host, by: \.name)
+        return Set(installed.compactMap { package -> String? in
+            guard let versions = hostVersions[package.name] else { return nil }
+            return versions.contains { RPMVersion.compare($0, package) == 0 } ? nil : package.name
+        }).sorted()
+    }
+
     private static func query(_ database: URL, backend: String, layer: String) async throws -> [InstalledPackage] {
         let output: String
         do {
             output = try await CommandRunner.capture("rpm", [
-                "--dbpath", database.path, "--define", "_db_backend \(backend)", "-qa", "--queryformat",
-                "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n",
-            ])
+                "--dbpath", database.path, "--define", "_db_backend \(backend)",
+            ] + queryFormat)
         } catch let failure as CommandRunner.Failure {
             throw PrepareError.invalidReference(
                 layer,
                 "the host's rpm cannot read this image's \(backend == "bdb_ro" ? "Berkeley DB" : backend) rpm database: "
                     + failure.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return output.split(separator: "\n").compactMap { line in
+        return parse(output)
+    }
+
+    static func parse(_ output: String) -> [InstalledPackage] {
+        output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 5 else { return nil }
             return InstalledPackage(

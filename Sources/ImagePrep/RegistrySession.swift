@@ -158,8 +158,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         // Builds are heavy: one at a time, after the copies.
         var built: [Result<String, ImageFailure>] = []
         if !modifications.isEmpty {
-            let hostPackages = try? await ImageModifier.hostPackages(for: modifications.compactMap { $0.image.modify?.task })
-            for image in modifications { built.append(await modify(image, hostPackages: hostPackages)) }
+            for image in modifications { built.append(await modify(image)) }
         }
         for result in copied + built {
             switch result {
@@ -204,7 +203,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
     }
 
-    private func modify(_ image: ResolvedImage, hostPackages: String?) async -> Result<String, ImageFailure> {
+    private func modify(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
         guard let modify = image.image.modify else { return .failure(ImageFailure(image: image.sourceName, reason: "no modification")) }
         do {
             let target = try Reference(image.targetName)
@@ -214,9 +213,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 return .success(line)
             }
             let source = try sourceReference(image.image.imageName)
-            let outcome = try await ImageModification(client: client, copier: copier, options: options).run(
+            let outcome = try await ImageModification(client: client, copier: copier, inventory: hotfixes.inventory, options: options).run(
                 task: modify.task, appendTag: modify.appendTag, source: source, target: target,
-                tlsVerify: !insecure.contains(source.registry), hostPackages: hostPackages)
+                tlsVerify: !insecure.contains(source.registry))
             var line = "built   \(image.targetName) (\(outcome.summary))"
             if options.reportPackageChanges {
                 let before = try await hotfixes.inventory.packages(of: source.description)

@@ -13,7 +13,7 @@ public struct BuildContext: Sendable {
     /// Writes the context of `task` for `sourceImage` into `directory`.
     public static func write(
         task: ModifyTask, sourceImage: String, appendTag: String, originalUser: String, into directory: URL,
-        hostPackages: String? = nil
+        updatePackages: [String]? = nil
     ) throws -> BuildContext {
         let files = FileManager.default
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -57,8 +57,9 @@ public struct BuildContext: Sendable {
                 for rpm in try rpmFiles(in: rpmsPath) { try files.copyItem(at: rpm, to: target.appendingPathComponent(rpm.lastPathComponent)) }
             }
             if update.compareHostPackages {
-                guard let hostPackages else { throw ContextError("compare_host_packages: the host's package list is missing") }
-                try hostPackages.write(to: inputs.appendingPathComponent("host-packages"), atomically: true, encoding: .utf8)
+                guard let updatePackages else { throw ContextError("compare_host_packages: the packages to update were not worked out") }
+                try updatePackages.map { $0 + "\n" }.joined()
+                    .write(to: inputs.appendingPathComponent("update-packages"), atomically: true, encoding: .utf8)
             }
             if let cache = update.cacheDirectory { context.volumes.append("\(cache):/var/cache/dnf") }
             variables["update_repo"] = .string(update.updateRepos.joined(separator: ","))

@@ -19,15 +19,16 @@ public struct ImageModifier: Sendable {
     public var workDirectory: URL
     public var cleanup: Cleanup
     public var keepBuildDirectory: Bool
-    /// The host's `rpm -qa`, for `compare_host_packages`; read once per run.
-    public var hostPackages: String?
+    /// `compare_host_packages`: the names of the image's packages whose version differs
+    /// from the host's, found by comparing package inventories before the build.
+    public var updatePackages: [String]?
 
-    public init(buildah: Buildah, workDirectory: URL, cleanup: Cleanup = .full, keepBuildDirectory: Bool = false, hostPackages: String? = nil) {
+    public init(buildah: Buildah, workDirectory: URL, cleanup: Cleanup = .full, keepBuildDirectory: Bool = false, updatePackages: [String]? = nil) {
         self.buildah = buildah
         self.workDirectory = workDirectory
         self.cleanup = cleanup
         self.keepBuildDirectory = keepBuildDirectory
-        self.hostPackages = hostPackages
+        self.updatePackages = updatePackages
     }
 
     public struct Result: Sendable {
@@ -42,18 +43,6 @@ public struct ImageModifier: Sendable {
         public func finish() {
             if !keep { try? FileManager.default.removeItem(at: buildDirectory) }
         }
-    }
-
-    /// The host's package list when one of `tasks` compares against it
-    /// (`compare_host_packages`); read once per run.
-    public static func hostPackages(for tasks: [ModifyTask]) async throws -> String? {
-        let needed = tasks.contains { task in
-            if case .yumUpdate(let update) = task { return update.compareHostPackages }
-            return false
-        }
-        guard needed else { return nil }
-        return try await CommandRunner.capture("rpm", ["-qa", "--queryformat", "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\\n"])
-            .replacingOccurrences(of: " (none):", with: " 0:")
     }
 
     /// Modifies `sourceImage`; `pullBase` false uses an image already in
@@ -93,7 +82,7 @@ public struct ImageModifier: Sendable {
         do {
             context = try BuildContext.write(
                 task: task, sourceImage: sourceImage, appendTag: appendTag, originalUser: user, into: contextDirectory,
-                hostPackages: hostPackages)
+                updatePackages: updatePackages)
         } catch {
             throw failure("prepare \(task.name)", error)
         }

@@ -50,15 +50,16 @@ final class YumTaskTests: XCTestCase {
             try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", withHotfix]).trimmingCharacters(in: .whitespacesAndNewlines),
             "nobody")
 
-        // yum_update with compare_host_packages: the host says hotfix is at
-        // 3:1.1-2, so hotfix is updated to what the repository now has.
+        // yum_update with compare_host_packages: the inventories said the
+        // host's hotfix differs, so hotfix is updated to what the repository
+        // now has.
         try dnf.publish([rpms.new])
         var update = ModifyTask.YumUpdate()
         update.updateRepos = ["imageprep-test"]
         update.reposDirectory = dnf.reposDirectory.path
         update.compareHostPackages = true
         var updating = modifier
-        updating.hostPackages = "hotfix 3:1.1-2\n"
+        updating.updatePackages = ["hotfix"]
         let updated = try await updating.modify(
             sourceImage: withHotfix, task: .yumUpdate(update), appendTag: "-updated", tlsVerify: false, pullBase: false)
         defer { updated.finish() }
@@ -72,9 +73,10 @@ final class YumTaskTests: XCTestCase {
             try buildah.run(in: "localhost/imageprep-test/dnf:updated", ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n",
             details + log)
 
-        // When the host has what the image has, nothing is updated.
+        // When the host has what the image has, the list is empty and nothing
+        // is updated.
         var unchanged = modifier
-        unchanged.hostPackages = "hotfix 0:1.0-1\n"
+        unchanged.updatePackages = []
         let same = try await unchanged.modify(
             sourceImage: withHotfix, task: .yumUpdate(update), appendTag: "-same", tlsVerify: false, pullBase: false)
         defer { same.finish() }

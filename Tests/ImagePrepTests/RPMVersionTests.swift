@@ -17,6 +17,28 @@ final class RPMVersionTests: XCTestCase {
         XCTAssertEqual(RPMVersion.compare("010", "10"), 0)
     }
 
+    func testCompareHostPackagesUpdatesWhatDiffersFromTheHost() {
+        func package(_ name: String, _ epoch: String?, _ version: String, _ release: String, _ arch: String = "x86_64") -> InstalledPackage {
+            InstalledPackage(name: name, epoch: epoch, version: version, release: release, arch: arch)
+        }
+        let image = [
+            package("openssl", nil, "3.0.7", "24.el9"), package("glibc", "0", "2.34", "60.el9"),
+            package("glibc", "0", "2.34", "60.el9", "i686"), package("python3-nova", "1", "27.1.0", "1.el9", "noarch"),
+            package("only-in-image", nil, "1.0", "1"),
+        ]
+        let host = [
+            package("openssl", nil, "3.0.7", "27.el9"), package("glibc", nil, "2.34", "60.el9"),
+            package("python3-nova", "1", "27.1.0", "1.el9", "noarch"), package("only-on-host", nil, "2", "1"),
+        ]
+        // An absent epoch is epoch 0; the multilib glibc pair counts once; packages
+        // only one side has are left alone.
+        XCTAssertEqual(PackageInventory.packagesToUpdate(image, host: host), ["openssl"])
+        XCTAssertEqual(PackageInventory.packagesToUpdate(image, host: image), [])
+        XCTAssertEqual(
+            PackageInventory.parse("zlib\t(none)\t1.2.13\t3\tx86_64\nbash\t0\t5.2\t1\tx86_64\nbroken line\n"),
+            [package("bash", "0", "5.2", "1"), package("zlib", nil, "1.2.13", "3")])
+    }
+
     func testEpochWinsThenVersionThenRelease() {
         func package(_ epoch: String?, _ version: String, _ release: String) -> InstalledPackage {
             InstalledPackage(name: "p", epoch: epoch, version: version, release: release, arch: "noarch")
