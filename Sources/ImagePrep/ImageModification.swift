@@ -47,10 +47,12 @@ struct ImageModification {
         let built = try await modifier.modify(
             sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify)
         defer { built.finish() }
-        let report = try await OCILayoutPush(client: client).push(layout: built.layout, to: target)
+        let mountFrom = source.registry == target.registry ? [source.repository] : []
+        let report = try await OCILayoutPush(client: client, coordinator: copier.coordinator)
+            .push(layout: built.layout, to: target, mountFrom: mountFrom)
         return Outcome(
             engine: .buildah,
-            summary: "\(task.name), buildah\(note), \(report.blobsPushed) blob(s) pushed, \(report.blobsPresent) present")
+            summary: "\(task.name), buildah\(note), \(report.blobsPushed) blob(s) pushed, \(report.blobsMounted) mounted, \(report.blobsPresent) present")
     }
 
     enum LayerAttempt {

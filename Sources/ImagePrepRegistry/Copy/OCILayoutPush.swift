@@ -6,19 +6,27 @@ import Foundation
 /// byte under the destination's tag.
 public struct OCILayoutPush: Sendable {
     public let client: RegistryClient
+    /// Knows which repositories of the destination registry hold which blobs (from the
+    /// run's copies), so that base layers are mounted rather than uploaded again.
+    public let coordinator: BlobTransferCoordinator
 
-    public init(client: RegistryClient) {
+    public init(client: RegistryClient, coordinator: BlobTransferCoordinator = BlobTransferCoordinator()) {
         self.client = client
+        self.coordinator = coordinator
     }
 
     public struct Report: Sendable, Equatable {
         public var digest: Digest
         public var blobsPresent = 0
+        public var blobsMounted = 0
         public var blobsPushed = 0
         public var bytesPushed: Int64 = 0
     }
 
-    public func push(layout: URL, to destination: Reference) async throws -> Report {
+    /// Pushes the layout's image to `destination`; a blob missing there is mounted from a
+    /// repository known to hold it (`mountFrom`, on the same registry, is tried first), else
+    /// uploaded from the layout.
+    public func push(layout: URL, to destination: Reference, mountFrom: [String] = []) async throws -> Report {
         let context = RegistryClient.context(destination, "pushing OCI layout \(layout.path)")
         let indexData = try Self.read(layout.appendingPathComponent("index.json"), context: context)
         let index: Index
@@ -41,14 +49,32 @@ public struct OCILayoutPush: Sendable {
             throw RegistryError.invalidResponse(context, reason: "the layout's manifest is not an image manifest: \(error)")
         }
         var report = Report(digest: top.digest)
+        let client = client
         for descriptor in manifest.blobs {
-            if try await client.headBlob(destination, digest: descriptor.digest) != nil {
-                report.blobsPresent += 1
-                continue
+            let file = blob(descriptor.digest, in: layout)
+            let placement = try await coordinator.place(
+                descriptor.digest, registry: destination.registry, repository: destination.repository)
+            { known in
+                if try await client.headBlob(destination, digest: descriptor.digest) != nil { return .alreadyPresent }
+                var uploadLocation: String?
+                let candidates = mountFrom + known.subtracting(mountFrom).sorted()
+                for from in candidates where from != destination.repository {
+                    switch try await client.mountBlob(descriptor.digest, from: from, into: destination) {
+                    case .mounted: return .mounted
+                    case .uploadStarted(let location): uploadLocation = location
+                    }
+                    break
+                }
+                try await client.pushBlob(file: file, descriptor: descriptor, to: destination, uploadLocation: uploadLocation)
+                return .copied(bytes: descriptor.size)
             }
-            try await client.pushBlob(file: blob(descriptor.digest, in: layout), descriptor: descriptor, to: destination)
-            report.blobsPushed += 1
-            report.bytesPushed += descriptor.size
+            switch placement {
+            case .alreadyPresent: report.blobsPresent += 1
+            case .mounted: report.blobsMounted += 1
+            case .copied(let bytes):
+                report.blobsPushed += 1
+                report.bytesPushed += bytes
+            }
         }
         try await client.pushManifest(manifestBytes, mediaType: top.mediaType, to: destination)
         return report
@@ -69,13 +95,15 @@ public struct OCILayoutPush: Sendable {
 extension RegistryClient {
     /// Uploads a blob from a file, streaming it; the registry checks the
     /// digest before committing it.
-    public func pushBlob(file: URL, descriptor: Descriptor, to repository: Reference) async throws {
+    /// Uses `uploadLocation` when a session is already open (after a refused mount).
+    public func pushBlob(file: URL, descriptor: Descriptor, to repository: Reference, uploadLocation: String? = nil) async throws {
         let context = Self.context(repository, "uploading blob", reference: descriptor.digest.description)
         guard let handle = FileHandle(forReadingAtPath: file.path) else {
             throw RegistryError.invalidResponse(context, reason: "cannot read \(file.path)")
         }
         defer { try? handle.close() }
-        let location = try await startUpload(repository, digest: descriptor.digest)
+        let location: String
+        if let uploadLocation { location = uploadLocation } else { location = try await startUpload(repository, digest: descriptor.digest) }
         let reader = FileBodyReader(handle: handle)
         try await completeUpload(
             location, repository: repository, digest: descriptor.digest,
