@@ -62,7 +62,8 @@ public struct HotfixPlanner: Sendable {
 extension PackageInventory {
     /// The image's architecture as RPM names it (x86_64, aarch64, ...).
     public func architecture(of name: String) async throws -> String {
-        let config = try await client.fetchImageConfig(try ImageOperations.reference(name))
+        let (reference, image) = try await resolve(name)
+        let config = try await client.fetchImageConfig(of: image, in: reference)
         switch config.architecture ?? "amd64" {
         case "amd64": return "x86_64"
         case "arm64": return "aarch64"

@@ -43,9 +43,20 @@ public actor PackageInventory {
         self.client = client
     }
 
-    public func packages(of name: String) async throws -> [InstalledPackage] {
+    /// Each image's manifest, resolved once per inventory (a name is looked at for its
+    /// packages and then its architecture).
+    private var manifests: [String: ResolvedManifest] = [:]
+
+    func resolve(_ name: String) async throws -> (Reference, ResolvedManifest) {
         let reference = try ImageOperations.reference(name)
+        if let known = manifests[name] { return (reference, known) }
         let image = try await client.resolveImage(reference)
+        manifests[name] = image
+        return (reference, image)
+    }
+
+    public func packages(of name: String) async throws -> [InstalledPackage] {
+        let (reference, image) = try await resolve(name)
         let repository = image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest)
         for layer in image.manifest.layers.reversed() {
             let key = layer.digest.description
