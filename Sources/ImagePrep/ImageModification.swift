@@ -52,7 +52,7 @@ struct ImageModification {
             .push(layout: built.layout, to: target, mountFrom: mountFrom)
         return Outcome(
             engine: .buildah,
-            summary: "\(task.name), buildah\(note), \(report.blobsPushed) blob(s) pushed, \(report.blobsMounted) mounted, \(report.blobsPresent) present")
+            summary: "\(task.name), buildah\(note), \(report.blobs.copied) blob(s) pushed, \(report.blobs.mounted) mounted, \(report.blobs.present) present")
     }
 
     enum LayerAttempt {
@@ -88,8 +88,9 @@ struct ImageModification {
             let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))
             let report = try await engine.append(recipe, context: context, source: source, target: target)
             var summary = "\(task.name), layer engine, 1 layer of \(RegistrySession.bytes(report.layer.size)) appended"
-            summary += "; base layers: \(report.baseLayersPresent) present, \(report.baseLayersMounted) mounted, "
-            summary += "\(report.baseLayersCopied) copied (\(RegistrySession.bytes(report.baseBytesCopied)))"
+            let base = report.baseLayers
+            summary += "; base layers: \(base.present) present, \(base.mounted) mounted, "
+            summary += "\(base.copied) copied (\(RegistrySession.bytes(base.bytesCopied)))"
             return .built(Outcome(engine: .layer, summary: summary))
         } catch var ineligible as LayerRecipe.Ineligible {
             // Name the line of the operator's own Dockerfile.

@@ -36,12 +36,9 @@ public struct LayerAppendEngine: Sendable {
     public struct Report: Sendable, Equatable {
         public var digest: Digest
         public var layer: Descriptor
-        public var baseLayersPresent = 0
-        public var baseLayersMounted = 0
-        public var baseLayersCopied = 0
-        /// Base-layer bytes that went through imageprep (0 unless another registry had to
+        /// Copied base layers went through imageprep (none unless another registry had to
         /// send them).
-        public var baseBytesCopied: Int64 = 0
+        public var baseLayers = BlobPlacementCounts()
     }
 
     /// Builds `recipe` (read from `context`'s `Dockerfile.modified`) on `source` and pushes
@@ -71,13 +68,7 @@ public struct LayerAppendEngine: Sendable {
 
         var report = Report(digest: Digest(of: manifest), layer: layer)
         for placement in try await copier.copyBlobs(base.manifest.layers, from: source, to: target) {
-            switch placement {
-            case .alreadyPresent: report.baseLayersPresent += 1
-            case .mounted: report.baseLayersMounted += 1
-            case .copied(let bytes):
-                report.baseLayersCopied += 1
-                report.baseBytesCopied += bytes
-            }
+            report.baseLayers.add(placement)
         }
         if try await client.headBlob(target, digest: layer.digest) == nil {
             try await client.pushBlob(file: layerFile, descriptor: layer, to: target)

@@ -17,10 +17,8 @@ public struct OCILayoutPush: Sendable {
 
     public struct Report: Sendable, Equatable {
         public var digest: Digest
-        public var blobsPresent = 0
-        public var blobsMounted = 0
-        public var blobsPushed = 0
-        public var bytesPushed: Int64 = 0
+        /// Copied blobs are the ones uploaded from the layout.
+        public var blobs = BlobPlacementCounts()
     }
 
     /// Pushes the layout's image to `destination`; a blob missing there is mounted from a
@@ -68,13 +66,7 @@ public struct OCILayoutPush: Sendable {
                 try await client.pushBlob(file: file, descriptor: descriptor, to: destination, uploadLocation: uploadLocation)
                 return .copied(bytes: descriptor.size)
             }
-            switch placement {
-            case .alreadyPresent: report.blobsPresent += 1
-            case .mounted: report.blobsMounted += 1
-            case .copied(let bytes):
-                report.blobsPushed += 1
-                report.bytesPushed += bytes
-            }
+            report.blobs.add(placement)
         }
         try await client.pushManifest(manifestBytes, mediaType: top.mediaType, to: destination)
         return report
