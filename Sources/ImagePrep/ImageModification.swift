@@ -87,7 +87,8 @@ struct ImageModification {
         do {
             let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))
             let report = try await engine.append(recipe, context: context, source: source, target: target)
-            var summary = "\(task.name), layer engine, 1 layer of \(RegistrySession.bytes(report.layer.size)) appended"
+            var summary = "\(task.name), layer engine, "
+            summary += report.layer.map { "1 layer of \(RegistrySession.bytes($0.size)) appended" } ?? "config only, no layer"
             let base = report.baseLayers
             summary += "; base layers: \(base.present) present, \(base.mounted) mounted, "
             summary += "\(base.copied) copied (\(RegistrySession.bytes(base.bytesCopied)))"

@@ -35,7 +35,8 @@ public struct LayerAppendEngine: Sendable {
 
     public struct Report: Sendable, Equatable {
         public var digest: Digest
-        public var layer: Descriptor
+        /// The new layer; nil when the Dockerfile copies nothing (only config changes).
+        public var layer: Descriptor?
         /// Copied base layers went through imageprep (none unless another registry had to
         /// send them).
         public var baseLayers = BlobPlacementCounts()
@@ -56,12 +57,13 @@ public struct LayerAppendEngine: Sendable {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let layerFile = workDirectory.appendingPathComponent("layer-\(UUID().uuidString.prefix(8)).tar.gz")
         defer { try? FileManager.default.removeItem(at: layerFile) }
-        let written = try Self.writeLayer(applied.entries, to: layerFile)
+        // A Dockerfile that copies nothing changes only the config: no empty layer.
+        let written = applied.entries.isEmpty ? nil : try Self.writeLayer(applied.entries, to: layerFile)
         let layerType: MediaType = base.raw.mediaType == .ociManifest ? .ociLayer : .dockerLayer
-        let layer = Descriptor(mediaType: layerType, digest: written.digest, size: written.size)
+        let layer = written.map { Descriptor(mediaType: layerType, digest: $0.digest, size: $0.size) }
 
         let config = try Self.extend(
-            config: applied.config, diffID: written.diffID, created: created.text,
+            config: applied.config, diffID: written?.diffID, created: created.text,
             createdBy: "imageprep layer engine: " + recipe.instructions.joined(separator: "; "))
         let configDescriptor = Descriptor(mediaType: base.manifest.config.mediaType, digest: Digest(of: config), size: Int64(config.count))
         let manifest = try Self.extend(manifest: base.raw.bytes, config: configDescriptor, layer: layer)
@@ -70,7 +72,7 @@ public struct LayerAppendEngine: Sendable {
         for placement in try await copier.copyBlobs(base.manifest.layers, from: source, to: target) {
             report.baseLayers.add(placement)
         }
-        if try await client.headBlob(target, digest: layer.digest) == nil {
+        if let layer, try await client.headBlob(target, digest: layer.digest) == nil {
             try await client.pushBlob(file: layerFile, descriptor: layer, to: target)
         }
         if try await client.headBlob(target, digest: configDescriptor.digest) == nil {
@@ -126,23 +128,28 @@ public struct LayerAppendEngine: Sendable {
         return (text, date.map { Int($0.timeIntervalSince1970) } ?? 0)
     }
 
-    /// Adds the layer's diff_id to `rootfs` and, when the base keeps a history, an entry for it.
-    static func extend(config: Data, diffID: Digest, created: String, createdBy: String) throws -> Data {
+    /// Adds the layer's diff_id (if there is a layer) to `rootfs` and, when the base keeps a
+    /// history, an entry for the change.
+    static func extend(config: Data, diffID: Digest?, created: String, createdBy: String) throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: config) as? [String: Any] else {
             throw LayerEngineError(image: "", message: "the image config is not a JSON object")
         }
-        var rootfs = object["rootfs"] as? [String: Any] ?? ["type": "layers"]
-        rootfs["diff_ids"] = (rootfs["diff_ids"] as? [String] ?? []) + [diffID.description]
-        object["rootfs"] = rootfs
+        if let diffID {
+            var rootfs = object["rootfs"] as? [String: Any] ?? ["type": "layers"]
+            rootfs["diff_ids"] = (rootfs["diff_ids"] as? [String] ?? []) + [diffID.description]
+            object["rootfs"] = rootfs
+        }
         if var history = object["history"] as? [Any] {
-            history.append(["created": created, "created_by": createdBy, "comment": "imageprep --engine layer"])
+            var entry: [String: Any] = ["created": created, "created_by": createdBy, "comment": "imageprep --engine layer"]
+            if diffID == nil { entry["empty_layer"] = true }
+            history.append(entry)
             object["history"] = history
         }
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// The base manifest with the new config and one more layer; its other fields are kept.
-    static func extend(manifest: Data, config: Descriptor, layer: Descriptor) throws -> Data {
+    /// The base manifest with the new config and the new layer; its other fields are kept.
+    static func extend(manifest: Data, config: Descriptor, layer: Descriptor?) throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any] else {
             throw LayerEngineError(image: "", message: "the base manifest is not a JSON object")
         }
@@ -150,7 +157,7 @@ public struct LayerAppendEngine: Sendable {
             ["mediaType": descriptor.mediaType.rawValue, "digest": descriptor.digest.description, "size": descriptor.size]
         }
         object["config"] = json(config)
-        object["layers"] = (object["layers"] as? [Any] ?? []) + [json(layer)]
+        if let layer { object["layers"] = (object["layers"] as? [Any] ?? []) + [json(layer)] }
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 }

@@ -190,6 +190,18 @@ final class LayerEngineTests: XCTestCase {
         XCTAssertEqual(try digest("\(destination.address)/apps/other:1-layer"), try digest(layerImage))
         XCTAssertNotNil(try digest(layerImage))
 
+        // A Dockerfile that copies nothing changes the config only: no empty layer.
+        let labelOnly = work.appendingPathComponent("label-only")
+        try files.createDirectory(at: labelOnly, withIntermediateDirectories: true)
+        try Data("FROM placeholder\nLABEL com.example.only=label\n".utf8).write(to: labelOnly.appendingPathComponent("Dockerfile"))
+        let labelled = try modify("\(destination.address)/apps/app:3", engine: "layer", appendTag: "-label", directory: labelOnly)
+        XCTAssertEqual(labelled.status, 0, labelled.stderr)
+        XCTAssertTrue(labelled.stdout.contains("(modify_image.yml, layer engine, config only, no layer; "), labelled.stdout)
+        let labelledImage = try CLI.run(["image", "inspect", "\(destination.address)/apps/app:3-label"] + insecure)
+        let labelledJSON = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(labelledImage.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((labelledJSON["layers"] as? [[String: Any]])?.compactMap { $0["digest"] as? String }, baseLayers)
+        XCTAssertEqual((labelledJSON["labels"] as? [String: String])?["com.example.only"], "label")
+
         // A Dockerfile that runs something: --engine layer refuses it, naming the line, and
         // pushes nothing; auto gives it to buildah and says why.
         let running = work.appendingPathComponent("running")
