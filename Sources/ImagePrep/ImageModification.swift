@@ -12,19 +12,14 @@ struct ImageModification {
     let inventory: PackageInventory
     let options: RegistryOptions
 
-    /// What was built, for the report line after the image name.
-    struct Outcome {
-        var engine: ModifyEngine
-        var summary: String
-    }
-
+    /// Returns what was built, for the report line after the image name.
     func run(
         task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
-    ) async throws -> Outcome {
+    ) async throws -> String {
         var note = ""
         if case .modifyImage = task, options.engine != .buildah {
             switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
-            case .built(let outcome): return outcome
+            case .built(let summary): return summary
             case .needsBuildah(let reason): note = " (\(reason))"
             }
         } else if options.engine == .layer {
@@ -35,11 +30,12 @@ struct ImageModification {
         var updatePackages: [String]?
         if case .yumUpdate(let update) = task, update.compareHostPackages {
             // The image's inventory (its layers streamed from the registry) against the host's.
-            updatePackages = PackageInventory.packagesToUpdate(
+            let names = PackageInventory.packagesToUpdate(
                 try await inventory.packages(of: source.description), host: try await inventory.hostPackages())
-            note = updatePackages!.isEmpty
+            note = names.isEmpty
                 ? " (compare_host_packages: no package differs from the host's)"
-                : " (compare_host_packages: updating \(updatePackages!.joined(separator: ", ")))"
+                : " (compare_host_packages: updating \(names.joined(separator: ", ")))"
+            updatePackages = names
         }
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
@@ -50,13 +46,12 @@ struct ImageModification {
         let mountFrom = source.registry == target.registry ? [source.repository] : []
         let report = try await OCILayoutPush(client: client, coordinator: copier.coordinator)
             .push(layout: built.layout, to: target, mountFrom: mountFrom)
-        return Outcome(
-            engine: .buildah,
-            summary: "\(task.name), buildah\(note), \(report.blobs.copied) blob(s) pushed, \(report.blobs.mounted) mounted, \(report.blobs.present) present")
+        return "\(task.name), buildah\(note), \(report.blobs.copied) blob(s) pushed, \(report.blobs.mounted) mounted, \(report.blobs.present) present"
     }
 
     enum LayerAttempt {
-        case built(Outcome)
+        /// What was built.
+        case built(String)
         /// The Dockerfile needs buildah, and `--engine auto` lets buildah have it.
         case needsBuildah(String)
     }
@@ -67,12 +62,10 @@ struct ImageModification {
         let step = "build \(task.name) (layer engine)"
         let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
         let context = buildDirectory.appendingPathComponent("context")
-        var keep = false
-        defer { if !(options.keepBuildDirectory || keep) { try? FileManager.default.removeItem(at: buildDirectory) } }
+        defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
         func failure(_ message: String) -> BuildError {
-            keep = options.keepBuildDirectory
-            return BuildError(image: source.description, step: step, message: message,
-                              buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+            BuildError(image: source.description, step: step, message: message,
+                       buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
         }
 
         let written: BuildContext
@@ -92,7 +85,7 @@ struct ImageModification {
             let base = report.baseLayers
             summary += "; base layers: \(base.present) present, \(base.mounted) mounted, "
             summary += "\(base.copied) copied (\(RegistrySession.bytes(base.bytesCopied)))"
-            return .built(Outcome(engine: .layer, summary: summary))
+            return .built(summary)
         } catch var ineligible as LayerRecipe.Ineligible {
             // Name the line of the operator's own Dockerfile.
             var location = "Dockerfile.modified"

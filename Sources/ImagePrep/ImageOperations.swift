@@ -103,9 +103,9 @@ public struct ImageOperations: Sendable {
         if try await client.headManifest(targetReference) != nil { return (targetName, nil) }
         let modification = ImageModification(
             client: client, copier: ImageCopier(client: client), inventory: PackageInventory(client: client), options: options)
-        let outcome = try await modification.run(
+        let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
             tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
-        return (targetName, outcome.summary)
+        return (targetName, summary)
     }
 }

@@ -213,10 +213,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 return .success(line)
             }
             let source = try sourceReference(image.image.imageName)
-            let outcome = try await ImageModification(client: client, copier: copier, inventory: hotfixes.inventory, options: options).run(
+            let summary = try await ImageModification(client: client, copier: copier, inventory: hotfixes.inventory, options: options).run(
                 task: modify.task, appendTag: modify.appendTag, source: source, target: target,
                 tlsVerify: !insecure.contains(source.registry))
-            var line = "built   \(image.targetName) (\(outcome.summary))"
+            var line = "built   \(image.targetName) (\(summary))"
             if options.reportPackageChanges {
                 let before = try await hotfixes.inventory.packages(of: source.description)
                 let after = try await hotfixes.inventory.packages(of: target.description)
