@@ -10,6 +10,9 @@ struct ImageModification {
     let client: RegistryClient
     let copier: ImageCopier
     let inventory: PackageInventory
+    /// buildah builds are heavy: one at a time, while layer-engine modifications run
+    /// concurrently.
+    let buildSlot: ConcurrencyLimiter
     let options: RegistryOptions
 
     /// Returns what was built, for the report line after the image name.
@@ -27,6 +30,21 @@ struct ImageModification {
                 image: source.description, step: "build \(task.name) (--engine layer)",
                 message: "\(task.name) runs commands in the image and needs buildah: use --engine auto or buildah")
         }
+        await buildSlot.acquire()
+        do {
+            let summary = try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
+            await buildSlot.release()
+            return summary
+        } catch {
+            await buildSlot.release()
+            throw error
+        }
+    }
+
+    private func build(
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool, note: String
+    ) async throws -> String {
+        var note = note
         var updatePackages: [String]?
         if case .yumUpdate(let update) = task, update.compareHostPackages {
             // The image's inventory (its layers streamed from the registry) against the host's.

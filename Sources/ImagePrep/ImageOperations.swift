@@ -102,7 +102,8 @@ public struct ImageOperations: Sendable {
         let targetReference = try Self.reference(targetName)
         if try await client.headManifest(targetReference) != nil { return (targetName, nil) }
         let modification = ImageModification(
-            client: client, copier: ImageCopier(client: client), inventory: PackageInventory(client: client), options: options)
+            client: client, copier: ImageCopier(client: client), inventory: PackageInventory(client: client),
+            buildSlot: ConcurrencyLimiter(limit: 1), options: options)
         let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
             tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))

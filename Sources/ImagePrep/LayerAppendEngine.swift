@@ -69,8 +69,13 @@ public struct LayerAppendEngine: Sendable {
         let manifest = try Self.extend(manifest: base.raw.bytes, config: configDescriptor, layer: layer)
 
         var report = Report(digest: Digest(of: manifest), layer: layer)
-        for placement in try await copier.copyBlobs(base.manifest.layers, from: source, to: target) {
-            report.baseLayers.add(placement)
+        if source.registry == target.registry, source.repository == target.repository {
+            // The base's own manifest holds its layers in this repository.
+            report.baseLayers.present = base.manifest.layers.count
+        } else {
+            for placement in try await copier.copyBlobs(base.manifest.layers, from: source, to: target) {
+                report.baseLayers.add(placement)
+            }
         }
         if let layer, try await client.headBlob(target, digest: layer.digest) == nil {
             try await client.pushBlob(file: layerFile, descriptor: layer, to: target)

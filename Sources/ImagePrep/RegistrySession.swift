@@ -44,6 +44,7 @@ public struct RegistryOptions: Sendable {
 public final class RegistrySession: ImageResolver, ImageTransfer {
     let client: RegistryClient
     let copier: ImageCopier
+    let buildSlot = ConcurrencyLimiter(limit: 1)
     let options: RegistryOptions
     let insecure: Set<String>
     let mirror: String?
@@ -155,11 +156,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         let modifications = images.filter { $0.modified }
         var outcome = TransferOutcome(report: hotfixNotes.withLock { $0 })
         let copied = await forEach(copies) { image in await self.copy(image) }
-        // Builds are heavy: one at a time, after the copies.
-        var built: [Result<String, ImageFailure>] = []
-        if !modifications.isEmpty {
-            for image in modifications { built.append(await modify(image)) }
-        }
+        // After the copies, whose repositories base layers can be mounted from; buildah
+        // builds one at a time (ImageModification.buildSlot), layer appends concurrently.
+        let built = await forEach(modifications) { image in await self.modify(image) }
         for result in copied + built {
             switch result {
             case .success(let line): outcome.report.append(line)
@@ -213,7 +212,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 return .success(line)
             }
             let source = try sourceReference(image.image.imageName)
-            let summary = try await ImageModification(client: client, copier: copier, inventory: hotfixes.inventory, options: options).run(
+            let modification = ImageModification(
+                client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, options: options)
+            let summary = try await modification.run(
                 task: modify.task, appendTag: modify.appendTag, source: source, target: target,
                 tlsVerify: !insecure.contains(source.registry))
             var line = "built   \(image.targetName) (\(summary))"

@@ -107,14 +107,13 @@ private struct CopyCollector {
             guard let resolved = try resolveInContext(url) else {
                 throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) source '\(source)' does not exist in \(context.path)")
             }
-            let attributes = try FileManager.default.attributesOfItem(atPath: resolved.path)
-            let type = attributes[.type] as? FileAttributeType
-            if type == .typeDirectory {
+            let status = try FileStatus(resolved)
+            if status.kind == .directory {
                 // A directory's contents go into the destination, not the directory itself.
                 try walk(resolved, into: destination, entries: &entries)
                 continue
             }
-            guard type == .typeRegular else {
+            guard status.kind == .file else {
                 throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) source '\(source)' is not a regular file or directory")
             }
             if keyword == "ADD", try Self.isArchive(resolved) {
@@ -136,7 +135,7 @@ private struct CopyCollector {
             guard target != "/" else {
                 throw LayerRecipe.InputError(description: "line \(copy.line): \(keyword) cannot replace '/' with a file")
             }
-            entries.append(try entry(for: resolved, attributes: attributes, path: String(target.dropFirst())))
+            entries.append(try entry(for: resolved, status: status, path: String(target.dropFirst())))
         }
         return entries
     }
@@ -157,32 +156,31 @@ private struct CopyCollector {
         for name in names {
             let url = directory.appendingPathComponent(name)
             let target = destination == "/" ? name : String(destination.dropFirst()) + "/" + name
-            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
-            switch attributes[.type] as? FileAttributeType {
-            case .typeDirectory?:
-                entries.append(try entry(for: url, attributes: attributes, path: target))
+            let status = try FileStatus(url)
+            switch status.kind {
+            case .directory:
+                entries.append(try entry(for: url, status: status, path: target))
                 try walk(url, into: "/" + target, entries: &entries)
-            case .typeRegular?, .typeSymbolicLink?:
-                entries.append(try entry(for: url, attributes: attributes, path: target))
-            default:
+            case .file, .symlink:
+                entries.append(try entry(for: url, status: status, path: target))
+            case .other:
                 throw LayerRecipe.InputError(description: "line \(copy.line): \(url.path) is not a regular file, directory or symbolic link")
             }
         }
     }
 
-    private func entry(for url: URL, attributes: [FileAttributeKey: Any], path: String) throws -> ArchiveWriter.Entry {
-        let permissions = UInt32((attributes[.posixPermissions] as? NSNumber)?.uint32Value ?? 0o644)
-        let modified = keepSourceMtimes ? Int((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? Double(mtime)) : mtime
+    private func entry(for url: URL, status: FileStatus, path: String) throws -> ArchiveWriter.Entry {
+        let modified = keepSourceMtimes ? status.mtime : mtime
         let kind: ArchiveWriter.Entry.Kind
-        var mode = copy.mode ?? permissions
-        switch attributes[.type] as? FileAttributeType {
-        case .typeDirectory?:
+        var mode = copy.mode ?? status.permissions
+        switch status.kind {
+        case .directory:
             kind = .directory
-        case .typeSymbolicLink?:
+        case .symlink:
             kind = .symlink(target: try FileManager.default.destinationOfSymbolicLink(atPath: url.path))
             mode = 0o777
-        default:
-            kind = .file(source: url, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
+        case .file, .other:
+            kind = .file(source: url, size: status.size)
         }
         return ArchiveWriter.Entry(path: path, kind: kind, mode: mode, uid: 0, gid: 0, mtime: modified)
     }
@@ -195,5 +193,31 @@ private struct CopyCollector {
         let magics: [[UInt8]] = [[0x1f, 0x8b], [0x42, 0x5a, 0x68], [0xfd, 0x37, 0x7a, 0x58, 0x5a], [0x28, 0xb5, 0x2f, 0xfd]]
         if magics.contains(where: { head.starts(with: $0) }) { return true }
         return head.count >= 262 && Array(head[257..<262]) == Array("ustar".utf8)
+    }
+}
+
+/// What `lstat` says of a file (without the owner-name look-ups of FileManager's attributes).
+private struct FileStatus {
+    enum Kind { case file, directory, symlink, other }
+
+    var kind: Kind
+    var permissions: UInt32
+    var size: Int64
+    var mtime: Int
+
+    init(_ url: URL) throws {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else {
+            throw LayerRecipe.InputError(description: "cannot read \(url.path): \(String(cString: strerror(errno)))")
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        permissions = UInt32(info.st_mode & 0o7777)
+        size = Int64(info.st_size)
+        mtime = Int(info.st_mtim.tv_sec)
     }
 }

@@ -1,14 +1,14 @@
 /// Hands out at most `limit` slots; waiters are served in order.
-actor ConcurrencyLimiter {
+public actor ConcurrencyLimiter {
     private let limit: Int
     private var inUse = 0
     private var waiters: [(slots: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.limit = max(1, limit)
     }
 
-    func acquire(_ slots: Int = 1) async {
+    public func acquire(_ slots: Int = 1) async {
         let slots = min(slots, limit)
         if waiters.isEmpty && inUse + slots <= limit {
             inUse += slots
@@ -17,7 +17,7 @@ actor ConcurrencyLimiter {
         await withCheckedContinuation { waiters.append((slots, $0)) }
     }
 
-    func release(_ slots: Int = 1) {
+    public func release(_ slots: Int = 1) {
         inUse -= min(slots, limit)
         while let next = waiters.first, inUse + next.slots <= limit {
             waiters.removeFirst()
