@@ -61,10 +61,16 @@ struct ImageModification {
         let built = try await modifier.modify(
             sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify)
         defer { built.finish() }
+        // The base's layers go out as the base's own blobs, not buildah's recompressed copies.
+        let resolved = try await client.resolveImage(source)
+        let baseConfig = try await client.fetchImageConfig(of: resolved, in: source)
+        let base = OCILayoutPush.Base(
+            reference: source, layers: resolved.manifest.layers, diffIDs: baseConfig.rootfs?.diffIDs ?? [])
         let mountFrom = source.registry == target.registry ? [source.repository] : []
-        let report = try await OCILayoutPush(client: client, coordinator: copier.coordinator)
-            .push(layout: built.layout, to: target, mountFrom: mountFrom)
-        return "\(task.name), buildah\(note), \(report.blobs.copied) blob(s) pushed, \(report.blobs.mounted) mounted, \(report.blobs.present) present"
+        let report = try await OCILayoutPush(copier: copier).push(layout: built.layout, to: target, mountFrom: mountFrom, base: base)
+        let blobs = report.blobs
+        return "\(task.name), buildah\(note), \(report.baseLayersReused) base layer(s) reused, "
+            + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) mounted, \(blobs.present) present"
     }
 
     enum LayerAttempt {

@@ -153,7 +153,14 @@ final class LayerEngineTests: XCTestCase {
 
         let built = try modify("\(destination.address)/apps/app:1", engine: "buildah", appendTag: "-buildah")
         XCTAssertEqual(built.status, 0, built.stderr)
-        XCTAssertTrue(built.stdout.contains("(modify_image.yml, buildah, "), built.stdout)
+        XCTAssertTrue(built.stdout.contains("(modify_image.yml, buildah, \(baseLayers.count) base layer(s) reused, "), built.stdout)
+        // buildah recompresses the base's layers; the push uses the base's own blobs instead.
+        let builtImage = try CLI.run(["image", "inspect", "\(destination.address)/apps/app:1-buildah"] + insecure)
+        let builtLayers = try XCTUnwrap(
+            (JSONSerialization.jsonObject(with: Data(builtImage.stdout.utf8)) as? [String: Any])?["layers"] as? [[String: Any]])
+            .compactMap { $0["digest"] as? String }
+        XCTAssertEqual(Array(builtLayers.prefix(baseLayers.count)), baseLayers)
+        XCTAssertEqual(builtLayers.count, baseLayers.count + 1)
 
         // The same image either way.
         let layerImage = "\(destination.address)/apps/app:1-layer"

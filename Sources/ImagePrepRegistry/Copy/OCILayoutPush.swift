@@ -5,26 +5,50 @@ import Foundation
 /// skipped, the others streamed from disk, then the manifest is put byte for
 /// byte under the destination's tag.
 public struct OCILayoutPush: Sendable {
-    public let client: RegistryClient
-    /// Knows which repositories of the destination registry hold which blobs (from the
-    /// run's copies), so that base layers are mounted rather than uploaded again.
-    public let coordinator: BlobTransferCoordinator
+    public let copier: ImageCopier
+    public var client: RegistryClient { copier.client }
 
-    public init(client: RegistryClient, coordinator: BlobTransferCoordinator = BlobTransferCoordinator()) {
-        self.client = client
-        self.coordinator = coordinator
+    /// `copier`'s coordinator knows which repositories of the destination registry hold which
+    /// blobs (from the run's copies), so that base layers are mounted rather than uploaded.
+    public init(copier: ImageCopier) {
+        self.copier = copier
+    }
+
+    public init(client: RegistryClient) {
+        self.init(copier: ImageCopier(client: client))
+    }
+
+    /// The image a build started from: where it is, its layers and their diff_ids.
+    public struct Base: Sendable {
+        public var reference: Reference
+        public var layers: [Descriptor]
+        public var diffIDs: [Digest]
+
+        public init(reference: Reference, layers: [Descriptor], diffIDs: [Digest]) {
+            self.reference = reference
+            self.layers = layers
+            self.diffIDs = diffIDs
+        }
     }
 
     public struct Report: Sendable, Equatable {
         public var digest: Digest
-        /// Copied blobs are the ones uploaded from the layout.
+        /// Copied blobs are the ones uploaded from the layout (or streamed from the base's
+        /// registry, for reused base layers the destination registry lacks).
         public var blobs = BlobPlacementCounts()
+        /// Base layers pushed as the base's own blobs instead of the build's recompressed copies.
+        public var baseLayersReused = 0
     }
 
     /// Pushes the layout's image to `destination`; a blob missing there is mounted from a
-    /// repository known to hold it (`mountFrom`, on the same registry, is tried first), else
-    /// uploaded from the layout.
-    public func push(layout: URL, to destination: Reference, mountFrom: [String] = []) async throws -> Report {
+    /// repository known to hold it (`mountFrom`, on the same registry, first), else uploaded.
+    ///
+    /// With `base`, the layers the build kept from its base (same diff_id at the same
+    /// position) are pushed as the base's own compressed blobs: a build tool recompresses
+    /// them under new digests, which would store and send the whole base again.
+    public func push(layout: URL, to destination: Reference, mountFrom: [String] = [], base: Base? = nil) async throws
+        -> Report
+    {
         let context = RegistryClient.context(destination, "pushing OCI layout \(layout.path)")
         let indexData = try Self.read(layout.appendingPathComponent("index.json"), context: context)
         let index: Index
@@ -36,21 +60,50 @@ public struct OCILayoutPush: Sendable {
         guard let top = index.manifests.first else {
             throw RegistryError.invalidResponse(context, reason: "index.json lists no manifest")
         }
-        let manifestBytes = try Self.read(blob(top.digest, in: layout), context: context)
+        var manifestBytes = try Self.read(blob(top.digest, in: layout), context: context)
         guard Digest(of: manifestBytes) == top.digest else {
             throw RegistryError.digestMismatch(context, expected: top.digest, actual: Digest(of: manifestBytes))
         }
-        let manifest: Manifest
+        var manifest: Manifest
         do {
             manifest = try JSONDecoder().decode(Manifest.self, from: manifestBytes)
         } catch {
             throw RegistryError.invalidResponse(context, reason: "the layout's manifest is not an image manifest: \(error)")
         }
-        var report = Report(digest: top.digest)
+
+        var reused: [Descriptor] = []
+        if let base {
+            let config = try JSONDecoder().decode(
+                ImageConfig.self, from: try Self.read(blob(manifest.config.digest, in: layout), context: context))
+            let built = config.rootfs?.diffIDs ?? []
+            var replacements: [Int: Descriptor] = [:]
+            for position in 0..<min(base.layers.count, base.diffIDs.count, built.count, manifest.layers.count)
+            where built[position] == base.diffIDs[position]
+                && Self.isGzipLayer(base.layers[position].mediaType) && Self.isGzipLayer(manifest.layers[position].mediaType)
+            {
+                // The same bytes once uncompressed; the layout's media type names them in this manifest.
+                replacements[position] = Descriptor(
+                    mediaType: manifest.layers[position].mediaType, digest: base.layers[position].digest,
+                    size: base.layers[position].size)
+                reused.append(base.layers[position])
+            }
+            if !replacements.isEmpty {
+                manifestBytes = try Self.replacingLayers(replacements, in: manifestBytes, context: context)
+                for (position, descriptor) in replacements { manifest.layers[position] = descriptor }
+            }
+        }
+
+        var report = Report(digest: Digest(of: manifestBytes), baseLayersReused: reused.count)
+        if let base, !reused.isEmpty {
+            for placement in try await copier.copyBlobs(reused, from: base.reference, to: destination) {
+                report.blobs.add(placement)
+            }
+        }
+        let reusedDigests = Set(reused.map(\.digest))
         let client = client
-        for descriptor in manifest.blobs {
+        for descriptor in manifest.blobs where !reusedDigests.contains(descriptor.digest) {
             let file = blob(descriptor.digest, in: layout)
-            let placement = try await coordinator.place(
+            let placement = try await copier.coordinator.place(
                 descriptor.digest, registry: destination.registry, repository: destination.repository)
             { known in
                 if try await client.headBlob(destination, digest: descriptor.digest) != nil { return .alreadyPresent }
@@ -68,8 +121,28 @@ public struct OCILayoutPush: Sendable {
             }
             report.blobs.add(placement)
         }
-        try await client.pushManifest(manifestBytes, mediaType: top.mediaType, to: destination)
+        let mediaType = manifest.mediaType ?? top.mediaType
+        try await client.pushManifest(manifestBytes, mediaType: mediaType, to: destination)
         return report
+    }
+
+    static func isGzipLayer(_ mediaType: MediaType) -> Bool {
+        mediaType == .ociLayer || mediaType == .dockerLayer
+    }
+
+    /// The manifest with some layers' digest and size replaced; everything else kept.
+    static func replacingLayers(_ replacements: [Int: Descriptor], in manifest: Data, context: RegistryErrorContext) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any],
+              var layers = object["layers"] as? [[String: Any]]
+        else {
+            throw RegistryError.invalidResponse(context, reason: "the layout's manifest has no layers array")
+        }
+        for (position, descriptor) in replacements {
+            layers[position]["digest"] = descriptor.digest.description
+            layers[position]["size"] = descriptor.size
+        }
+        object["layers"] = layers
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     private func blob(_ digest: Digest, in layout: URL) -> URL {

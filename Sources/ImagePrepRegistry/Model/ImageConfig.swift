@@ -5,6 +5,7 @@ public struct ImageConfig: Hashable, Sendable, Codable {
     public var variant: String?
     public var created: String?
     public var config: ContainerConfig?
+    public var rootfs: RootFS?
 
     public init(architecture: String? = nil, os: String? = nil, config: ContainerConfig? = nil) {
         self.architecture = architecture
@@ -14,6 +15,17 @@ public struct ImageConfig: Hashable, Sendable, Codable {
 
     public var labels: [String: String] { config?.labels ?? [:] }
     public var user: String? { config?.user }
+}
+
+/// The uncompressed digests of the image's layers, bottom first.
+public struct RootFS: Hashable, Sendable, Codable {
+    public var type: String?
+    public var diffIDs: [Digest]
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case diffIDs = "diff_ids"
+    }
 }
 
 public struct ContainerConfig: Hashable, Sendable, Codable {
