@@ -69,6 +69,19 @@ public struct LayerAppendEngine: Sendable {
         let manifest = try Self.extend(manifest: base.raw.bytes, config: configDescriptor, layer: layer)
 
         var report = Report(digest: Digest(of: manifest), layer: layer)
+        // The base's layers, the new layer and the config go up at the same time; the
+        // manifest, which the registry checks against them, last.
+        let client = client
+        async let newLayer: Void = {
+            if let layer, try await client.headBlob(target, digest: layer.digest) == nil {
+                try await client.pushBlob(file: layerFile, descriptor: layer, to: target)
+            }
+        }()
+        async let newConfig: Void = {
+            if try await client.headBlob(target, digest: configDescriptor.digest) == nil {
+                try await client.pushBlob(config, mediaType: configDescriptor.mediaType, to: target)
+            }
+        }()
         if source.registry == target.registry, source.repository == target.repository {
             // The base's own manifest holds its layers in this repository.
             report.baseLayers.present = base.manifest.layers.count
@@ -77,12 +90,8 @@ public struct LayerAppendEngine: Sendable {
                 report.baseLayers.add(placement)
             }
         }
-        if let layer, try await client.headBlob(target, digest: layer.digest) == nil {
-            try await client.pushBlob(file: layerFile, descriptor: layer, to: target)
-        }
-        if try await client.headBlob(target, digest: configDescriptor.digest) == nil {
-            try await client.pushBlob(config, mediaType: configDescriptor.mediaType, to: target)
-        }
+        try await newLayer
+        try await newConfig
         try await client.pushManifest(manifest, mediaType: base.raw.mediaType, to: target)
         return report
     }
