@@ -99,7 +99,7 @@ struct ImageModification {
         } catch {
             throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
         }
-        var engine = LayerAppendEngine(client: client, copier: copier, workDirectory: buildDirectory)
+        var engine = LayerAppendEngine(copier: copier, workDirectory: buildDirectory)
         engine.keepSourceMtimes = options.keepSourceMtimes
         do {
             let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))

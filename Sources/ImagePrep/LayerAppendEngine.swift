@@ -20,16 +20,16 @@ public enum ModifyEngine: String, Sendable, CaseIterable {
 /// layers are never downloaded: they are already at the destination, or mounted there, or,
 /// when the destination is another registry that lacks them, streamed across (and counted).
 public struct LayerAppendEngine: Sendable {
-    public let client: RegistryClient
+    /// Places the base's layers at the destination (present, mounted, or streamed across).
     public var copier: ImageCopier
+    public var client: RegistryClient { copier.client }
     /// Where the new layer is written before it is pushed.
     public var workDirectory: URL
     /// Keep the copied files' own modification times instead of the base image's creation time.
     public var keepSourceMtimes = false
 
-    public init(client: RegistryClient, copier: ImageCopier? = nil, workDirectory: URL) {
-        self.client = client
-        self.copier = copier ?? ImageCopier(client: client)
+    public init(copier: ImageCopier, workDirectory: URL) {
+        self.copier = copier
         self.workDirectory = workDirectory
     }
 
