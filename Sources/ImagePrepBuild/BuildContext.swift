@@ -63,6 +63,9 @@ public struct BuildContext: Sendable {
             }
             if let cache = update.cacheDirectory { context.volumes.append("\(cache):/var/cache/dnf") }
             variables["update_repo"] = .string(update.updateRepos.joined(separator: ","))
+            // The mounted cache is the operator's: the hook keeps packages there and does not
+            // empty it (and the mount is not part of the image).
+            variables["keep_cache"] = .string(update.cacheDirectory == nil ? "" : "1")
             template = "yum_update"
         case .yumInstall(let packages, let repos):
             let inputs = directory.appendingPathComponent("inputs")

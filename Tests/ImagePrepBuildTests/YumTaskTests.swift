@@ -84,6 +84,26 @@ final class YumTaskTests: XCTestCase {
         XCTAssertEqual(
             try buildah.run(in: "localhost/imageprep-test/dnf:same", ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
             "hotfix-1.0-1.noarch")
+
+        // rpms_path as the update (local RPMs, no repository) with yum_cache: the
+        // operator's cache directory is mounted for the build and left in place.
+        let localRPMs = buildah.directory.appendingPathComponent("update-rpms")
+        let cache = buildah.directory.appendingPathComponent("yum-cache")
+        try FileManager.default.createDirectory(at: localRPMs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try Data("kept\n".utf8).write(to: cache.appendingPathComponent("operator-file"))
+        try FileManager.default.copyItem(atPath: rpms.new, toPath: localRPMs.appendingPathComponent("hotfix.rpm").path)
+        var local = ModifyTask.YumUpdate()
+        local.rpmsPath = localRPMs.path
+        local.cacheDirectory = cache.path
+        let localUpdate = try await modifier.modify(
+            sourceImage: withHotfix, task: .yumUpdate(local), appendTag: "-local", tlsVerify: false, pullBase: false)
+        defer { localUpdate.finish() }
+        try buildah.importLayout(localUpdate.layout, as: "localhost/imageprep-test/dnf:local")
+        XCTAssertEqual(
+            try buildah.run(in: "localhost/imageprep-test/dnf:local", ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "hotfix-1.1-2.noarch")
+        XCTAssertEqual(try String(contentsOf: cache.appendingPathComponent("operator-file"), encoding: .utf8), "kept\n")
     }
 
     func testDevInstallInstallsALocalPythonTree() async throws {
