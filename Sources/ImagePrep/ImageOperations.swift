@@ -85,12 +85,21 @@ public struct ImageOperations: Sendable {
         return reference.digest!.description
     }
 
+    public enum ModifyOutcome: Sendable, Equatable {
+        /// The target reference and what was built.
+        case built(String, summary: String)
+        case alreadyThere(String)
+        /// `--only-images-with-packages`: the image has none of the hotfix's packages.
+        case notATarget(String)
+    }
+
     /// Modifies one image as `tripleo-modify-image` would and pushes it to
     /// `target` plus `appendTag`; nothing is built when that tag is already
-    /// there. Returns the pushed reference and what was built (nil when nothing was).
+    /// there, or, with `onlyImagesWithPackages`, when an rpm_install's
+    /// packages are not in the image.
     public func modify(
         source: String, target: String, vars: [ConfigEntry], appendTag: String
-    ) async throws -> (name: String, built: String?) {
+    ) async throws -> ModifyOutcome {
         let task: ModifyTask
         do {
             task = try ModifyTask.parse(vars, file: "command line", key: "imageprep modify")
@@ -100,13 +109,18 @@ public struct ImageOperations: Sendable {
         let sourceReference = try Self.reference(source)
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
-        if try await client.headManifest(targetReference) != nil { return (targetName, nil) }
+        if try await client.headManifest(targetReference) != nil { return .alreadyThere(targetName) }
+        let inventory = PackageInventory(client: client)
+        if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
+            let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
+            if !plan.applies { return .notATarget(sourceReference.description) }
+        }
         let modification = ImageModification(
-            client: client, copier: ImageCopier(client: client), inventory: PackageInventory(client: client),
+            client: client, copier: ImageCopier(client: client), inventory: inventory,
             buildSlot: ConcurrencyLimiter(limit: 1), options: options)
         let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
             tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
-        return (targetName, summary)
+        return .built(targetName, summary: summary)
     }
 }

@@ -59,10 +59,10 @@ struct ModifyCommand: AsyncParsableCommand {
         let operations = try ImageOperations(options: RegistryOptions(registry, build))
         let result = try await operations.modify(
             source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()))
-        if let built = result.built {
-            print("built \(result.name) (\(built))")
-        } else {
-            print("skipped \(result.name) (already there)")
+        switch result {
+        case .built(let name, let summary): print("built \(name) (\(summary))")
+        case .alreadyThere(let name): print("skipped \(name) (already there)")
+        case .notATarget(let source): print("skipped \(source) (none of the hotfix packages is installed: not modified)")
         }
     }
 }

@@ -282,6 +282,16 @@ final class PrepareRegistryTests: XCTestCase {
               none of the hotfix packages is installed: not a target
 
             """)
+        // modify with --only-images-with-packages: an image without them is left alone.
+        let untouched = try CLI.run([
+            "modify", keystone, "\(destination.address)/hotfixes/keystone:current", "--tasks-from", "rpm_install",
+            "--rpms-path", fixes.path, "--append-tag", "-hf2", "--only-images-with-packages",
+        ] + insecure)
+        XCTAssertEqual(untouched.status, 0, untouched.stderr)
+        XCTAssertEqual(untouched.stdout, "skipped \(keystone) (none of the hotfix packages is installed: not modified)\n")
+        let notPushed = try CLI.run(["image", "inspect", "\(destination.address)/hotfixes/keystone:current-hf2"] + insecure)
+        XCTAssertEqual(notPushed.status, 1)
+
         let foreign = work.appendingPathComponent("foreign")
         try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: built.foreign, toPath: foreign.appendingPathComponent("hotfix-arm.rpm").path)
