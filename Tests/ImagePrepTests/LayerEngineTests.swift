@@ -132,12 +132,19 @@ final class LayerEngineTests: XCTestCase {
             ] + build + insecure)
         }
 
+        /// `imageprep image inspect`'s JSON, or nil when the image is not there.
+        func inspect(_ image: String) throws -> [String: Any]? {
+            let output = try CLI.run(["image", "inspect", image] + insecure)
+            guard output.status == 0 else { return nil }
+            return try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        }
+        func layers(_ image: String) throws -> [String] {
+            try XCTUnwrap(try inspect(image)?["layers"] as? [[String: Any]], image).compactMap { $0["digest"] as? String }
+        }
+
         // The base is already at the destination, as after a mirror.
         XCTAssertEqual(try CLI.run(["image", "copy", sourceImage, "\(destination.address)/apps/app:base"] + insecure).status, 0)
-        let inspected = try CLI.run(["image", "inspect", sourceImage] + insecure)
-        let baseLayers = try XCTUnwrap(
-            (JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any])?["layers"] as? [[String: Any]])
-            .compactMap { $0["digest"] as? String }
+        let baseLayers = try layers(sourceImage)
         XCTAssertFalse(baseLayers.isEmpty)
 
         let sourceBefore = try await source.requests(after: 0).count
@@ -155,10 +162,7 @@ final class LayerEngineTests: XCTestCase {
         XCTAssertEqual(built.status, 0, built.stderr)
         XCTAssertTrue(built.stdout.contains("(modify_image.yml, buildah, \(baseLayers.count) base layer(s) reused, "), built.stdout)
         // buildah recompresses the base's layers; the push uses the base's own blobs instead.
-        let builtImage = try CLI.run(["image", "inspect", "\(destination.address)/apps/app:1-buildah"] + insecure)
-        let builtLayers = try XCTUnwrap(
-            (JSONSerialization.jsonObject(with: Data(builtImage.stdout.utf8)) as? [String: Any])?["layers"] as? [[String: Any]])
-            .compactMap { $0["digest"] as? String }
+        let builtLayers = try layers("\(destination.address)/apps/app:1-buildah")
         XCTAssertEqual(Array(builtLayers.prefix(baseLayers.count)), baseLayers)
         XCTAssertEqual(builtLayers.count, baseLayers.count + 1)
 
@@ -189,11 +193,7 @@ final class LayerEngineTests: XCTestCase {
         // Reproducible: the same inputs give the same digest.
         let again = try modify("\(destination.address)/apps/other:1", engine: "layer", appendTag: "-layer")
         XCTAssertEqual(again.status, 0, again.stderr)
-        func digest(_ image: String) throws -> String? {
-            let output = try CLI.run(["image", "inspect", image] + insecure)
-            guard output.status == 0 else { return nil }
-            return (try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])?["digest"] as? String
-        }
+        func digest(_ image: String) throws -> String? { try inspect(image)?["digest"] as? String }
         XCTAssertEqual(try digest("\(destination.address)/apps/other:1-layer"), try digest(layerImage))
         XCTAssertNotNil(try digest(layerImage))
 
@@ -204,10 +204,8 @@ final class LayerEngineTests: XCTestCase {
         let labelled = try modify("\(destination.address)/apps/app:3", engine: "layer", appendTag: "-label", directory: labelOnly)
         XCTAssertEqual(labelled.status, 0, labelled.stderr)
         XCTAssertTrue(labelled.stdout.contains("(modify_image.yml, layer engine, config only, no layer; "), labelled.stdout)
-        let labelledImage = try CLI.run(["image", "inspect", "\(destination.address)/apps/app:3-label"] + insecure)
-        let labelledJSON = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(labelledImage.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual((labelledJSON["layers"] as? [[String: Any]])?.compactMap { $0["digest"] as? String }, baseLayers)
-        XCTAssertEqual((labelledJSON["labels"] as? [String: String])?["com.example.only"], "label")
+        XCTAssertEqual(try layers("\(destination.address)/apps/app:3-label"), baseLayers)
+        XCTAssertEqual((try inspect("\(destination.address)/apps/app:3-label")?["labels"] as? [String: String])?["com.example.only"], "label")
 
         // A Dockerfile that runs something: --engine layer refuses it, naming the line, and
         // pushes nothing; auto gives it to buildah and says why.
