@@ -134,33 +134,40 @@ public struct ImageCopier: Sendable {
         }
     }
 
-    /// HEAD at the destination, else mount from a repository known to hold the blob, else
-    /// stream it from the source.
+    /// Streams the blob from the source unless the destination has it or can mount it.
     private func place(_ blob: Descriptor, from source: Reference, to destination: Reference) async throws
         -> BlobPlacement
     {
+        let preferred = source.registry == destination.registry ? [source.repository] : []
+        return try await place(blob.digest, in: destination, preferring: preferred) { uploadLocation in
+            try await copyWithRetry(blob, from: source, to: destination, uploadLocation: uploadLocation)
+        }
+    }
+
+    /// Puts one blob in `destination`'s repository: nothing when a HEAD finds it there, a
+    /// mount when a repository of the same registry is known to hold it (`preferred` first),
+    /// else `transfer`, which gets the upload session a refused mount opened and returns the
+    /// bytes it sent. A blob placed by several images at once is transferred once.
+    public func place(
+        _ digest: Digest, in destination: Reference, preferring preferred: [String] = [],
+        transfer: @escaping @Sendable (_ uploadLocation: String?) async throws -> Int64
+    ) async throws -> BlobPlacement {
         let client = client
-        return try await coordinator.place(blob.digest, registry: destination.registry,
-                                           repository: destination.repository)
-        { known in
-            if try await client.headBlob(destination, digest: blob.digest) != nil {
+        return try await coordinator.place(digest, registry: destination.registry, repository: destination.repository) { known in
+            if try await client.headBlob(destination, digest: digest) != nil {
                 return .alreadyPresent
             }
+            let candidates = (preferred + known.subtracting(preferred).sorted()).filter { $0 != destination.repository }
             var uploadLocation: String?
-            var mountSources = known.subtracting([destination.repository]).sorted()
-            if source.registry == destination.registry, source.repository != destination.repository {
-                mountSources.insert(source.repository, at: 0)
-            }
-            if let from = mountSources.first {
-                switch try await client.mountBlob(blob.digest, from: from, into: destination) {
+            if let from = candidates.first {
+                switch try await client.mountBlob(digest, from: from, into: destination) {
                 case .mounted:
                     return .mounted
                 case .uploadStarted(let location):
                     uploadLocation = location
                 }
             }
-            return .copied(bytes: try await copyWithRetry(blob, from: source, to: destination,
-                                                          uploadLocation: uploadLocation))
+            return .copied(bytes: try await transfer(uploadLocation))
         }
     }
 

@@ -103,21 +103,9 @@ public struct OCILayoutPush: Sendable {
         let client = client
         for descriptor in manifest.blobs where !reusedDigests.contains(descriptor.digest) {
             let file = blob(descriptor.digest, in: layout)
-            let placement = try await copier.coordinator.place(
-                descriptor.digest, registry: destination.registry, repository: destination.repository)
-            { known in
-                if try await client.headBlob(destination, digest: descriptor.digest) != nil { return .alreadyPresent }
-                var uploadLocation: String?
-                let candidates = mountFrom + known.subtracting(mountFrom).sorted()
-                for from in candidates where from != destination.repository {
-                    switch try await client.mountBlob(descriptor.digest, from: from, into: destination) {
-                    case .mounted: return .mounted
-                    case .uploadStarted(let location): uploadLocation = location
-                    }
-                    break
-                }
+            let placement = try await copier.place(descriptor.digest, in: destination, preferring: mountFrom) { uploadLocation in
                 try await client.pushBlob(file: file, descriptor: descriptor, to: destination, uploadLocation: uploadLocation)
-                return .copied(bytes: descriptor.size)
+                return descriptor.size
             }
             report.blobs.add(placement)
         }
