@@ -32,7 +32,7 @@ struct HotfixPlan: AsyncParsableCommand {
         var plans: [HotfixPlanner.ImagePlan] = []
         for image in images { plans.append(try await planner.plan(rpmsPath: rpmsPath, image: image)) }
         if json {
-            printJSON(plans)
+            try printJSON(plans)
             return
         }
         for plan in plans {

@@ -25,7 +25,7 @@ struct ImageList: AsyncParsableCommand {
         let operations = try ImageOperations(options: RegistryOptions(registryOptions))
         let images = try await operations.list(registry: registry)
         if json {
-            printJSON(Dictionary(uniqueKeysWithValues: images.map { ($0.repository, $0.tags) }))
+            try printJSON(Dictionary(uniqueKeysWithValues: images.map { ($0.repository, $0.tags) }))
         } else {
             for image in images {
                 for tag in image.tags { print("\(registry)/\(image.repository):\(tag)") }
@@ -45,7 +45,7 @@ struct ImageInspect: AsyncParsableCommand {
 
     func run() async throws {
         let operations = try ImageOperations(options: RegistryOptions(registryOptions))
-        printJSON(try await operations.inspect(reference))
+        try printJSON(try await operations.inspect(reference))
     }
 }
 
@@ -85,11 +85,11 @@ struct ImageDelete: AsyncParsableCommand {
     }
 }
 
-func printJSON<T: Encodable>(_ value: T) {
+/// Prints `value` as the commands' `--json` output: indented, keys sorted.
+func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Encoding these plain values cannot fail.
-    print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 struct ImagePackages: AsyncParsableCommand {
@@ -111,7 +111,7 @@ struct ImagePackages: AsyncParsableCommand {
         let inventory = try PackageInventory(options: RegistryOptions(registryOptions))
         let packages = try await inventory.packages(of: reference)
         if json {
-            printJSON(packages)
+            try printJSON(packages)
         } else {
             for package in packages { print(package.nevra) }
         }

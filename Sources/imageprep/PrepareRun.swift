@@ -67,9 +67,7 @@ struct PrepareRun: AsyncParsableCommand {
 
         let result = try await PrepareWorkflow(options: options).run()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try printJSON(result)
         } else if dryRun {
             print(PlanTable.render(result), terminator: "")
         } else {

@@ -33,9 +33,7 @@ struct RPMInspect: AsyncParsableCommand {
             inspections.append(try RPMInspection.inspect(path: file))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(inspections), as: UTF8.self))
+            try printJSON(inspections)
             return
         }
         for inspection in inspections {
