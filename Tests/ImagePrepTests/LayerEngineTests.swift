@@ -7,30 +7,14 @@ import XCTest
 /// 127.0.0.1 and real buildah: the same files, labels, env, user, working directory,
 /// entrypoint and command, and no base-layer bytes downloaded.
 final class LayerEngineTests: XCTestCase {
-    nonisolated(unsafe) static var source: RegistryServer?
-    nonisolated(unsafe) static var destination: RegistryServer?
-    nonisolated(unsafe) static var buildah: BuildahFixture?
-    nonisolated(unsafe) static var setupError: (any Error)?
+    nonisolated(unsafe) static var fixture: Result<ModificationFixture, any Error>?
 
     override class func setUp() {
-        do {
-            let buildah = try BuildahFixture()
-            Self.buildah = buildah
-            let source = try RegistryServer()
-            Self.source = source
-            Self.destination = try RegistryServer()
-            try buildah.buildah([
-                "push", "--tls-verify=false", buildah.baseImage, "docker://\(source.address)/tripleomaster/centos-binary-app:current-tripleo",
-            ])
-        } catch {
-            setupError = error
-        }
+        fixture = Result { try ModificationFixture(seeding: ["tripleomaster/centos-binary-app"]) }
     }
 
     override class func tearDown() {
-        source?.stop()
-        destination?.stop()
-        buildah?.remove()
+        try? fixture?.get().stop()
     }
 
     /// What a file tree holds, path by path: type, mode, owner, and content or link target.
@@ -73,10 +57,8 @@ final class LayerEngineTests: XCTestCase {
     }
 
     func testLayerEngineMatchesBuildahAndDownloadsNoBaseLayer() async throws {
-        if let error = Self.setupError { throw error }
-        let source = try XCTUnwrap(Self.source)
-        let destination = try XCTUnwrap(Self.destination)
-        let buildah = try XCTUnwrap(Self.buildah)
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let insecure = ["--insecure-registry", source.address, "--insecure-registry", destination.address]

@@ -6,40 +6,22 @@ import XCTest
 /// `imageprep prepare` for real: tag discovery, copies and an rpm_install
 /// modification, against two real registries on 127.0.0.1 and real buildah.
 final class PrepareRegistryTests: XCTestCase {
-    nonisolated(unsafe) static var source: RegistryServer?
-    nonisolated(unsafe) static var destination: RegistryServer?
-    nonisolated(unsafe) static var buildah: BuildahFixture?
-    nonisolated(unsafe) static var setupError: (any Error)?
+    nonisolated(unsafe) static var fixture: Result<ModificationFixture, any Error>?
 
     override class func setUp() {
-        do {
-            let buildah = try BuildahFixture()
-            Self.buildah = buildah
-            let source = try RegistryServer()
-            Self.source = source
-            Self.destination = try RegistryServer()
-            for name in ["centos-binary-nova-compute", "centos-binary-keystone"] {
-                try buildah.buildah([
-                    "push", "--tls-verify=false", buildah.baseImage, "docker://\(source.address)/tripleomaster/\(name):current-tripleo",
-                ])
-            }
-        } catch {
-            setupError = error
+        fixture = Result {
+            try ModificationFixture(seeding: ["tripleomaster/centos-binary-nova-compute", "tripleomaster/centos-binary-keystone"])
         }
     }
 
     override class func tearDown() {
-        source?.stop()
-        destination?.stop()
-        buildah?.remove()
+        try? fixture?.get().stop()
         RPMFixtures.remove()
     }
 
     func testPrepareDiscoversTagsCopiesModifiesAndSkipsOnReRun() async throws {
-        if let error = Self.setupError { throw error }
-        let source = try XCTUnwrap(Self.source)
-        let destination = try XCTUnwrap(Self.destination)
-        let buildah = try XCTUnwrap(Self.buildah)
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
 
@@ -205,10 +187,8 @@ final class PrepareRegistryTests: XCTestCase {
     }
 
     func testImageCommandsAndOneImageModify() throws {
-        if let error = Self.setupError { throw error }
-        let source = try XCTUnwrap(Self.source)
-        let destination = try XCTUnwrap(Self.destination)
-        let buildah = try XCTUnwrap(Self.buildah)
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let insecure = ["--insecure-registry", source.address, "--insecure-registry", destination.address]

@@ -1,0 +1,36 @@
+import Foundation
+
+/// What the modification tests share: the private buildah storage with its base image, a
+/// source registry holding that image under the given repositories (tag `current-tripleo`),
+/// and an empty destination registry.
+public final class ModificationFixture: @unchecked Sendable {
+    public let buildah: BuildahFixture
+    public let source: RegistryServer
+    public let destination: RegistryServer
+
+    public init(seeding repositories: [String]) throws {
+        buildah = try BuildahFixture()
+        var started: [RegistryServer] = []
+        do {
+            source = try RegistryServer()
+            started.append(source)
+            destination = try RegistryServer()
+            started.append(destination)
+            for repository in repositories {
+                try buildah.buildah([
+                    "push", "--tls-verify=false", buildah.baseImage, "docker://\(source.address)/\(repository):current-tripleo",
+                ])
+            }
+        } catch {
+            for server in started { server.stop() }
+            buildah.remove()
+            throw error
+        }
+    }
+
+    public func stop() {
+        source.stop()
+        destination.stop()
+        buildah.remove()
+    }
+}
