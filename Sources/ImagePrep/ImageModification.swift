@@ -59,7 +59,7 @@ struct ImageModification {
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
             keepBuildDirectory: options.keepBuildDirectory, updatePackages: updatePackages)
         let built = try await modifier.modify(
-            sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify)
+            sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify, keepAs: target.buildahName)
         defer { built.finish() }
         // The base's layers go out as the base's own blobs, not buildah's recompressed copies.
         let resolved = try await client.resolveImage(source)

@@ -1,6 +1,7 @@
-/// Writes `Dockerfile.modified` from an operator's Dockerfile: the first
-/// `FROM` (the base of a multi-stage build) points at the source image and a
-/// `LABEL modified_append_tag=...` follows it. Later stages are left alone.
+/// Writes `Dockerfile.modified` from an operator's Dockerfile: the last
+/// `FROM` (the final stage of a multi-stage build, as the role's
+/// `lineinfile` acts on the last match) points at the source image and a
+/// `LABEL modified_append_tag=...` follows it. Earlier stages are left alone.
 public enum DockerfileRewriter {
     public enum Failure: Error, Equatable {
         case noFrom
@@ -33,7 +34,7 @@ public enum DockerfileRewriter {
     }
 
     private static func fromIndex(_ lines: [String]) -> Int? {
-        lines.firstIndex { line in
+        lines.lastIndex { line in
             let trimmed = line.trimmingLeadingSpaces().uppercased()
             return trimmed.hasPrefix("FROM ") || trimmed.hasPrefix("FROM\t")
         }

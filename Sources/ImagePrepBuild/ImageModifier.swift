@@ -5,7 +5,8 @@ import ImagePrepPlan
 public enum Cleanup: String, Sendable, CaseIterable {
     /// Remove the built image and the pulled base.
     case full
-    /// Remove the built image, keep the pulled base for later builds.
+    /// Remove the pulled base, keep the built image (under its target name)
+    /// for the host's own use, as upstream's undercloud does.
     case partial
     /// Remove nothing.
     case none
@@ -46,16 +47,20 @@ public struct ImageModifier: Sendable {
     }
 
     /// Modifies `sourceImage`; `pullBase` false uses an image already in
-    /// buildah's storage.
+    /// buildah's storage. `keepAs` names the built image in buildah's storage
+    /// when the cleanup keeps it.
     public func modify(
-        sourceImage: String, task: ModifyTask, appendTag: String, tlsVerify: Bool, pullBase: Bool = true
+        sourceImage: String, task: ModifyTask, appendTag: String, tlsVerify: Bool, pullBase: Bool = true,
+        keepAs: String? = nil
     ) async throws(BuildError) -> Result {
         let id = UUID().uuidString.prefix(8).lowercased()
         let buildDirectory = workDirectory.appendingPathComponent("build-\(id)")
         let contextDirectory = buildDirectory.appendingPathComponent("context")
         let layout = buildDirectory.appendingPathComponent("oci")
         let log = buildDirectory.appendingPathComponent("buildah.log")
-        let tag = "localhost/imageprep-modified/\(id):latest"
+        // A throwaway name, unless the cleanup keeps the built image.
+        let scratch = "localhost/imageprep-modified/\(id):latest"
+        let tag = cleanup == .full ? scratch : keepAs ?? scratch
         do {
             try FileManager.default.createDirectory(at: buildDirectory, withIntermediateDirectories: true)
         } catch {
@@ -93,7 +98,7 @@ public struct ImageModifier: Sendable {
             try? await buildah.removeImage(tag, log: log)
             if pullBase { try? await buildah.removeImage(sourceImage, log: log) }
         case .partial:
-            try? await buildah.removeImage(tag, log: log)
+            if pullBase { try? await buildah.removeImage(sourceImage, log: log) }
         case .none:
             break
         }

@@ -48,7 +48,7 @@ struct BuildOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("buildah run root, for a private storage.", valueName: "dir"))
     var buildahRunroot: String?
 
-    @Option(help: "What to remove after a build: full (built image and pulled base), partial (built image), none.")
+    @Option(help: "What to remove from buildah's storage after a build: full (pulled base and built image), partial (pulled base; the built image stays under its target name), none.")
     var cleanup: CleanupName = .full
 
     @Flag(help: "Keep each image's build directory (Dockerfile.modified, inputs, buildah.log).")

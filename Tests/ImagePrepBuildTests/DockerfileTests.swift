@@ -41,11 +41,17 @@ final class DockerfileTests: XCTestCase {
         XCTAssertEqual(DockerfileRewriter.originalLine(2, in: original), 2)
     }
 
-    func testMultiStageKeepsFlagsStageNameAndLaterStages() throws {
-        let original = "FROM --platform=linux/amd64 base AS build\nRUN make\nFROM build AS final\n"
+    func testMultiStageRewritesTheLastFromKeepingFlagsAndStageNameAndLeavesEarlierStages() throws {
+        // As the role's lineinfile: the last FROM is the source image, the LABEL follows it.
+        let original = "FROM --platform=linux/amd64 builder:1 AS build\nRUN make\nFROM --platform=linux/amd64 base AS final\nCOPY --from=build /out /out\n"
         XCTAssertEqual(
             try DockerfileRewriter.modified(original, sourceImage: "src:1", appendTag: "-x"),
-            "FROM --platform=linux/amd64 src:1 AS build\nLABEL modified_append_tag=-x\nRUN make\nFROM build AS final\n")
+            "FROM --platform=linux/amd64 builder:1 AS build\nRUN make\nFROM --platform=linux/amd64 src:1 AS final\nLABEL modified_append_tag=-x\nCOPY --from=build /out /out\n")
+        // Lines after the inserted LABEL map back one up; those before it are unchanged.
+        XCTAssertEqual(DockerfileRewriter.originalLine(2, in: original), 2)
+        XCTAssertEqual(DockerfileRewriter.originalLine(5, in: original), 4)
+        // The layer engine leaves a multi-stage Dockerfile to buildah.
+        XCTAssertThrowsError(try LayerRecipe.parse(original))
     }
 
     func testNoFromIsAnError() {

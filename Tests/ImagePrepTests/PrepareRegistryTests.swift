@@ -186,6 +186,50 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
     }
 
+    /// `--cleanup` as upstream: full removes the pulled base and the built
+    /// image from buildah's storage, partial only the base (the built image
+    /// stays under its target name), none neither.
+    func testCleanupFullPartialAndNoneAsUpstream() throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let custom = work.appendingPathComponent("custom")
+        try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
+        try "FROM placeholder\nRUN true\n".write(to: custom.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
+              params: [DockerKeystoneImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let base = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        for mode in ["full", "partial", "none"] {
+            let env = work.appendingPathComponent("\(mode).yaml")
+            try """
+                parameter_defaults:
+                  DockerInsecureRegistryAddress: [\(source.address)]
+                  ContainerImagePrepare:
+                  - push_destination: \(destination.address)
+                    set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+                    modify_role: tripleo-modify-image
+                    modify_append_tag: -cleanup-\(mode)
+                    modify_vars: {tasks_from: modify_image.yml, modify_dir_path: \(custom.path)}
+                """.write(to: env, atomically: true, encoding: .utf8)
+            let result = try CLI.run([
+                "prepare", "-e", env.path, "--template-file", template.path, "--engine", "buildah", "--cleanup", mode,
+                "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
+                "--work-dir", work.path, "--no-cache",
+            ])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let built = "\(destination.address)/tripleomaster/centos-binary-keystone:current-tripleo-cleanup-\(mode)"
+            let images = try buildah.buildah(["images", "--format", "{{.Name}}:{{.Tag}}"]).split(separator: "\n").map(String.init)
+            XCTAssertEqual(images.contains(base), mode == "none", "\(mode): \(images)")
+            XCTAssertEqual(images.contains(built), mode != "full", "\(mode): \(images)")
+            for image in [base, built] where images.contains(image) { try buildah.buildah(["rmi", "--force", image]) }
+        }
+    }
+
     func testImageCommandsAndOneImageModify() throws {
         let fixture = try XCTUnwrap(Self.fixture).get()
         let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
