@@ -51,6 +51,7 @@ enum FileSystem {
         } catch {
             throw PrepareError.unreadable(path: directory, reason: "cannot list the directory")
         }
-        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { directory + "/" + $0 }
+        // tripleoclient reads `*.yaml` only, in ascending order.
+        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { directory + "/" + $0 }
     }
 }

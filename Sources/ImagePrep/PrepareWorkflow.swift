@@ -3,10 +3,20 @@ import ImagePrepPlan
 
 public struct PrepareOptions: Sendable {
     public var environmentFiles: [String] = []
-    public var environmentDirectory: String?
+    /// `--environment-directory`: their `*.yaml` files load, by name, before
+    /// the `-e` files (as tripleoclient does).
+    public var environmentDirectories: [String] = []
+    /// `--roles-file`: a path, or one relative to `heatTemplatesDirectory`
+    /// (as tripleoclient resolves it).
     public var rolesFile: String?
+    /// Where tripleo-heat-templates is installed; its `roles_data.yaml` is
+    /// the roles file when none is given and it exists (upstream's default).
+    public var heatTemplatesDirectory = "/usr/share/openstack-tripleo-heat-templates"
     public var templateFile: String?
     public var catalog: Catalog = .stein
+    /// `--catalog` was given: a template is rendered with that catalog's
+    /// defaults only, not with those of the era it belongs to.
+    public var catalogChosen = false
     public var outputEnvFile: String?
     public var outputImagesFile: String?
     /// The provenance report of modified images (JSON).
@@ -48,10 +58,11 @@ public struct PrepareWorkflow: Sendable {
 
     public func loadPlan() throws(PrepareError) -> PreparePlan {
         var environment = HeatEnvironment()
-        var files = options.environmentFiles
-        if let directory = options.environmentDirectory {
+        var files: [String] = []
+        for directory in options.environmentDirectories {
             files += try FileSystem.environmentFiles(in: directory)
         }
+        files += options.environmentFiles
         for file in files {
             let text = try FileSystem.readText(file)
             do {

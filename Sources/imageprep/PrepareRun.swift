@@ -16,8 +16,8 @@ struct PrepareRun: AsyncParsableCommand {
     @Option(name: [.customShort("e"), .customLong("environment-file")], help: ArgumentHelp("Environment file; repeat for more, later ones win.", valueName: "file"))
     var environmentFiles: [String] = []
 
-    @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, after the -e files.", valueName: "dir"))
-    var environmentDirectory: String?
+    @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, before the -e files (repeatable).", valueName: "dir"))
+    var environmentDirectory: [String] = []
 
     @Option(help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes.", valueName: "file"))
     var rolesFile: String?
@@ -47,7 +47,7 @@ struct PrepareRun: AsyncParsableCommand {
     @OptionGroup(title: "Modification") var build: BuildOptionGroup
 
     func validate() throws {
-        if environmentFiles.isEmpty && environmentDirectory == nil {
+        if environmentFiles.isEmpty && environmentDirectory.isEmpty {
             throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
         }
     }
@@ -55,7 +55,7 @@ struct PrepareRun: AsyncParsableCommand {
     func run() async throws {
         var options = PrepareOptions()
         options.environmentFiles = environmentFiles
-        options.environmentDirectory = environmentDirectory
+        options.environmentDirectories = environmentDirectory
         options.rolesFile = rolesFile
         options.templateFile = templateFile
         options.catalog = catalogOption.catalog.catalog
