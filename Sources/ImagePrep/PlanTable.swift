@@ -6,8 +6,11 @@ public enum PlanTable {
         var rows = [["ENTRY", "IMAGE", "TARGET", "NOTES"]]
         for image in result.images {
             var notes: [String] = []
-            if let label = image.image.tagFromLabel, image.tag == nil {
-                notes.append(result.dryRun ? "tag from label \(label) (not looked up)" : "tag from label \(label)")
+            if let label = image.image.tagFromLabel, image.tag == nil, image.missingLabel == nil {
+                notes.append(result.dryRun && !result.discovered ? "tag from label \(label) (not looked up)" : "tag from label \(label)")
+            }
+            if let label = image.missingLabel {
+                notes.append("kept tag: no label \(label)")
             }
             if let modify = image.image.modify {
                 let task = modify.vars.first { $0.key == "tasks_from" }?.value.scalarText ?? modify.role
@@ -33,7 +36,13 @@ public enum PlanTable {
         }
         lines.append("")
         lines.append(summary + ".")
-        if result.dryRun {
+        let kept = result.images.filter { $0.missingLabel != nil }
+        if !kept.isEmpty {
+            lines.append("\(kept.count) image(s) kept their given tag: the tag_from_label label is missing (as upstream).")
+        }
+        if result.discovered {
+            lines.append("Dry run with --discover: tags and labels were looked up (read-only); nothing was copied or modified.")
+        } else if result.dryRun {
             lines.append("Dry run: no registry was contacted; tags are as given, nothing was copied or modified.")
         }
         lines += result.report

@@ -34,4 +34,10 @@ extension PreparePlan {
     public var needsRegistry: Bool {
         images.contains { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
     }
+
+    /// Whether tags or labels must be looked up to know the result
+    /// (`tag_from_label`, `modify_only_with_labels`).
+    public var needsLookups: Bool {
+        images.contains { $0.tagFromLabel != nil || !($0.modify?.onlyWithLabels.isEmpty ?? true) }
+    }
 }

@@ -22,6 +22,9 @@ public struct PrepareOptions: Sendable {
     /// The provenance report of modified images (JSON).
     public var reportFile: String?
     public var dryRun = false
+    /// With `dryRun`: look tags and labels up (read-only: no copy, no build),
+    /// so the plan and env file show what a real run would write.
+    public var discover = false
     public var now = Date()
     public var hostsFile = "/etc/hosts"
     /// Registry and build settings of a real run.
@@ -32,6 +35,8 @@ public struct PrepareOptions: Sendable {
 
 public struct PrepareResult: Sendable, Encodable {
     public var dryRun: Bool
+    /// A dry run that looked tags and labels up.
+    public var discovered = false
     public var plan: PreparePlan
     public var images: [ResolvedImage]
     public var parameters: [String: String]
@@ -42,7 +47,7 @@ public struct PrepareResult: Sendable, Encodable {
     public var environmentYAML: String
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", plan, images, parameters, insecureRegistries = "insecure_registries", report
+        case dryRun = "dry_run", discovered, plan, images, parameters, insecureRegistries = "insecure_registries", report
         case packageChanges = "package_changes"
     }
 }
@@ -105,7 +110,18 @@ public struct PrepareWorkflow: Sendable {
         let plan = try loadPlan()
         var resolved: [ResolvedImage]
         var outcome = TransferOutcome()
-        if options.dryRun {
+        if options.dryRun && options.discover && plan.needsLookups {
+            let session = try RegistrySession(plan: plan, options: options.registry)
+            resolved = []
+            var failures: [ImageFailure] = []
+            for result in await session.resolve(plan) {
+                switch result {
+                case .success(let image): resolved.append(image)
+                case .failure(let failure): failures.append(failure)
+                }
+            }
+            guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
+        } else if options.dryRun {
             resolved = plan.images.map(ResolvedImage.unresolved)
         } else if !plan.needsRegistry {
             resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
@@ -141,7 +157,7 @@ public struct PrepareWorkflow: Sendable {
             try FileSystem.writeAtomically(environmentYAML, to: path)
         }
         return PrepareResult(
-            dryRun: options.dryRun, plan: plan, images: resolved,
+            dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
             insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: outcome.insecureRegistries),
             report: outcome.report, packageChanges: outcome.packageChanges, environmentYAML: environmentYAML)

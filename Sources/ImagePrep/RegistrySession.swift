@@ -49,6 +49,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let insecure: Set<String>
     let mirror: String?
     let hotfixes: HotfixPlanner
+    let tags: TagLookup
     /// Per-image hotfix decisions, for the report.
     private let hotfixNotes = Mutex<[String]>([])
     private let changes = Mutex<[PackageChanges]>([])
@@ -78,6 +79,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(client: client, platforms: platforms)
         hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
+        tags = TagLookup(client: client)
     }
 
     /// One client for a run: credentials from the environment, `--authfile`
@@ -118,7 +120,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         await forEach(plan.images) { image in
             do {
                 let source = try self.sourceReference(image.imageName)
-                var tag: String?
+                var discovered = TagLookup.Outcome()
                 var labels: [String: String]?
                 if let label = image.tagFromLabel {
                     let template = try TagTemplate(label)
@@ -126,13 +128,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                     self.sourceDigests.withLock { $0[image.imageName] = resolved.taggedDigest }
                     let config = try await self.client.fetchImageConfig(of: resolved, in: source)
                     labels = config.labels
-                    tag = try template.tag(labels: config.labels, image: source.description)
+                    discovered = try await self.tags.discover(template, labels: config.labels, source: source, image: image.imageName)
                 }
                 var modified = image.modify != nil
                 if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
                     let imageLabels: [String: String]
                     if let labels { imageLabels = labels } else { imageLabels = try await self.client.fetchImageConfig(source).labels }
-                    modified = modify.onlyWithLabels.allSatisfy { imageLabels[$0] != nil }
+                    // Upstream's filter_images_with_labels: any one of the labels.
+                    modified = modify.onlyWithLabels.contains { imageLabels[$0] != nil }
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
                     let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: source.description)
@@ -142,7 +145,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                         : "hotfix  \(image.imageName): none of the hotfix packages is installed, not modified"
                     self.hotfixNotes.withLock { $0.append(note) }
                 }
-                return .success(ResolvedImage(image: image, tag: tag, modified: modified))
+                return .success(
+                    ResolvedImage(image: image, tag: discovered.tag, modified: modified, missingLabel: discovered.missingLabel))
             } catch {
                 return .failure(ImageFailure(image: image.imageName, reason: "\(error)"))
             }

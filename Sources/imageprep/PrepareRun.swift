@@ -39,6 +39,9 @@ struct PrepareRun: AsyncParsableCommand {
     @Flag(help: "Plan only: no registry is contacted and tags stay as given.")
     var dryRun = false
 
+    @Flag(help: "With --dry-run: look tags and labels up at the registries (read-only: nothing is copied or built), so the plan and the env file show what a real run writes.")
+    var discover = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -49,6 +52,9 @@ struct PrepareRun: AsyncParsableCommand {
     func validate() throws {
         if environmentFiles.isEmpty && environmentDirectory.isEmpty {
             throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
+        }
+        if discover && !dryRun {
+            throw ValidationError("--discover goes with --dry-run (a real run always looks tags and labels up)")
         }
     }
 
@@ -63,6 +69,7 @@ struct PrepareRun: AsyncParsableCommand {
         options.outputImagesFile = outputImagesFile
         options.reportFile = report
         options.dryRun = dryRun
+        options.discover = discover
         options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
 
         let result = try await PrepareWorkflow(options: options).run()

@@ -112,7 +112,8 @@ final class PrepareRegistryTests: XCTestCase {
 
         // A re-run rebuilds and copies nothing: one request per image at the
         // destination, besides one API version check for the run; at the source
-        // only the manifests are read, the image configs come from the cache.
+        // only the manifests and each repository's tag list (the discovered
+        // tag must exist there) are read, the image configs come from the cache.
         let before = destination.requests().count
         let sourceBefore = try await source.requests(after: 0).count
         let second = try CLI.run(arguments)
@@ -131,7 +132,9 @@ final class PrepareRegistryTests: XCTestCase {
             sourceRerun.filter { $0 != "GET /v2/" }.sorted(),
             [
                 "GET /v2/tripleomaster/centos-binary-keystone/manifests/current-tripleo",
+                "GET /v2/tripleomaster/centos-binary-keystone/tags/list?n=1000",
                 "GET /v2/tripleomaster/centos-binary-nova-compute/manifests/current-tripleo",
+                "GET /v2/tripleomaster/centos-binary-nova-compute/tags/list?n=1000",
             ])
 
         // A label that no image has fails those images, names them, and
@@ -146,11 +149,15 @@ final class PrepareRegistryTests: XCTestCase {
             variantArguments[2] = variant.path
             return try CLI.run(variantArguments)
         }
-        let failed = try runVariant("bad.yaml", [("tag_from_label: rdo_version", "tag_from_label: '{version}-{release}'")])
+        // A tag_from_label whose tag the source lacks fails those images, names
+        // the tag and the available ones, and leaves the env file as it was.
+        let failed = try runVariant("bad.yaml", [("tag_from_label: rdo_version", "tag_from_label: '{rdo_version}-rc'")])
         XCTAssertEqual(failed.status, 1)
         XCTAssertTrue(failed.stderr.contains("2 image(s) failed; no output file was written"), failed.stderr)
-        XCTAssertTrue(failed.stderr.contains("centos-binary-keystone:current-tripleo"), failed.stderr)
-        XCTAssertTrue(failed.stderr.contains("version"), failed.stderr)
+        XCTAssertTrue(
+            failed.stderr.contains(
+                "image \(source.address)/tripleomaster/centos-binary-keystone has no tag 1.0-test-rc (from tag_from_label {rdo_version}-rc); available tags: 1.0-test, current-tripleo"),
+            failed.stderr)
         XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
 
         // A Dockerfile whose RUN fails: that image fails, the error names the
@@ -240,7 +247,9 @@ final class PrepareRegistryTests: XCTestCase {
         let list = try CLI.run(["image", "list", "--registry", source.address] + insecure)
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertEqual(list.stdout, """
+            \(source.address)/tripleomaster/centos-binary-keystone:1.0-test
             \(source.address)/tripleomaster/centos-binary-keystone:current-tripleo
+            \(source.address)/tripleomaster/centos-binary-nova-compute:1.0-test
             \(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo
 
             """)

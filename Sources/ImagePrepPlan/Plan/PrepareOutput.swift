@@ -6,11 +6,15 @@ public struct ResolvedImage: Sendable, Equatable, Encodable {
     /// the catalog gave.
     public var tag: String?
     public var modified: Bool
+    /// The `tag_from_label` label the image lacks, when it kept its given
+    /// tag for that reason (upstream's fallback).
+    public var missingLabel: String?
 
-    public init(image: PlannedImage, tag: String?, modified: Bool) {
+    public init(image: PlannedImage, tag: String?, modified: Bool, missingLabel: String? = nil) {
         self.image = image
         self.tag = tag
         self.modified = modified
+        self.missingLabel = missingLabel
     }
 
     /// The image as planned, with no registry consulted: tags stay as given
@@ -29,7 +33,7 @@ public struct ResolvedImage: Sendable, Equatable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case image, tag, modified, sourceName = "source", targetName = "target"
+        case image, tag, modified, sourceName = "source", targetName = "target", missingLabel = "missing_label"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -39,6 +43,7 @@ public struct ResolvedImage: Sendable, Equatable, Encodable {
         try container.encode(modified, forKey: .modified)
         try container.encode(sourceName, forKey: .sourceName)
         try container.encode(targetName, forKey: .targetName)
+        try container.encodeIfPresent(missingLabel, forKey: .missingLabel)
     }
 }
 

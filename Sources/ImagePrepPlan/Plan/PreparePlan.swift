@@ -64,7 +64,7 @@ public struct ModifyRequest: Sendable, Equatable, Encodable {
     public var task: ModifyTask
     public var vars: [ConfigEntry]
     public var appendTag: String
-    /// The image is modified only if it carries every one of these labels,
+    /// The image is modified only if it carries any one of these labels,
     /// which only the registry can tell.
     public var onlyWithLabels: [String]
 

@@ -51,15 +51,27 @@ public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// The tag for an image with `labels`; `image` names it in errors.
     public func tag(labels: [String: String], image: String) throws -> String {
+        if let missing = missingLabel(in: labels) {
+            throw RegistryError.missingLabel(image: image, label: missing, available: Array(labels.keys))
+        }
+        return try tagIfLabelled(labels: labels, image: image)!
+    }
+
+    /// The first label the template reads that `labels` lacks.
+    public func missingLabel(in labels: [String: String]) -> String? {
+        self.labels.first { labels[$0] == nil }
+    }
+
+    /// The tag for an image with `labels`, or nil when one of the labels is
+    /// missing (upstream then keeps the tag the image was named with).
+    public func tagIfLabelled(labels: [String: String], image: String) throws -> String? {
         var tag = ""
         for part in parts {
             switch part {
             case .literal(let text):
                 tag += text
             case .label(let name):
-                guard let value = labels[name] else {
-                    throw RegistryError.missingLabel(image: image, label: name, available: Array(labels.keys))
-                }
+                guard let value = labels[name] else { return nil }
                 tag += value
             }
         }

@@ -1,0 +1,70 @@
+import ImagePrepPlan
+import ImagePrepRegistry
+import Synchronization
+
+/// Upstream's tag discovery rules (`discover_tag_from_inspect`): the labels of
+/// the image at its given tag name the versioned tag; when a label is
+/// missing the given tag is kept; a discovered tag must exist in the source
+/// repository. Each repository's tag list is fetched once per run and shared.
+final class TagLookup: Sendable {
+    /// What discovery settled for one image.
+    struct Outcome: Sendable, Equatable {
+        /// The discovered tag; nil keeps the given one.
+        var tag: String?
+        /// The label that was missing when the given tag was kept.
+        var missingLabel: String?
+    }
+
+    let client: RegistryClient
+    private let tagLists = Mutex<[String: Task<[String], any Error>]>([:])
+
+    init(client: RegistryClient) {
+        self.client = client
+    }
+
+    /// `image` is the image as planned, named in errors.
+    func discover(_ template: TagTemplate, labels: [String: String], source: Reference, image: String) async throws -> Outcome {
+        guard let tag = try template.tagIfLabelled(labels: labels, image: source.description) else {
+            return Outcome(tag: nil, missingLabel: template.missingLabel(in: labels))
+        }
+        if tag == source.tag { return Outcome(tag: tag) }
+        let available = try await tags(of: source)
+        guard available.contains(tag) else {
+            throw TagNotFound(image: ImageName.splitTag(image).name, tag: tag, template: template.description, available: available)
+        }
+        return Outcome(tag: tag)
+    }
+
+    /// The repository's tags (every page), fetched once and shared by every
+    /// image of that repository.
+    func tags(of reference: Reference) async throws -> [String] {
+        let key = "\(reference.registry)/\(reference.repository)"
+        let task = tagLists.withLock { lists in
+            if let task = lists[key] { return task }
+            let client = self.client
+            let task = Task { try await client.listTags(reference) }
+            lists[key] = task
+            return task
+        }
+        return try await task.value
+    }
+}
+
+/// A tag that `tag_from_label` gave but the source repository does not have.
+struct TagNotFound: Error, CustomStringConvertible {
+    var image: String
+    var tag: String
+    var template: String
+    var available: [String]
+
+    /// Shown at most, so a repository with thousands of tags stays one line.
+    static let shownTags = 20
+
+    var description: String {
+        let sorted = available.sorted()
+        var list = sorted.prefix(Self.shownTags).joined(separator: ", ")
+        if sorted.isEmpty { list = "none" }
+        if sorted.count > Self.shownTags { list += " and \(sorted.count - Self.shownTags) more" }
+        return "image \(image) has no tag \(tag) (from tag_from_label \(template)); available tags: \(list)"
+    }
+}
