@@ -36,6 +36,11 @@ public enum PlanTable {
         }
         lines.append("")
         lines.append(summary + ".")
+        if let rolesFile = result.rolesFile {
+            lines.append("Roles file: \(rolesFile) (only images of services enabled on roles with nodes).")
+        } else {
+            lines.append("No roles file: every image of the catalog is kept.")
+        }
         let kept = result.images.filter { $0.missingLabel != nil }
         if !kept.isEmpty {
             lines.append("\(kept.count) image(s) kept their given tag: the tag_from_label label is missing (as upstream).")

@@ -43,12 +43,14 @@ public struct PrepareResult: Sendable, Encodable {
     public var insecureRegistries: [String]
     public var report: [String]
     public var packageChanges: [PackageChanges]
+    /// The roles file that filtered the images, if any.
+    public var rolesFile: String?
     /// The output env file's YAML.
     public var environmentYAML: String
 
     enum CodingKeys: String, CodingKey {
         case dryRun = "dry_run", discovered, plan, images, parameters, insecureRegistries = "insecure_registries", report
-        case packageChanges = "package_changes"
+        case packageChanges = "package_changes", rolesFile = "roles_file"
     }
 }
 
@@ -77,7 +79,7 @@ public struct PrepareWorkflow: Sendable {
             }
         }
         var roles: [Role]?
-        if let rolesFile = options.rolesFile {
+        if let rolesFile = rolesFile() {
             let text = try FileSystem.readText(rolesFile)
             do {
                 roles = try Role.parseRoles(try ConfigDocument.parse(text, file: rolesFile), file: rolesFile)
@@ -98,12 +100,29 @@ public struct PrepareWorkflow: Sendable {
         }
         let planner = Planner(
             environment: environment, roles: roles, catalog: options.catalog, template: template,
-            undercloudRegistry: UndercloudRegistry.address(hostsFile: options.hostsFile), now: options.now)
+            undercloudRegistry: UndercloudRegistry.address(hostsFile: options.hostsFile), now: options.now,
+            catalogChosen: options.catalogChosen)
         do {
-            return try planner.plan()
+            let plan = try planner.plan()
+            try PlanChecks.check(plan, file: environment.file(of: "ContainerImagePrepare"))
+            return plan
         } catch {
             throw PrepareError.plan(error)
         }
+    }
+
+    /// The roles file to use: `--roles-file` as given or under the heat
+    /// templates, else the templates' `roles_data.yaml` when it exists,
+    /// else none (every image is kept).
+    public func rolesFile() -> String? {
+        let fileManager = FileManager.default
+        guard let given = options.rolesFile else {
+            let standard = options.heatTemplatesDirectory + "/roles_data.yaml"
+            return fileManager.fileExists(atPath: standard) ? standard : nil
+        }
+        if fileManager.fileExists(atPath: given) || given.hasPrefix("/") { return given }
+        let underTemplates = options.heatTemplatesDirectory + "/" + given
+        return fileManager.fileExists(atPath: underTemplates) ? underTemplates : given
     }
 
     public func run() async throws(PrepareError) -> PrepareResult {
@@ -160,7 +179,8 @@ public struct PrepareWorkflow: Sendable {
             dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
             insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: outcome.insecureRegistries),
-            report: outcome.report, packageChanges: outcome.packageChanges, environmentYAML: environmentYAML)
+            report: outcome.report, packageChanges: outcome.packageChanges, rolesFile: rolesFile(),
+            environmentYAML: environmentYAML)
     }
 
     /// The document `prepare default` writes, as YAML.

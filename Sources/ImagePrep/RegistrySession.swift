@@ -119,7 +119,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func resolve(_ plan: PreparePlan) async -> [Result<ResolvedImage, ImageFailure>] {
         await forEach(plan.images) { image in
             do {
-                let source = try self.sourceReference(image.imageName)
+                let source = try self.sourceReference(image.pullName)
                 var discovered = TagLookup.Outcome()
                 var labels: [String: String]?
                 if let label = image.tagFromLabel {
@@ -179,7 +179,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         do {
             // From the tag the labels were read on (the set tag): the
             // discovered tag names the destination.
-            let source = try sourceReference(image.image.imageName)
+            let source = try sourceReference(image.image.pullName)
             let target = try Reference(image.targetName)
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
@@ -190,6 +190,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
+            var copier = self.copier
+            copier.platforms = image.image.multiArch ? .all : .only(.linuxAMD64)
             let report = try await copier.copy(from: source, to: target)
             let line: String
             switch report.outcome {
@@ -215,7 +217,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
-            let source = try sourceReference(image.image.imageName)
+            let source = try sourceReference(image.image.pullName)
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, options: options)
             let summary = try await modification.run(

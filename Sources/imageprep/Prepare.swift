@@ -29,5 +29,8 @@ struct CatalogOption: ParsableArguments {
         help: ArgumentHelp(
             "Built-in image catalog: 'stein' (centos-binary-* images, Docker*Image parameters, as the prepare documentation describes) or 'master' (the last upstream: openstack-* images, Container*Image parameters).",
             valueName: "name"))
-    var catalog: CatalogName = .stein
+    var catalog: CatalogName?
+
+    /// The catalog asked for, else `stein`.
+    var chosen: CatalogName { catalog ?? .stein }
 }

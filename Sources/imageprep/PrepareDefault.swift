@@ -21,7 +21,7 @@ struct PrepareDefault: AsyncParsableCommand {
 
     func run() async throws {
         let text = PrepareWorkflow.defaultDocument(
-            catalog: catalogOption.catalog.catalog, localPushDestination: localPushDestination,
+            catalog: catalogOption.chosen.catalog, localPushDestination: localPushDestination,
             registryLogin: enableRegistryLogin)
         if let outputEnvFile {
             try PrepareWorkflow.write(text, to: outputEnvFile)

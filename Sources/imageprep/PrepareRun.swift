@@ -19,7 +19,9 @@ struct PrepareRun: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, before the -e files (repeatable).", valueName: "dir"))
     var environmentDirectory: [String] = []
 
-    @Option(help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes.", valueName: "file"))
+    @Option(
+        name: [.customShort("r"), .long],
+        help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes (default: /usr/share/openstack-tripleo-heat-templates/roles_data.yaml when it exists).", valueName: "file"))
     var rolesFile: String?
 
     @Option(help: ArgumentHelp("Render this catalog template (Jinja2 subset) instead of the built-in catalog.", valueName: "file"))
@@ -64,7 +66,8 @@ struct PrepareRun: AsyncParsableCommand {
         options.environmentDirectories = environmentDirectory
         options.rolesFile = rolesFile
         options.templateFile = templateFile
-        options.catalog = catalogOption.catalog.catalog
+        options.catalog = catalogOption.chosen.catalog
+        options.catalogChosen = catalogOption.catalog != nil
         options.outputEnvFile = outputEnvFile
         options.outputImagesFile = outputImagesFile
         options.reportFile = report
@@ -73,6 +76,9 @@ struct PrepareRun: AsyncParsableCommand {
         options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
 
         let result = try await PrepareWorkflow(options: options).run()
+        for warning in result.plan.warnings {
+            FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
+        }
         if json {
             try printJSON(result)
         } else if dryRun {

@@ -111,7 +111,7 @@ final class PrepareCommandTests: XCTestCase {
                 includes: ['nova-compute:']
                 modify_role: tripleo-modify-image
                 modify_append_tag: -hotfix
-                modify_vars: {tasks_from: rpm_install.yml, rpms_path: /home/stack/nova-hotfix-pkgs}
+                modify_vars: {tasks_from: rpm_install.yml, rpms_path: \(directory.path)}
               ContainerImageRegistryCredentials:
                 docker.io: {operator: pa55w0rd-secret}
             """)
@@ -126,7 +126,7 @@ final class PrepareCommandTests: XCTestCase {
         XCTAssertEqual(images.count, 1)
         let image = try XCTUnwrap(images[0]["image"] as? [String: Any])
         let modify = try XCTUnwrap(image["modify"] as? [String: Any])
-        XCTAssertEqual((modify["modify_vars"] as? [String: Any])?["rpms_path"] as? String, "/home/stack/nova-hotfix-pkgs")
+        XCTAssertEqual((modify["modify_vars"] as? [String: Any])?["rpms_path"] as? String, directory.path)
         let registry = try XCTUnwrap((json["plan"] as? [String: Any])?["registry"] as? [String: Any])
         XCTAssertEqual(registry["credentials"] as? [String: String], ["docker.io": "operator"])
     }

@@ -108,4 +108,212 @@ final class UpstreamPlanTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("\"push_destination\" : \"10.0.0.20:8787\""), result.stdout)
         XCTAssertFalse(result.stdout.contains("10.0.0.99"), result.stdout)
     }
+
+    // MARK: Output
+
+    func testDockerInsecureRegistryAddressListsHostAndPortOnly() throws {
+        let env = try write("cip.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787/
+                includes: [nova-compute]
+              - push_destination: 192.168.24.3:8787/mirror
+                includes: [ceph]
+            """)
+        let result = try CLI.run([
+            "prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run", "--output-env-file", path("out.yaml"),
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let out = try read("out.yaml")
+        XCTAssertTrue(out.hasSuffix("""
+              DockerInsecureRegistryAddress:
+              - 192.168.24.1:8787
+              - 192.168.24.3:8787
+
+            """), out)
+    }
+
+    // MARK: Templates and roles
+
+    /// The shape of the final era's template: Container*Image parameters and
+    /// images whose variables only that era's defaults give.
+    static let finalEraTemplate = """
+        container_images_template:
+        - imagename: "{{namespace}}/{{name_prefix}}nova-api{{name_suffix}}:{{tag}}"
+          params: [ContainerNovaApiImage]
+        - imagename: "{{pushgateway_namespace}}/{{pushgateway_image}}:{{pushgateway_tag}}"
+          params: [ContainerPushgatewayImage]
+        - imagename: "{{ceph_haproxy_namespace}}/{{ceph_haproxy_image}}:{{ceph_haproxy_tag}}"
+          params: [ContainerCephHaproxyImage]
+
+        """
+
+    func testAFinalEraTemplateRendersWithTheFinalErasDefaults() throws {
+        let template = try write("tripleo_containers.yaml.j2", Self.finalEraTemplate)
+        let env = try write("cip.yaml", "parameter_defaults:\n  ContainerImagePrepare:\n  - push_destination: 192.168.24.1:8787\n")
+        let result = try CLI.run(["prepare", "-e", env, "--template-file", template, "--dry-run", "--output-env-file", path("out.yaml")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try read("out.yaml"), """
+            parameter_defaults:
+              ContainerCephHaproxyImage: 192.168.24.1:8787/ceph/haproxy:2.3
+              ContainerNovaApiImage: 192.168.24.1:8787/tripleomastercentos9/openstack-nova-api:current-tripleo
+              ContainerPushgatewayImage: 192.168.24.1:8787/prometheus/pushgateway:v1.4.2
+              DockerInsecureRegistryAddress:
+              - 192.168.24.1:8787
+
+            """)
+        // With --catalog stein chosen, the stein defaults lack them: an error, not 'localhost:8787//:'.
+        let chosen = try CLI.run(["prepare", "-e", env, "--template-file", template, "--catalog", "stein", "--dry-run"])
+        XCTAssertEqual(chosen.status, 1)
+        XCTAssertEqual(chosen.stderr, "Error: \(template):4: 'pushgateway_namespace' is not defined: no 'set' value or catalog default gives it\n")
+    }
+
+    func testAVariableNothingDefinesIsAnErrorNamingTemplateLineAndVariable() throws {
+        let template = try write("mine.yaml.j2", """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}nova-api{{name_suffix}}:{{tag}}"
+              params: [DockerNovaApiImage]
+            - imagename: "{{namespace}}/{{my_image}}:{{tag}}"
+              params: [DockerMineImage]
+
+            """)
+        let env = try write("cip.yaml", "parameter_defaults: {}\n")
+        let result = try CLI.run(["prepare", "-e", env, "--template-file", template, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertEqual(result.stderr, "Error: \(template):4: 'my_image' is not defined: no 'set' value or catalog default gives it\n")
+        XCTAssertEqual(result.stdout, "")
+    }
+
+    func testTheHeatTemplatesRolesFileIsTheDefaultAndTheRunSaysWhichWasUsed() throws {
+        let templates = directory.appendingPathComponent("tht")
+        try FileManager.default.createDirectory(at: templates, withIntermediateDirectories: true)
+        let env = try write("cip.yaml", "parameter_defaults:\n  ComputeCount: 0\n")
+        var options = PrepareOptions()
+        options.environmentFiles = [env]
+        options.templateFile = Self.smallTemplate
+        options.dryRun = true
+        options.heatTemplatesDirectory = templates.path
+        // No roles_data.yaml there: no filter.
+        XCTAssertNil(PrepareWorkflow(options: options).rolesFile())
+        let all = try PrepareWorkflow(options: options).loadPlan().images.count
+        // The standard one present: it filters.
+        let standard = templates.appendingPathComponent("roles_data.yaml").path
+        try FileManager.default.copyItem(atPath: CLI.fixture("roles_data.yaml"), toPath: standard)
+        XCTAssertEqual(PrepareWorkflow(options: options).rolesFile(), standard)
+        let filtered = try PrepareWorkflow(options: options).loadPlan().images.count
+        XCTAssertLessThan(filtered, all)
+        // -r relative to the heat templates, as tripleoclient resolves it.
+        options.rolesFile = "roles_data.yaml"
+        XCTAssertEqual(PrepareWorkflow(options: options).rolesFile(), standard)
+
+        // -r on the command line; the plan names the roles file.
+        let result = try CLI.run(["prepare", "-e", env, "-r", CLI.fixture("roles_data.yaml"), "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("Roles file: \(CLI.fixture("roles_data.yaml")) (only images of services enabled on roles with nodes)."), result.stdout)
+    }
+
+    // MARK: Checks a dry run makes
+
+    func testDryRunFindsABadTagFromLabelAndMissingModifyPaths() throws {
+        let badTemplate = try write("bad-tag.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - tag_from_label: "{version}-{release"
+            """)
+        var result = try CLI.run(["prepare", "-e", badTemplate, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertEqual(result.stderr, "Error: \(badTemplate): ContainerImagePrepare[0].tag_from_label: invalid tag_from_label '{version}-{release': '{' without a matching '}'\n")
+
+        for (task, key) in [
+            ("{tasks_from: rpm_install.yml, rpms_path: /nonexistent/rpms}", "rpms_path"),
+            ("{tasks_from: modify_image.yml, modify_dir_path: /nonexistent/rpms}", "modify_dir_path"),
+            ("{tasks_from: yum_update.yml, yum_repos_dir_path: /nonexistent/rpms}", "yum_repos_dir_path"),
+        ] {
+            let env = try write("modify.yaml", """
+                parameter_defaults:
+                  ContainerImagePrepare:
+                  - push_destination: 192.168.24.1:8787
+                    modify_role: tripleo-modify-image
+                    modify_vars: \(task)
+                """)
+            result = try CLI.run(["prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run"])
+            XCTAssertEqual(result.status, 1, result.stdout)
+            XCTAssertEqual(result.stderr, "Error: \(env): ContainerImagePrepare[0].modify_vars.\(key): /nonexistent/rpms does not exist\n")
+        }
+        // Checked too when the entry's first images are not modified (modify_only_with_source).
+        let onlyCeph = try write("only-ceph.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                modify_role: tripleo-modify-image
+                modify_only_with_source: [ceph]
+                modify_vars: {tasks_from: rpm_install.yml, rpms_path: /nonexistent/rpms}
+            """)
+        result = try CLI.run(["prepare", "-e", onlyCeph, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertEqual(result.stderr, "Error: \(onlyCeph): ContainerImagePrepare[0].modify_vars.rpms_path: /nonexistent/rpms does not exist\n")
+    }
+
+    // MARK: Multi-arch and deprecated keys
+
+    func testModifyingAMultiArchImageIsRefusedBeforeAnythingIsBuilt() throws {
+        let custom = directory.appendingPathComponent("custom")
+        try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
+        try "FROM x\n".write(to: custom.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        let env = try write("cip.yaml", """
+            parameter_defaults:
+              AdditionalArchitectures: [ppc64le]
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                includes: [nova-compute]
+                modify_role: tripleo-modify-image
+                modify_vars: {tasks_from: modify_image.yml, modify_dir_path: \(custom.path)}
+            """)
+        var result = try CLI.run(["prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(
+            result.stderr.hasPrefix(
+                "Error: \(env): ContainerImagePrepare[0]: Cannot run a modify role on multi-arch image docker.io/tripleomaster/centos-binary-nova-compute:current-tripleo"),
+            result.stderr)
+        // A multi_arch key makes the entry single-arch, as upstream: accepted.
+        try write("cip.yaml", try String(contentsOfFile: env, encoding: .utf8).replacingOccurrences(
+            of: "  - push_destination", with: "  - multi_arch: false\n    push_destination"))
+        result = try CLI.run(["prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
+
+    func testMultiArchAndPullSourceKeysAreAcceptedWithUpstreamsEffect() throws {
+        let env = try write("cip.yaml", """
+            parameter_defaults:
+              AdditionalArchitectures: [ppc64le]
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                includes: [nova-api]
+              - push_destination: 192.168.24.1:8787
+                includes: [nova-compute]
+                multi_arch: true
+              - push_destination: 192.168.24.1:8787
+                includes: [neutron]
+                pull_source: mirror.example:5000/
+            """)
+        var options = PrepareOptions()
+        options.environmentFiles = [env]
+        options.templateFile = Self.smallTemplate
+        let plan = try PrepareWorkflow(options: options).loadPlan()
+        // Multi-arch until an entry has the key (whatever its value); from it on, single-arch.
+        XCTAssertEqual(plan.images.map(\.multiArch), [true, false, false])
+        XCTAssertEqual(plan.images.map(\.pullSource), [nil, nil, "mirror.example:5000"])
+        XCTAssertEqual(plan.images[2].pullName, "mirror.example:5000/docker.io/tripleomaster/centos-binary-neutron-server-ovn:current-tripleo")
+
+        let result = try CLI.run([
+            "prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run", "--output-images-file", path("images.yaml"),
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        // The images file carries it, as upstream's upload data does.
+        let images = try read("images.yaml")
+        XCTAssertTrue(images.contains("  pull_source: mirror.example:5000\n"), images)
+        XCTAssertEqual(
+            result.stderr,
+            "Warning: \(env): ContainerImagePrepare[2].pull_source is deprecated: images are pulled from mirror.example:5000/<image name>; put the registry in 'set' (namespace) instead\n")
+    }
 }

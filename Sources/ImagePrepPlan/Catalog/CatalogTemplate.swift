@@ -17,7 +17,8 @@ public struct CatalogTemplate: Sendable {
         let file = template.file
         let text: String
         do {
-            text = try template.render(context, loader: loader)
+            // Strict: an undefined variable would leave a hole in an image name.
+            text = try template.render(context, loader: loader, strict: true)
         } catch {
             throw PlanError.template(error)
         }

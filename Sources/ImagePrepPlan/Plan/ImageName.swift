@@ -19,6 +19,14 @@ public enum ImageName {
         return trimmed + "/" + name
     }
 
+    /// The `host[:port]` of a push destination (`192.168.24.1:8787/ns/` ->
+    /// `192.168.24.1:8787`), as heat's `DockerInsecureRegistryAddress` wants.
+    public static func registryHost(_ destination: String) -> String {
+        var text = Substring(destination)
+        for scheme in ["http://", "https://", "docker://"] where text.hasPrefix(scheme) { text = text.dropFirst(scheme.count) }
+        return String(text.prefix { $0 != "/" })
+    }
+
     /// Splits `path:tag` into the name without its tag and the tag.
     public static func splitTag(_ name: String) -> (name: String, tag: String?) {
         let lastSlash = name.lastIndex(of: "/") ?? name.startIndex

@@ -15,13 +15,19 @@ public struct Planner: Sendable {
     public var undercloudRegistry: String
     /// The time of the run, for the default `modify_append_tag`.
     public var now: Date
+    /// `--catalog` was given. Otherwise a template whose variables the
+    /// catalog's defaults leave undefined is rendered with the defaults of
+    /// the catalog of its era (`overcloud_containers.yaml.j2` -> stein,
+    /// `tripleo_containers.yaml.j2` -> master), whichever defines them.
+    public var catalogChosen: Bool
 
     public static let modifyRole = "tripleo-modify-image"
 
     public init(
         environment: HeatEnvironment, roles: [Role]? = nil, catalog: Catalog = .stein, template: CatalogTemplate? = nil,
-        undercloudRegistry: String = "localhost:8787", now: Date = Date()
+        undercloudRegistry: String = "localhost:8787", now: Date = Date(), catalogChosen: Bool = false
     ) {
+        self.catalogChosen = catalogChosen
         self.environment = environment
         self.roles = roles
         self.catalog = catalog
@@ -31,6 +37,25 @@ public struct Planner: Sendable {
     }
 
     public func plan() throws(PlanError) -> PreparePlan {
+        guard template != nil, !catalogChosen else { return try plan(with: catalog) }
+        var firstError: PlanError?
+        for candidate in [catalog] + Catalog.all.filter({ $0.name != catalog.name }) {
+            do {
+                return try plan(with: candidate)
+            } catch .template(let error) where error.undefinedVariable != nil {
+                firstError = firstError ?? .template(error)
+            }
+        }
+        throw firstError!
+    }
+
+    private func plan(with catalog: Catalog) throws(PlanError) -> PreparePlan {
+        var planner = self
+        planner.catalog = catalog
+        return try planner.planWithCatalog()
+    }
+
+    private func planWithCatalog() throws(PlanError) -> PreparePlan {
         let registry = try RegistrySettings(environment: environment)
         let entries: [PrepareEntry]
         if let value = environment.parameter("ContainerImagePrepare"), value != .null {
@@ -45,7 +70,17 @@ public struct Planner: Sendable {
         let file = environment.file(of: "ContainerImagePrepare")
 
         var images: [PlannedImage] = []
+        var warnings: [String] = []
+        // Upstream's container_images_prepare_multi: AdditionalArchitectures
+        // makes images multi-arch until an entry has a multi_arch key; from
+        // that entry on, none is.
+        var multiArch = !registry.additionalArchitectures.isEmpty
         for entry in entries {
+            if multiArch && entry.hasMultiArchKey { multiArch = false }
+            if let pullSource = entry.pullSource {
+                warnings.append(
+                    "\(file): ContainerImagePrepare[\(entry.index)].pull_source is deprecated: images are pulled from \(pullSource)/<image name>; put the registry in 'set' (namespace) instead")
+            }
             let context = templateContext(for: entry, neutronDriver: neutronDriver)
             let rendered = try template?.entries(context) ?? catalog.entries(context)
             let pushDestination = entry.pushDestination.map { destination -> String in
@@ -58,14 +93,19 @@ public struct Planner: Sendable {
             for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
                 let modifiesThis = modify != nil
                     && (entry.modifyOnlyWithSource.isEmpty || entry.modifyOnlyWithSource.contains(image.source ?? ""))
+                if modifiesThis && multiArch {
+                    throw PlanError.unsupported(
+                        file: file, key: "ContainerImagePrepare[\(entry.index)]",
+                        reason: "Cannot run a modify role on multi-arch image \(image.imageName): AdditionalArchitectures prepares every architecture; give the entry a multi_arch key to prepare one")
+                }
                 images.append(
                     PlannedImage(
                         entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
                         pushDestination: pushDestination, tagFromLabel: entry.tagFromLabel,
-                        modify: modifiesThis ? modify : nil))
+                        modify: modifiesThis ? modify : nil, multiArch: multiArch, pullSource: entry.pullSource))
             }
         }
-        return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry)
+        return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry, warnings: warnings)
     }
 
     /// The template variables of one entry: the catalog's defaults, then the

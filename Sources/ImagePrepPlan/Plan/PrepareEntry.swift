@@ -20,6 +20,12 @@ public struct PrepareEntry: Sendable, Equatable {
     public var modifyAppendTag: String?
     public var modifyOnlyWithLabels: [String] = []
     public var modifyOnlyWithSource: [String] = []
+    /// The entry has a `multi_arch` key. Whatever its value, upstream then
+    /// prepares this entry and every later one for one architecture only.
+    public var hasMultiArchKey = false
+    /// Deprecated `pull_source`: the registry (or namespace) the images are
+    /// pulled from, put in front of each image name.
+    public var pullSource: String?
 
     public init(index: Int) {
         self.index = index
@@ -27,7 +33,7 @@ public struct PrepareEntry: Sendable, Equatable {
 
     public static let knownKeys = [
         "set", "includes", "excludes", "push_destination", "tag_from_label", "modify_role", "modify_vars",
-        "modify_append_tag", "modify_only_with_labels", "modify_only_with_source",
+        "modify_append_tag", "modify_only_with_labels", "modify_only_with_source", "multi_arch", "pull_source",
     ]
 
     /// Parses the `ContainerImagePrepare` parameter; `file` is the file that
@@ -90,6 +96,15 @@ public struct PrepareEntry: Sendable, Equatable {
                 entry.modifyOnlyWithLabels = try strings(v, file: file, key: key)
             case "modify_only_with_source":
                 entry.modifyOnlyWithSource = try strings(v, file: file, key: key)
+            case "multi_arch":
+                switch v {
+                case .null, .bool: entry.hasMultiArchKey = true
+                default: throw PlanError.invalidValue(file: file, key: key, expected: "true or false", found: describe(v))
+                }
+            case "pull_source":
+                entry.pullSource = try optionalString(v, file: file, key: key).map {
+                    $0.hasSuffix("/") ? String($0.dropLast()) : $0
+                }
             default:
                 throw PlanError.unsupported(
                     file: file, key: key,

@@ -58,10 +58,11 @@ public enum PrepareOutput {
         return values.keys.sorted().map { ($0, values[$0]!) }
     }
 
-    /// Registries to list in `DockerInsecureRegistryAddress`: every push
-    /// destination and every registry reached without verified TLS.
+    /// Registries to list in `DockerInsecureRegistryAddress` (`host[:port]`
+    /// only): every push destination's and every registry reached without
+    /// verified TLS.
     public static func insecureRegistries(_ images: [ResolvedImage], reachedInsecurely: [String] = []) -> [String] {
-        Array(Set(images.compactMap(\.image.pushDestination) + reachedInsecurely)).sorted()
+        Array(Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost) + reachedInsecurely)).sorted()
     }
 
     /// The output env file: `parameter_defaults` with every image parameter
@@ -86,6 +87,9 @@ public enum PrepareOutput {
                         var fields = [ConfigEntry("imagename", .string(resolved.sourceName))]
                         if let source = resolved.image.source { fields.append(ConfigEntry("image_source", .string(source))) }
                         fields.append(ConfigEntry("params", .list(resolved.image.params.map(ConfigValue.string))))
+                        if let pullSource = resolved.image.pullSource {
+                            fields.append(ConfigEntry("pull_source", .string(pullSource)))
+                        }
                         if let destination = resolved.image.pushDestination {
                             fields.append(ConfigEntry("push_destination", .string(destination)))
                         }

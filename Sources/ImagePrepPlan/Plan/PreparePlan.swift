@@ -6,16 +6,20 @@ public struct PreparePlan: Sendable, Equatable, Encodable {
     public var catalog: String
     public var images: [PlannedImage]
     public var registry: RegistrySettings
+    /// Accepted but deprecated input, one line each, for the operator.
+    public var warnings: [String] = []
 
-    public init(catalog: String, images: [PlannedImage], registry: RegistrySettings) {
+    public init(catalog: String, images: [PlannedImage], registry: RegistrySettings, warnings: [String] = []) {
         self.catalog = catalog
         self.images = images
         self.registry = registry
+        self.warnings = warnings
     }
 
-    /// Push destinations, sorted and without repeats.
+    /// The registries (`host[:port]`) of the push destinations, sorted and
+    /// without repeats.
     public var pushDestinations: [String] {
-        Array(Set(images.compactMap(\.pushDestination))).sorted()
+        Array(Set(images.compactMap(\.pushDestination).map(ImageName.registryHost))).sorted()
     }
 }
 
@@ -30,11 +34,18 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     public var pushDestination: String?
     public var tagFromLabel: String?
     public var modify: ModifyRequest?
+    /// Every architecture of the image is prepared (a manifest list copied
+    /// whole): `AdditionalArchitectures`, unless a `multi_arch` key turned it off.
+    public var multiArch: Bool
+    /// Deprecated `pull_source`, put in front of the image name to pull it.
+    public var pullSource: String?
 
     public init(
         entry: Int, imageName: String, source: String?, params: [String], pushDestination: String?,
-        tagFromLabel: String?, modify: ModifyRequest?
+        tagFromLabel: String?, modify: ModifyRequest?, multiArch: Bool = false, pullSource: String? = nil
     ) {
+        self.multiArch = multiArch
+        self.pullSource = pullSource
         self.entry = entry
         self.imageName = imageName
         self.source = source
@@ -55,6 +66,12 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey {
         case entry, imageName = "imagename", source = "image_source", params
         case pushDestination = "push_destination", tagFromLabel = "tag_from_label", modify
+        case multiArch = "multi_arch", pullSource = "pull_source"
+    }
+
+    /// The name the image is pulled by: behind `pull_source` when one is set.
+    public var pullName: String {
+        pullSource.map { "\($0)/\(imageName)" } ?? imageName
     }
 }
 

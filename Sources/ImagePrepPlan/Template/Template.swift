@@ -24,26 +24,37 @@ public struct Template: Sendable {
         self.nodes = try parser.parseAll()
     }
 
-    public func render(_ context: TemplateContext, loader: Loader) throws(TemplateError) -> String {
+    /// `strict`: a `{{ }}` that names an undefined variable is an error
+    /// naming the line and the variable, instead of Jinja2's empty text.
+    public func render(_ context: TemplateContext, loader: Loader, strict: Bool = false) throws(TemplateError) -> String {
         var output = ""
-        try render(nodes, context: context, loader: loader, depth: 0, into: &output)
+        try render(nodes, context: context, loader: loader, depth: 0, strict: strict, into: &output)
         return output
     }
 
     private func render(
-        _ nodes: [Node], context: TemplateContext, loader: Loader, depth: Int, into output: inout String
+        _ nodes: [Node], context: TemplateContext, loader: Loader, depth: Int, strict: Bool, into output: inout String
     ) throws(TemplateError) {
         for node in nodes {
             switch node {
             case .text(let text):
                 output += text
-            case .output(let expression, _):
-                output += expression.evaluate(in: context).rendered
+            case .output(let expression, let line):
+                let value = expression.evaluate(in: context)
+                if strict && value == .undefined {
+                    // Jinja2 would print nothing, leaving names like 'localhost:8787//:'.
+                    let name = expression.variableName ?? "the expression"
+                    throw TemplateError(
+                        file: file, line: line,
+                        message: "'\(name)' is not defined: no 'set' value or catalog default gives it",
+                        undefinedVariable: name)
+                }
+                output += value.rendered
             case .conditional(let branches, let otherwise):
                 if let branch = branches.first(where: { $0.0.evaluate(in: context).isTruthy }) {
-                    try render(branch.1, context: context, loader: loader, depth: depth, into: &output)
+                    try render(branch.1, context: context, loader: loader, depth: depth, strict: strict, into: &output)
                 } else {
-                    try render(otherwise, context: context, loader: loader, depth: depth, into: &output)
+                    try render(otherwise, context: context, loader: loader, depth: depth, strict: strict, into: &output)
                 }
             case .include(let name, let line):
                 guard depth < 16 else {
@@ -60,7 +71,7 @@ public struct Template: Sendable {
                     throw TemplateError(file: file, line: line, message: "included template '\(path)' not found")
                 }
                 let included = try Template(source: source, file: path)
-                try included.render(included.nodes, context: context, loader: loader, depth: depth + 1, into: &output)
+                try included.render(included.nodes, context: context, loader: loader, depth: depth + 1, strict: strict, into: &output)
             }
         }
     }

@@ -30,6 +30,15 @@ indirect enum TemplateExpression: Sendable, Equatable {
         }
     }
 
+    /// The variable an output expression names, for errors.
+    var variableName: String? {
+        switch self {
+        case .variable(let name): name
+        case .defaulted(let value, _): value.variableName
+        default: nil
+        }
+    }
+
     private static func equal(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
         switch (a, b) {
         case (.undefined, .undefined): true
