@@ -1,0 +1,151 @@
+import Foundation
+import ImagePrep
+import ImagePrepPlan
+import ImagePrepTestSupport
+import XCTest
+
+/// The same inputs planned by imageprep and by tripleo-common 18.0.0 itself
+/// (`kolla_builder.container_images_prepare_multi(..., dry_run=True)` in the
+/// venv `scripts/upstream-venv` makes): the image parameters must be equal.
+/// No network: see Fixtures/upstream_prepare.py.
+final class UpstreamComparisonTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The venv's python; in CI (`CI=true`) a missing venv fails the test.
+    private func upstreamPython() throws -> URL {
+        let environment = ProcessInfo.processInfo.environment
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        let venv = environment["IMAGEPREP_UPSTREAM_VENV"]
+            ?? (environment["XDG_CACHE_HOME"] ?? home + "/.cache") + "/imageprep/upstream-venv-18.0.0"
+        let python = URL(fileURLWithPath: venv + "/bin/python3")
+        guard FileManager.default.isExecutableFile(atPath: python.path) else {
+            let message = "no tripleo-common venv at \(venv): run scripts/upstream-venv"
+            if environment["CI"] == "true" { throw VenvMissing(description: message) }
+            throw XCTSkip(message)
+        }
+        return python
+    }
+
+    /// tripleo-common's own template, from the venv.
+    private func upstreamTemplate(_ python: URL) -> String {
+        python.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("share/tripleo-common/container-images/tripleo_containers.yaml.j2").path
+    }
+
+    private func write(_ name: String, _ text: String) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func upstreamParameters(_ python: URL, template: String, insecure: [String], files: [String]) throws -> [String: String] {
+        let result = try CLI.runProcess(
+            python, [CLI.fixture("upstream_prepare.py"), template, insecure.joined(separator: ",")] + files)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        return object.mapValues { value in
+            (value as? String) ?? ((value as? [String])?.joined(separator: ",") ?? "\(value)")
+        }
+    }
+
+    private func imageprepParameters(_ arguments: [String]) throws -> [String: String] {
+        let out = directory.appendingPathComponent("imageprep-env.yaml").path
+        let result = try CLI.run(["prepare"] + arguments + ["--dry-run", "--output-env-file", out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let document = try ConfigDocument.parse(try String(contentsOfFile: out, encoding: .utf8), file: out)
+        guard case .map(let entries)? = document["parameter_defaults"] else { return [:] }
+        var parameters: [String: String] = [:]
+        for entry in entries {
+            switch entry.value {
+            case .list(let items): parameters[entry.key] = items.compactMap(\.scalarText).joined(separator: ",")
+            default: parameters[entry.key] = entry.value.scalarText ?? ""
+            }
+        }
+        return parameters
+    }
+
+    private func assertSame(_ upstream: [String: String], _ imageprep: [String: String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThan(upstream.count, 10, file: file, line: line)
+        for key in Set(upstream.keys).union(imageprep.keys).sorted() where upstream[key] != imageprep[key] {
+            XCTFail("\(key): tripleo-common \(upstream[key] ?? "(none)"), imageprep \(imageprep[key] ?? "(none)")", file: file, line: line)
+        }
+    }
+
+    /// Several entries over two files: includes/excludes, push destinations,
+    /// set values, neutron driver derived from
+    /// NeutronMechanismDrivers, modify_only_with_source with an append tag,
+    /// the multi_arch key, a later entry winning, and deep-merged credentials.
+    func testTheFinalEraTemplateGivesTripleoCommonsParameters() throws {
+        let python = try upstreamPython()
+        let first = try write("one.yaml", """
+            parameter_defaults:
+              NeutronMechanismDrivers: [openvswitch]
+              ContainerImageRegistryCredentials:
+                quay.io: {someone: secret}
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.9:8787
+            """)
+        let second = try write("two.yaml", """
+            parameter_defaults:
+              AdditionalArchitectures: [ppc64le]
+              ContainerImageRegistryCredentials:
+                registry.example: {other: secret}
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                excludes: [nova-api, ceph, haproxy]
+                set:
+                  namespace: quay.io/tripleowallaby
+                  name_prefix: openstack-
+                  tag: "17.1"
+              - push_destination: 192.168.24.1:8787
+                includes: [nova-api]
+                multi_arch: false
+                set:
+                  namespace: quay.io/tripleowallaby
+                  name_prefix: openstack
+                  name_suffix: hotfix
+                  tag: myhotfix
+                modify_role: tripleo-modify-image
+                modify_append_tag: -updated
+                modify_only_with_source: [tripleo]
+                modify_vars: {tasks_from: yum_update.yml, yum_repos_dir_path: /etc}
+              - includes: [ceph, grafana]
+                set:
+                  ceph_namespace: registry.example/ceph
+                  ceph_tag: v6
+            """)
+        let template = upstreamTemplate(python)
+        let insecure = ["192.168.24.1:8787", "192.168.24.9:8787"]
+        let upstream = try upstreamParameters(python, template: template, insecure: insecure, files: [first, second])
+        let imageprep = try imageprepParameters(["-e", first, "-e", second, "--template-file", template])
+        assertSame(upstream, imageprep)
+    }
+
+    /// imageprep's built-in final-era catalog against tripleo-common's
+    /// template, default values throughout.
+    func testTheBuiltInMasterCatalogGivesTripleoCommonsParameters() throws {
+        let python = try upstreamPython()
+        let env = try write("cip.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                set: {tag: current-tripleo, neutron_driver: ovn}
+            """)
+        let upstream = try upstreamParameters(python, template: "-", insecure: ["192.168.24.1:8787"], files: [env])
+        let imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
+        assertSame(upstream, imageprep)
+    }
+}
+
+/// CI must have the venv (scripts/test makes it): a failure, not a skip.
+struct VenvMissing: Error, CustomStringConvertible {
+    var description: String
+}
