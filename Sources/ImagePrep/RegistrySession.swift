@@ -34,6 +34,9 @@ public struct RegistryOptions: Sendable {
     public var logLevel: Logger.Level = .warning
     /// Where image config blobs are cached by digest between runs; nil for no cache.
     public var configCacheDirectory: URL? = ConfigBlobCache.defaultDirectory()
+    /// Where the images of a destination without a push API (the undercloud's image-serve
+    /// registry) are written (`--image-serve-dir`).
+    public var imageServeDirectory = URL(fileURLWithPath: "/var/lib/image-serve")
 
     public init() {}
 }
@@ -76,7 +79,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
-        copier = ImageCopier(client: client, platforms: platforms)
+        copier = ImageCopier(
+            client: client, platforms: platforms,
+            destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
         hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
     }
 
@@ -168,6 +173,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         outcome.insecureRegistries = await client.insecurelyReachedRegistries()
         outcome.packageChanges = changes.withLock { $0 }
         outcome.report.append(Self.summary(copied: copied.count, built: built.count, failed: outcome.failures.count))
+        for registry in await copier.destinations.imageServeRegistries() {
+            outcome.report.append("\(registry) is an image-serve registry (no push API): its images were written into \(options.imageServeDirectory.path).")
+        }
         return outcome
     }
 
@@ -180,7 +188,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
             if let digest = sourceDigests.withLock({ $0[image.image.imageName] }),
-                let present = try await client.headManifest(target), present.digest == digest
+                let present = try await copier.destinationManifest(target), present.digest == digest
             {
                 let line = "skipped \(image.targetName) (already there, \(digest))"
                 progress(line)
@@ -206,7 +214,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         guard let modify = image.image.modify else { return .failure(ImageFailure(image: image.sourceName, reason: "no modification")) }
         do {
             let target = try Reference(image.targetName)
-            if try await client.headManifest(target) != nil {
+            if try await copier.destinationManifest(target) != nil {
                 let line = "skipped \(image.targetName) (already modified)"
                 progress(line)
                 return .success(line)

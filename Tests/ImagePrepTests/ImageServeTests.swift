@@ -1,0 +1,258 @@
+import Foundation
+import ImagePrep
+import ImagePrepRegistry
+import ImagePrepTestSupport
+import XCTest
+
+/// The undercloud's image-serve registry as a push destination: Debian's real apache2
+/// serving a directory with tripleo-ansible's vhost, filled by `prepare` and `image copy`,
+/// read back by imageprep's client and by skopeo.
+final class ImageServeTests: XCTestCase {
+    struct Fixture {
+        var images: ModificationFixture
+        var imageServe: ImageServeServer
+    }
+
+    nonisolated(unsafe) static var fixture: Result<Fixture, any Error>?
+
+    override class func setUp() {
+        fixture = Result {
+            let images = try ModificationFixture(seeding: ["tripleomaster/centos-binary-keystone", "tripleomaster/centos-binary-nova-compute"])
+            do {
+                return Fixture(images: images, imageServe: try ImageServeServer())
+            } catch {
+                images.stop()
+                throw error
+            }
+        }
+    }
+
+    override class func tearDown() {
+        if let fixture = try? fixture?.get() {
+            fixture.imageServe.stop()
+            fixture.images.stop()
+        }
+    }
+
+    func client(_ fixture: Fixture) -> RegistryClient {
+        RegistryClient(configuration: RegistryClient.Configuration(
+            insecureRegistries: [fixture.images.source.address, fixture.imageServe.address]))
+    }
+
+    func testPrepareWritesTheDirectoryApacheServesAndARerunWritesNothing() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
+              params: [DockerKeystoneImage]
+            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
+              params: [DockerNovaComputeImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
+        try """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [\(source.address)]
+              ContainerImagePrepare:
+              - push_destination: \(imageServe.address)
+                tag_from_label: rdo_version
+                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let arguments = [
+            "prepare", "-e", env.path, "--template-file", template.path, "--image-serve-dir", imageServe.root.path,
+            "--cache-dir", work.appendingPathComponent("cache").path,
+        ]
+
+        let requestsBefore = imageServe.requests().count
+        let first = try CLI.run(arguments)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let requests = imageServe.requests().dropFirst(requestsBefore)
+        XCTAssertTrue(first.stdout.contains("DockerKeystoneImage: \(imageServe.address)/tripleomaster/centos-binary-keystone:1.0-test"), first.stdout)
+        XCTAssertTrue(
+            first.stderr.contains("\(imageServe.address) is an image-serve registry (no push API): its images were written into \(imageServe.root.path)."),
+            first.stderr)
+        // Detection as upstream: one upload-session request, which httpd refuses.
+        XCTAssertEqual(requests.filter { $0.hasPrefix("POST ") }, ["POST /v2/tripleomaster/centos-binary-keystone/blobs/uploads/ 404"], "\(Array(requests))")
+        XCTAssertFalse(requests.contains { $0.hasPrefix("PUT ") || $0.hasPrefix("PATCH ") })
+
+        // The layout tripleo-common writes, with the source's manifest byte for byte.
+        let client = client(fixture)
+        let sourceImage = try Reference("\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo")
+        let sourceManifest = try await client.fetchManifest(sourceImage)
+        let manifest = try JSONDecoder().decode(Manifest.self, from: sourceManifest.bytes)
+        let v2 = imageServe.root.appendingPathComponent("v2")
+        let keystone = v2.appendingPathComponent("tripleomaster/centos-binary-keystone")
+        let manifestDirectory = keystone.appendingPathComponent("manifests/\(sourceManifest.digest)")
+        XCTAssertEqual(try Data(contentsOf: manifestDirectory.appendingPathComponent("index.json")), sourceManifest.bytes)
+        XCTAssertEqual(try String(contentsOf: manifestDirectory.appendingPathComponent(".htaccess"), encoding: .utf8), """
+            Header set Content-Type "\(sourceManifest.mediaType)"
+            Header set Docker-Content-Digest "\(sourceManifest.digest)"
+            Header set ETag "\(sourceManifest.digest)"
+
+            """)
+        XCTAssertEqual(try String(contentsOf: keystone.appendingPathComponent("manifests/1.0-test.type-map"), encoding: .utf8), """
+            URI: 1.0-test
+
+            Content-Type: \(sourceManifest.mediaType)
+            URI: \(sourceManifest.digest)/index.json
+
+
+            """)
+        XCTAssertEqual(try String(contentsOf: keystone.appendingPathComponent("tags/list"), encoding: .utf8),
+                       #"{"name": "tripleomaster/centos-binary-keystone", "tags": ["1.0-test"]}"#)
+        let catalog = try String(contentsOf: v2.appendingPathComponent("_catalog"), encoding: .utf8)
+        XCTAssertTrue(catalog.hasPrefix(#"{"repositories": ["#) && catalog.hasSuffix("]}"), catalog)
+        XCTAssertTrue(catalog.contains(#""tripleomaster/centos-binary-keystone", "tripleomaster/centos-binary-nova-compute""#), catalog)
+        XCTAssertEqual(try String(contentsOf: v2.appendingPathComponent("index.json"), encoding: .utf8), "{}")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: keystone.appendingPathComponent("blobs/\(manifest.config.digest)").path))
+        // Each layer is stored once: the second repository's is a hard link.
+        for layer in manifest.layers {
+            let name = "blobs/\(layer.digest).gz"
+            let inode = try XCTUnwrap(imageServe.inode("v2/tripleomaster/centos-binary-keystone/\(name)"))
+            XCTAssertEqual(imageServe.inode("v2/tripleomaster/centos-binary-nova-compute/\(name)"), inode)
+        }
+        XCTAssertTrue(first.stderr.contains("copied  \(imageServe.address)/tripleomaster/centos-binary-nova-compute:1.0-test (0 blob(s) copied, 2 mounted"), first.stderr)
+        // World-readable, and no temporary file left.
+        let enumerator = FileManager.default.enumerator(atPath: imageServe.root.path)
+        while let relative = enumerator?.nextObject() as? String {
+            let attributes = try FileManager.default.attributesOfItem(atPath: imageServe.root.appendingPathComponent(relative).path)
+            let mode = (attributes[.posixPermissions] as? Int ?? 0)
+            XCTAssertEqual(mode & 0o755, attributes[.type] as? FileAttributeType == .typeDirectory ? 0o755 : 0o644, relative)
+            XCTAssertFalse(relative.contains(".imageprep-") && relative.hasSuffix(".tmp"), relative)
+        }
+
+        // Pulled back through apache2: by imageprep's client and by skopeo, digest unchanged.
+        let served = try Reference("\(imageServe.address)/tripleomaster/centos-binary-keystone:1.0-test")
+        let pulled = try await client.resolveImage(served)
+        XCTAssertEqual(pulled.raw.digest, sourceManifest.digest)
+        XCTAssertEqual(pulled.raw.bytes, sourceManifest.bytes)
+        let pulledConfig = try await client.fetchImageConfig(of: pulled, in: served)
+        XCTAssertEqual(pulledConfig.labels["rdo_version"], "1.0-test")
+        for layer in manifest.layers {
+            let size = try await client.fetchBlob(served, descriptor: layer) { _ in }
+            XCTAssertEqual(size, layer.size)
+        }
+        let copied = work.appendingPathComponent("skopeo")
+        let skopeo = try CLI.runProcess(URL(fileURLWithPath: "/usr/bin/skopeo"), [
+            "copy", "--src-tls-verify=false", "docker://\(imageServe.address)/tripleomaster/centos-binary-nova-compute:1.0-test",
+            "dir:\(copied.path)",
+        ])
+        XCTAssertEqual(skopeo.status, 0, skopeo.stderr)
+        XCTAssertEqual(Digest(of: try Data(contentsOf: copied.appendingPathComponent("manifest.json"))), sourceManifest.digest)
+
+        let list = try CLI.run(["image", "list", "--registry", imageServe.address, "--insecure-registry", imageServe.address])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdout.split(separator: "\n").filter { $0.contains("/tripleomaster/") }.joined(separator: "\n") + "\n", """
+            \(imageServe.address)/tripleomaster/centos-binary-keystone:1.0-test
+            \(imageServe.address)/tripleomaster/centos-binary-nova-compute:1.0-test
+
+            """)
+
+        // A re-run writes nothing at all: every file keeps its inode and modification time.
+        let before = imageServe.snapshot()
+        let second = try CLI.run(arguments)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stderr.contains("skipped \(imageServe.address)/tripleomaster/centos-binary-keystone:1.0-test (already there"), second.stderr)
+        XCTAssertEqual(imageServe.snapshot(), before)
+    }
+
+    /// A blob whose bytes do not match its digest never lands, and the tag is not made; two
+    /// runs writing at once leave a consistent directory.
+    func testBadBlobsNeverLandAndConcurrentRunsAgree() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let serveDir = ["--image-serve-dir", imageServe.root.path]
+
+        // An image of its own at the source, whose layer the source's disk then corrupts.
+        let broken = try Reference("\(source.address)/crash/broken:1")
+        let layer = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
+        let layerDescriptor = try await client.pushBlob(layer, mediaType: .dockerLayer, to: broken)
+        let config = try await client.pushBlob(Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
+                                               mediaType: .dockerConfig, to: broken)
+        let bytes = try JSONEncoder().encode(Manifest(config: config, layers: [layerDescriptor]))
+        try await client.pushManifest(bytes, mediaType: .dockerManifest, to: broken)
+        try source.corruptBlob(layerDescriptor.digest.description)
+
+        let failed = try CLI.run(["image", "copy", broken.description, "\(imageServe.address)/crash/broken:1"] + insecure + serveDir)
+        XCTAssertEqual(failed.status, 1, failed.stdout)
+        XCTAssertTrue(failed.stderr.contains(layerDescriptor.digest.description), failed.stderr)
+        let repository = imageServe.root.appendingPathComponent("v2/crash/broken")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repository.appendingPathComponent("manifests/1.type-map").path))
+        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("blobs").path)) ?? []
+        XCTAssertFalse(blobs.contains { $0.contains(layerDescriptor.digest.encoded) }, "\(blobs)")
+        XCTAssertFalse(blobs.contains { $0.hasPrefix(".imageprep-") }, "\(blobs)")
+        let missing = try CLI.run(["image", "inspect", "\(imageServe.address)/crash/broken:1"] + insecure)
+        XCTAssertEqual(missing.status, 1)
+
+        // Two processes writing into the directory at once.
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        nonisolated(unsafe) var results: [CLI.Output?] = [nil, nil]
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let name = ["left", "right"][index]
+            let output = try? CLI.run(["image", "copy", keystone, "\(imageServe.address)/concurrent/\(name):1"] + insecure + serveDir)
+            lock.withLock { results[index] = output }
+        }
+        for result in results {
+            XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not run")
+        }
+        let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
+        XCTAssertTrue(catalog.contains("\"concurrent/left\"") && catalog.contains("\"concurrent/right\""), catalog)
+        for name in ["left", "right"] {
+            let pulled = try await client.resolveImage(try Reference("\(imageServe.address)/concurrent/\(name):1"))
+            let original = try await client.resolveImage(try Reference(keystone))
+            XCTAssertEqual(pulled.raw.digest, original.raw.digest)
+        }
+    }
+
+    /// `image copy`, `inspect` and `delete` against the image-serve address; delete as
+    /// tripleo-common does: the tag, then what no other tag needs.
+    func testImageCommandsAgainstImageServe() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let serveDir = ["--image-serve-dir", imageServe.root.path]
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        let sourceDigest = try await client(fixture).fetchManifest(try Reference(keystone)).digest
+
+        for tag in ["kept", "other"] {
+            let copied = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:\(tag)"] + insecure + serveDir)
+            XCTAssertEqual(copied.status, 0, copied.stderr)
+            XCTAssertTrue(copied.stdout.hasPrefix("copied \(imageServe.address)/copies/keystone:\(tag) \(sourceDigest)"), copied.stdout)
+        }
+        let again = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:kept"] + insecure + serveDir)
+        XCTAssertTrue(again.stdout.hasPrefix("skipped "), again.stdout)
+
+        let inspect = try CLI.run(["image", "inspect", "\(imageServe.address)/copies/keystone:kept"] + insecure)
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["digest"] as? String, sourceDigest.description)
+        XCTAssertEqual((json["labels"] as? [String: String])?["rdo_version"], "1.0-test")
+
+        let repository = imageServe.root.appendingPathComponent("v2/copies/keystone")
+        let deleted = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:kept"] + insecure + serveDir)
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        XCTAssertEqual(deleted.stdout, "deleted \(imageServe.address)/copies/keystone:kept (\(sourceDigest))\n")
+        XCTAssertEqual(try String(contentsOf: repository.appendingPathComponent("tags/list"), encoding: .utf8),
+                       #"{"name": "copies/keystone", "tags": ["other"]}"#)
+        // The other tag still names the manifest and its blobs.
+        let other = try CLI.run(["image", "inspect", "\(imageServe.address)/copies/keystone:other"] + insecure)
+        XCTAssertEqual(other.status, 0, other.stderr)
+        let gone = try CLI.run(["image", "inspect", "\(imageServe.address)/copies/keystone:kept"] + insecure)
+        XCTAssertEqual(gone.status, 1)
+
+        let last = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:other"] + insecure + serveDir)
+        XCTAssertEqual(last.status, 0, last.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repository.path))
+        let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
+        XCTAssertFalse(catalog.contains("copies/keystone"), catalog)
+        let unknown = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:other"] + insecure + serveDir)
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("no such tag: copies/keystone:other"), unknown.stderr)
+    }
+}
