@@ -17,7 +17,10 @@ final class ImageServeTests: XCTestCase {
 
     override class func setUp() {
         fixture = Result {
-            let images = try ModificationFixture(seeding: ["tripleomaster/centos-binary-keystone", "tripleomaster/centos-binary-nova-compute"])
+            // tripleomaster/ for the copies, modified/ for the modifications.
+            let images = try ModificationFixture(seeding: ["tripleomaster", "modified"].flatMap {
+                ["\($0)/centos-binary-keystone", "\($0)/centos-binary-nova-compute"]
+            })
             do {
                 return Fixture(images: images, imageServe: try ImageServeServer())
             } catch {
@@ -32,6 +35,7 @@ final class ImageServeTests: XCTestCase {
             fixture.imageServe.stop()
             fixture.images.stop()
         }
+        RPMFixtures.remove()
     }
 
     func client(_ fixture: Fixture) -> RegistryClient {
@@ -254,5 +258,89 @@ final class ImageServeTests: XCTestCase {
         let unknown = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:other"] + insecure + serveDir)
         XCTAssertEqual(unknown.status, 1)
         XCTAssertTrue(unknown.stderr.contains("no such tag: copies/keystone:other"), unknown.stderr)
+    }
+
+    /// Modified images from both engines go to image-serve: an rpm_install built by buildah
+    /// and a COPY-only Dockerfile applied by the layer engine; the base layers are hard links
+    /// to the copies' (stored once) and the results read back with buildah.
+    func testModifiedImagesFromBothEnginesAreWrittenAsImageServe() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe, buildah) = (fixture.images.source, fixture.imageServe, fixture.images.buildah)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let rpms = work.appendingPathComponent("rpms")
+        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try RPMFixtures.build().new, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
+        let custom = work.appendingPathComponent("custom")
+        try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
+        try Data("tuned\n".utf8).write(to: custom.appendingPathComponent("tuning.conf"))
+        try Data("FROM placeholder\nCOPY tuning.conf /etc/keystone/\nLABEL com.example.change=tuned\n".utf8)
+            .write(to: custom.appendingPathComponent("Dockerfile"))
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
+              params: [DockerKeystoneImage]
+            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
+              params: [DockerNovaComputeImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("env.yaml")
+        let set = "{namespace: \(source.address)/modified, name_prefix: centos-binary-, tag: current-tripleo}"
+        try """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [\(source.address)]
+              ContainerImagePrepare:
+              - push_destination: \(imageServe.address)
+                includes: [nova-compute]
+                set: \(set)
+                modify_role: tripleo-modify-image
+                modify_append_tag: -hotfix
+                modify_vars: {tasks_from: rpm_install.yml, rpms_path: \(rpms.path)}
+              - push_destination: \(imageServe.address)
+                includes: [keystone]
+                set: \(set)
+                modify_role: tripleo-modify-image
+                modify_append_tag: -tuned
+                modify_vars: {tasks_from: modify_image.yml, modify_dir_path: \(custom.path)}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let arguments = [
+            "prepare", "-e", env.path, "--template-file", template.path, "--image-serve-dir", imageServe.root.path,
+            "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
+            "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("cache").path,
+        ]
+        let requestsBefore = imageServe.requests().count
+        let first = try CLI.run(arguments)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stderr.contains("built   \(imageServe.address)/modified/centos-binary-nova-compute:current-tripleo-hotfix (rpm_install.yml, buildah, "), first.stderr)
+        XCTAssertTrue(first.stderr.contains("built   \(imageServe.address)/modified/centos-binary-keystone:current-tripleo-tuned (modify_image.yml, layer engine, 1 layer of"), first.stderr)
+        XCTAssertTrue(first.stderr.contains("\(imageServe.address) is an image-serve registry"), first.stderr)
+        XCTAssertFalse(imageServe.requests().dropFirst(requestsBefore).contains { $0.hasPrefix("PUT ") || $0.hasPrefix("PATCH ") })
+
+        // The base layer is the source's blob, stored once across the repositories.
+        let client = client(fixture)
+        let base = try await client.resolveImage(try Reference("\(source.address)/modified/centos-binary-keystone:current-tripleo"))
+        let baseLayer = try XCTUnwrap(base.manifest.layers.first)
+        let repositories = ["centos-binary-keystone", "centos-binary-nova-compute"]
+        let inodes = Set(repositories.compactMap { imageServe.inode("v2/modified/\($0)/blobs/\(baseLayer.digest).gz") })
+        XCTAssertEqual(inodes.count, 1, "\(inodes)")
+
+        for (image, check) in [
+            ("centos-binary-nova-compute:current-tripleo-hotfix", ["rpm", "-q", "hotfix"]),
+            ("centos-binary-keystone:current-tripleo-tuned", ["cat", "/etc/keystone/tuning.conf"]),
+        ] {
+            let served = "\(imageServe.address)/modified/\(image)"
+            let resolved = try await client.resolveImage(try Reference(served))
+            XCTAssertEqual(resolved.manifest.layers.first?.digest, baseLayer.digest, image)
+            try buildah.buildah(["pull", "--tls-verify=false", served])
+            let output = try buildah.run(in: served, check).trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertEqual(output, image.contains("hotfix") ? "hotfix-1.1-2.noarch" : "tuned", image)
+        }
+
+        // A re-run builds nothing and writes nothing.
+        let before = imageServe.snapshot()
+        let second = try CLI.run(arguments)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stderr.contains("skipped \(imageServe.address)/modified/centos-binary-nova-compute:current-tripleo-hotfix (already modified)"), second.stderr)
+        XCTAssertEqual(imageServe.snapshot(), before)
     }
 }
