@@ -68,6 +68,12 @@ public struct ImageOperations: Sendable {
             labels: config.labels, layers: layers, size: layers.reduce(0) { $0 + $1.size })
     }
 
+    /// Whether the image's registry was found to be an image-serve registry (written as files).
+    public func isImageServe(_ name: String) async -> Bool {
+        guard let reference = try? Reference(name) else { return false }
+        return await destinations.imageServeRegistries().contains(reference.registry)
+    }
+
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {
         let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64), destinations: destinations)
         return try await copier.copy(from: try Self.reference(source), to: try Self.reference(destination))

@@ -174,7 +174,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         outcome.packageChanges = changes.withLock { $0 }
         outcome.report.append(Self.summary(copied: copied.count, built: built.count, failed: outcome.failures.count))
         for registry in await copier.destinations.imageServeRegistries() {
-            outcome.report.append("\(registry) is an image-serve registry (no push API): its images were written into \(options.imageServeDirectory.path).")
+            outcome.report.append("\(registry) is an image-serve registry (no push API): its images are files in \(options.imageServeDirectory.path), which its httpd serves.")
         }
         return outcome
     }
@@ -200,7 +200,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             case .skipped:
                 line = "skipped \(image.targetName) (already there, \(report.digest))"
             default:
-                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
+                // In an image-serve directory a mount is a hard link.
+                let mounted = await copier.destinations.imageServeRegistries().contains(target.registry) ? "hard-linked" : "mounted"
+                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
             }
             progress(line)
             return .success(line)

@@ -76,7 +76,7 @@ final class ImageServeTests: XCTestCase {
         let requests = imageServe.requests().dropFirst(requestsBefore)
         XCTAssertTrue(first.stdout.contains("DockerKeystoneImage: \(imageServe.address)/tripleomaster/centos-binary-keystone:1.0-test"), first.stdout)
         XCTAssertTrue(
-            first.stderr.contains("\(imageServe.address) is an image-serve registry (no push API): its images were written into \(imageServe.root.path)."),
+            first.stderr.contains("\(imageServe.address) is an image-serve registry (no push API): its images are files in \(imageServe.root.path), which its httpd serves."),
             first.stderr)
         // Detection as upstream: one upload-session request, which httpd refuses.
         XCTAssertEqual(requests.filter { $0.hasPrefix("POST ") }, ["POST /v2/tripleomaster/centos-binary-keystone/blobs/uploads/ 404"], "\(Array(requests))")
@@ -118,7 +118,7 @@ final class ImageServeTests: XCTestCase {
             let inode = try XCTUnwrap(imageServe.inode("v2/tripleomaster/centos-binary-keystone/\(name)"))
             XCTAssertEqual(imageServe.inode("v2/tripleomaster/centos-binary-nova-compute/\(name)"), inode)
         }
-        XCTAssertTrue(first.stderr.contains("copied  \(imageServe.address)/tripleomaster/centos-binary-nova-compute:1.0-test (0 blob(s) copied, 2 mounted"), first.stderr)
+        XCTAssertTrue(first.stderr.contains("copied  \(imageServe.address)/tripleomaster/centos-binary-nova-compute:1.0-test (0 blob(s) copied, 2 hard-linked"), first.stderr)
         // World-readable, and no temporary file left.
         let enumerator = FileManager.default.enumerator(atPath: imageServe.root.path)
         while let relative = enumerator?.nextObject() as? String {
@@ -228,6 +228,7 @@ final class ImageServeTests: XCTestCase {
             let copied = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:\(tag)"] + insecure + serveDir)
             XCTAssertEqual(copied.status, 0, copied.stderr)
             XCTAssertTrue(copied.stdout.hasPrefix("copied \(imageServe.address)/copies/keystone:\(tag) \(sourceDigest)"), copied.stdout)
+            XCTAssertTrue(copied.stdout.contains("hard-linked"), copied.stdout)
         }
         let again = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:kept"] + insecure + serveDir)
         XCTAssertTrue(again.stdout.hasPrefix("skipped "), again.stdout)
@@ -244,6 +245,7 @@ final class ImageServeTests: XCTestCase {
         XCTAssertEqual(deleted.stdout, "deleted \(imageServe.address)/copies/keystone:kept (\(sourceDigest))\n")
         XCTAssertEqual(try String(contentsOf: repository.appendingPathComponent("tags/list"), encoding: .utf8),
                        #"{"name": "copies/keystone", "tags": ["other"]}"#)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: repository.appendingPathComponent("manifests/\(sourceDigest)/index.json").path))
         // The other tag still names the manifest and its blobs.
         let other = try CLI.run(["image", "inspect", "\(imageServe.address)/copies/keystone:other"] + insecure)
         XCTAssertEqual(other.status, 0, other.stderr)
@@ -252,7 +254,7 @@ final class ImageServeTests: XCTestCase {
 
         let last = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:other"] + insecure + serveDir)
         XCTAssertEqual(last.status, 0, last.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: repository.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repository.deletingLastPathComponent().path), "the emptied namespace goes too")
         let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
         XCTAssertFalse(catalog.contains("copies/keystone"), catalog)
         let unknown = try CLI.run(["image", "delete", "\(imageServe.address)/copies/keystone:other"] + insecure + serveDir)

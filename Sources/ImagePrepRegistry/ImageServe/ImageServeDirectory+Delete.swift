@@ -51,6 +51,11 @@ extension ImageServeDirectory {
         }
         if tags(of: repository).isEmpty {
             try remove(repositoryDirectory(repository))
+            // Namespace directories left empty go too.
+            var parent = repositoryDirectory(repository).deletingLastPathComponent()
+            while parent.path.hasPrefix(v2.path + "/"), rmdir(parent.path) == 0 {
+                parent = parent.deletingLastPathComponent()
+            }
         }
         try rebuildAfterDelete(repository)
         return deleted
