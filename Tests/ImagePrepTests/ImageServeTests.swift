@@ -38,6 +38,20 @@ final class ImageServeTests: XCTestCase {
         RPMFixtures.remove()
     }
 
+    /// The venv's python with tripleo-common 18.0.0, when scripts/tripleo-common-venv made it.
+    static var tripleoCommonPython: URL? {
+        let python = CLI.packageRoot.appendingPathComponent(".build/tripleo-common-18.0.0/bin/python")
+        return FileManager.default.isExecutableFile(atPath: python.path) ? python : nil
+    }
+
+    /// Runs tripleo-common's image-serve code on `directory` (see tripleo_common_image_serve.py).
+    static func upstream(_ python: URL, _ arguments: [String], directory: URL) throws -> String {
+        let script = CLI.packageRoot.appendingPathComponent("Tests/ImagePrepTests/Fixtures/tripleo_common_image_serve.py")
+        let result = try CLI.runProcess(python, [script.path, arguments[0], directory.path] + arguments.dropFirst())
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return result.stdout
+    }
+
     func client(_ fixture: Fixture) -> RegistryClient {
         RegistryClient(configuration: RegistryClient.Configuration(
             insecureRegistries: [fixture.images.source.address, fixture.imageServe.address]))
@@ -344,5 +358,160 @@ final class ImageServeTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stderr.contains("skipped \(imageServe.address)/modified/centos-binary-nova-compute:current-tripleo-hotfix (already modified)"), second.stderr)
         XCTAssertEqual(imageServe.snapshot(), before)
+    }
+
+    /// With `AdditionalArchitectures` a manifest list goes to image-serve with every
+    /// platform's image; its type map offers the list and the amd64 image, as upstream's.
+    func testManifestListsWithAdditionalArchitectures() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let repository = try Reference("\(source.address)/multi/centos-binary-keystone:current-tripleo")
+        var entries: [Descriptor] = []
+        for architecture in ["amd64", "arm64"] {
+            let layer = try await client.pushBlob(Data("layer for \(architecture)".utf8), mediaType: .dockerLayer, to: repository)
+            let configData = Data(#"{"architecture":"\#(architecture)","os":"linux","config":{"Labels":{"rdo_version":"2.0-multi"}},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
+            let config = try await client.pushBlob(configData, mediaType: .dockerConfig, to: repository)
+            let bytes = try JSONEncoder().encode(Manifest(config: config, layers: [layer]))
+            let digest = try await client.pushManifest(bytes, mediaType: .dockerManifest, to: repository.withDigest(Digest(of: bytes)))
+            entries.append(Descriptor(mediaType: .dockerManifest, digest: digest, size: Int64(bytes.count),
+                                      platform: Platform(os: "linux", architecture: architecture)))
+        }
+        let listBytes = try JSONEncoder().encode(Index(manifests: entries))
+        let listDigest = try await client.pushManifest(listBytes, mediaType: .dockerManifestList, to: repository)
+
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
+              params: [DockerKeystoneImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("env.yaml")
+        try """
+            parameter_defaults:
+              AdditionalArchitectures: [arm64]
+              DockerInsecureRegistryAddress: [\(source.address)]
+              ContainerImagePrepare:
+              - push_destination: \(imageServe.address)
+                tag_from_label: rdo_version
+                set: {namespace: \(source.address)/multi, name_prefix: centos-binary-, tag: current-tripleo}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        let arguments = ["prepare", "-e", env.path, "--template-file", template.path, "--image-serve-dir", imageServe.root.path,
+                         "--cache-dir", work.appendingPathComponent("cache").path]
+        let first = try CLI.run(arguments)
+        XCTAssertEqual(first.status, 0, first.stderr)
+
+        let manifests = imageServe.root.appendingPathComponent("v2/multi/centos-binary-keystone/manifests")
+        XCTAssertEqual(try String(contentsOf: manifests.appendingPathComponent("2.0-multi.type-map"), encoding: .utf8), """
+            URI: 2.0-multi
+
+            Content-Type: \(MediaType.dockerManifestList); qs=1
+            URI: \(listDigest)/index.json
+
+            Content-Type: \(MediaType.dockerManifest); qs=0.5
+            URI: \(entries[0].digest)/index.json
+
+
+            """)
+        XCTAssertEqual(try Data(contentsOf: manifests.appendingPathComponent("\(listDigest)/index.json")), listBytes)
+        for entry in entries {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: manifests.appendingPathComponent("\(entry.digest)/index.json").path))
+        }
+        // Read back through httpd: the arm64 image by way of the list.
+        let served = try Reference("\(imageServe.address)/multi/centos-binary-keystone:2.0-multi")
+        let arm = try await client.resolveImage(served, platform: Platform(os: "linux", architecture: "arm64"))
+        XCTAssertEqual(arm.raw.digest, entries[1].digest)
+        let amd = try await client.resolveImage(served)
+        XCTAssertEqual(amd.raw.digest, entries[0].digest)
+        let skopeo = try CLI.runProcess(URL(fileURLWithPath: "/usr/bin/skopeo"), [
+            "inspect", "--raw", "--tls-verify=false", "docker://\(served)",
+        ])
+        XCTAssertEqual(skopeo.status, 0, skopeo.stderr)
+        XCTAssertEqual(Digest(of: Data(skopeo.stdout.utf8)), listDigest)
+        if let python = Self.tripleoCommonPython {
+            // tripleo-common's parser reads the qs parameters as part of the type.
+            let parsed = try Self.upstream(python, ["parse", "multi/centos-binary-keystone"], directory: imageServe.root)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(parsed.utf8)) as? [String: Any], parsed)
+            XCTAssertEqual(json["type_maps"] as? [String: [String: String]], ["2.0-multi": [
+                "\(MediaType.dockerManifestList); qs=1": "\(listDigest)/index.json",
+                "\(MediaType.dockerManifest); qs=0.5": "\(entries[0].digest)/index.json",
+            ]], parsed)
+            XCTAssertEqual(json["tags_list_matches"] as? Bool, true, parsed)
+        }
+
+        let before = imageServe.snapshot()
+        let second = try CLI.run(arguments)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(imageServe.snapshot(), before)
+    }
+
+    /// Both ways with tripleo-common 18.0.0's own code (scripts/tripleo-common-venv): imageprep
+    /// re-runs over, lists and deletes what upstream's exporter wrote, and upstream parses the
+    /// type maps and tags lists imageprep writes and deletes its tags.
+    func testCompatibilityWithTripleoCommonBothWays() async throws {
+        guard let python = Self.tripleoCommonPython else {
+            throw XCTSkip("tripleo-common's venv is missing: run scripts/tripleo-common-venv (scripts/test does)")
+        }
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let serveDir = ["--image-serve-dir", imageServe.root.path]
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        func upstream(_ arguments: [String]) throws -> String {
+            try Self.upstream(python, arguments, directory: imageServe.root)
+        }
+
+        // One image at the source, exported by upstream under the same name.
+        let image = try Reference("\(source.address)/upstream/centos-binary-heat-api:1")
+        let layerData = Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let layer = try await client.pushBlob(layerData, mediaType: .dockerLayer, to: image)
+        let configData = Data(#"{"architecture":"amd64","os":"linux","config":{"Labels":{"rdo_version":"1"}},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
+        let config = try await client.pushBlob(configData, mediaType: .dockerConfig, to: image)
+        let manifestBytes = try JSONEncoder().encode(Manifest(config: config, layers: [layer]))
+        let sourceDigest = try await client.pushManifest(manifestBytes, mediaType: .dockerManifest, to: image)
+        let files = work.appendingPathComponent("upstream")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+        try manifestBytes.write(to: files.appendingPathComponent("manifest.json"))
+        try configData.write(to: files.appendingPathComponent("config.json"))
+        try layerData.write(to: files.appendingPathComponent("layer"))
+        _ = try upstream(["export", "upstream/centos-binary-heat-api", "1"] + ["manifest.json", "config.json", "layer"].map { files.appendingPathComponent($0).path })
+
+        // imageprep reads upstream's export through httpd (upstream re-serialised the manifest).
+        let served = "\(imageServe.address)/upstream/centos-binary-heat-api:1"
+        let before = try CLI.run(["image", "inspect", served] + insecure)
+        XCTAssertEqual(before.status, 0, before.stderr)
+        let upstreamDigest = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(before.stdout.utf8)) as? [String: Any])?["digest"] as? String)
+        XCTAssertNotEqual(upstreamDigest, sourceDigest.description)
+        // A copy over it reuses upstream's blobs and puts the source's manifest byte for byte.
+        let copied = try CLI.run(["image", "copy", image.description, served] + insecure + serveDir)
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        XCTAssertEqual(copied.stdout, "copied \(served) \(sourceDigest) (0 blob(s) copied, 0 hard-linked, 2 present, 0 bytes)\n")
+        let after = try await client.fetchManifest(try Reference(served))
+        XCTAssertEqual(after.digest, sourceDigest)
+
+        // Upstream parses what imageprep wrote: its type map and its tags list.
+        let compat = "\(imageServe.address)/compat/centos-binary-heat-api:2"
+        XCTAssertEqual(try CLI.run(["image", "copy", image.description, compat] + insecure + serveDir).status, 0)
+        for repository in ["upstream/centos-binary-heat-api", "compat/centos-binary-heat-api"] {
+            let parsed = try upstream(["parse", repository])
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(parsed.utf8)) as? [String: Any], parsed)
+            XCTAssertEqual(json["tags_list_matches"] as? Bool, true, parsed)
+            let maps = try XCTUnwrap(json["type_maps"] as? [String: [String: String]], parsed)
+            XCTAssertEqual(maps.values.first, [MediaType.dockerManifest.rawValue: "\(sourceDigest)/index.json"], parsed)
+        }
+        // Upstream deletes imageprep's tag; imageprep deletes the tag over upstream's export,
+        // with upstream's now unnamed manifest.
+        _ = try upstream(["delete", "compat/centos-binary-heat-api", "2"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: imageServe.root.appendingPathComponent("v2/compat/centos-binary-heat-api").path))
+        let deleted = try CLI.run(["image", "delete", served] + insecure + serveDir)
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: imageServe.root.appendingPathComponent("v2/upstream").path))
+        let list = try CLI.run(["image", "list", "--registry", imageServe.address] + insecure)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertFalse(list.stdout.contains("heat-api"), list.stdout)
     }
 }

@@ -154,9 +154,15 @@ public final class ImageServeDirectory: Sendable {
         guard let tag else { return }
         var variants = [TypeMap.Variant(mediaType: mediaType, digest: digest)]
         if mediaType.isIndex, let index = try? JSONDecoder().decode(Index.self, from: bytes), !index.manifests.isEmpty {
-            // httpd offers the list and, to clients that do not accept lists, the amd64 image.
+            // httpd offers the list and, to clients that do not accept lists, the amd64 (else
+            // the first) image, as upstream's map does. Upstream's leaves the choice between
+            // them to httpd, which serves the smaller one (the image) to clients accepting
+            // both; a higher qs for the list serves them the tag's own digest.
             let entry = index.manifests.first { $0.platform?.architecture == "amd64" } ?? index.manifests[0]
-            variants.append(TypeMap.Variant(mediaType: entry.mediaType, digest: entry.digest))
+            variants = [
+                TypeMap.Variant(mediaType: mediaType, digest: digest, quality: "1"),
+                TypeMap.Variant(mediaType: entry.mediaType, digest: entry.digest, quality: "0.5"),
+            ]
         }
         let typeMap = TypeMap(tag: tag, variants: variants)
         try updateTags(repository) { () throws(ImageServeError) in

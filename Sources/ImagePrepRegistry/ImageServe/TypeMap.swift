@@ -1,7 +1,8 @@
 import Foundation
 
 /// An Apache type map (`manifests/<tag>.type-map`): which manifest httpd serves for a tag,
-/// by the media type the client accepts. Written as tripleo-common writes it:
+/// by the media type the client accepts. Written as tripleo-common writes it (a manifest
+/// list's map also gives the list the higher `qs`, see ``ImageServeDirectory``):
 ///
 ///     URI: <tag>
 ///
@@ -12,6 +13,8 @@ struct TypeMap: Equatable {
     struct Variant: Equatable {
         var mediaType: MediaType
         var digest: Digest
+        /// The source quality (`qs`) httpd weighs the variant with; nil leaves it out.
+        var quality: String?
     }
 
     var tag: String
@@ -26,7 +29,8 @@ struct TypeMap: Equatable {
     var text: String {
         var text = "URI: \(tag)\n\n"
         for variant in variants {
-            text += "Content-Type: \(variant.mediaType.rawValue)\nURI: \(variant.digest)/index.json\n\n"
+            let parameters = variant.quality.map { "; qs=\($0)" } ?? ""
+            text += "Content-Type: \(variant.mediaType.rawValue)\(parameters)\nURI: \(variant.digest)/index.json\n\n"
         }
         return text
     }
@@ -42,7 +46,7 @@ struct TypeMap: Equatable {
             if let uri, let contentType, uri.hasSuffix("/index.json"),
                let digest = try? Digest(String(uri.dropLast("/index.json".count)))
             {
-                variants.append(Variant(mediaType: MediaType(rawValue: contentType), digest: digest))
+                variants.append(Variant(mediaType: MediaType(rawValue: contentType).essence, digest: digest))
             }
             uri = nil
             contentType = nil
