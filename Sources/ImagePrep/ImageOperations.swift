@@ -68,10 +68,10 @@ public struct ImageOperations: Sendable {
             labels: config.labels, layers: layers, size: layers.reduce(0) { $0 + $1.size })
     }
 
-    /// Whether the image's registry was found to be an image-serve registry (written as files).
-    public func isImageServe(_ name: String) async -> Bool {
-        guard let reference = try? Reference(name) else { return false }
-        return await destinations.imageServeRegistries().contains(reference.registry)
+    /// "hard-linked" when the image's registry is an image-serve directory, else "mounted".
+    public func mountedWord(_ name: String) async -> String {
+        guard let reference = try? Reference(name) else { return "mounted" }
+        return await destinations.mountedWord(reference.registry)
     }
 
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {

@@ -200,8 +200,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             case .skipped:
                 line = "skipped \(image.targetName) (already there, \(report.digest))"
             default:
-                // In an image-serve directory a mount is a hard link.
-                let mounted = await copier.destinations.imageServeRegistries().contains(target.registry) ? "hard-linked" : "mounted"
+                let mounted = await copier.destinations.mountedWord(target.registry)
                 line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
             }
             progress(line)

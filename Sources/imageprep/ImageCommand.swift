@@ -67,8 +67,7 @@ struct ImageCopy: AsyncParsableCommand {
     func run() async throws {
         let operations = try ImageOperations(options: RegistryOptions(registryOptions))
         let report = try await operations.copy(from: source, to: destination, allPlatforms: allPlatforms)
-        // In an image-serve directory a mount is a hard link.
-        let mounted = await operations.isImageServe(destination) ? "hard-linked" : "mounted"
+        let mounted = await operations.mountedWord(destination)
         print("\(report.outcome.rawValue) \(destination) \(report.digest) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(report.bytesCopied) bytes)")
     }
 }

@@ -57,6 +57,17 @@ public actor DestinationRouter {
         }
     }
 
+    /// Whether `registry` was found to be an image-serve registry.
+    public func isImageServe(_ registry: String) -> Bool {
+        imageServe[registry] != nil
+    }
+
+    /// What placing a blob without transferring it is called at `registry`: a hard link in
+    /// an image-serve directory, a mount in a registry.
+    public func mountedWord(_ registry: String) -> String {
+        isImageServe(registry) ? "hard-linked" : "mounted"
+    }
+
     /// The registries written as image-serve so far, sorted.
     public func imageServeRegistries() -> [String] {
         imageServe.keys.sorted()
