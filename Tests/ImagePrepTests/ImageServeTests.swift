@@ -246,6 +246,11 @@ final class ImageServeTests: XCTestCase {
             XCTAssertTrue(copied.stdout.hasPrefix("copied \(imageServe.address)/copies/keystone:\(tag) \(sourceDigest)"), copied.stdout)
             XCTAssertTrue(copied.stdout.contains("hard-linked"), copied.stdout)
         }
+        // Without the directory httpd serves: one line saying what was found and what to give.
+        let nowhere = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:kept"] + insecure
+            + ["--image-serve-dir", "/nonexistent/image-serve"])
+        XCTAssertEqual(nowhere.status, 1)
+        XCTAssertEqual(nowhere.stderr, "Error: image-serve directory: /nonexistent/image-serve: \(imageServe.address) refuses uploads (HTTP 404), so it is taken for an image-serve registry, whose images go into this directory: no such directory (give the one its httpd serves with --image-serve-dir)\n")
         let again = try CLI.run(["image", "copy", keystone, "\(imageServe.address)/copies/keystone:kept"] + insecure + serveDir)
         XCTAssertTrue(again.stdout.hasPrefix("skipped "), again.stdout)
 

@@ -53,7 +53,7 @@ public actor DestinationRouter {
         } catch {
             throw ImageServeError(
                 path: url.path,
-                message: "\(registry) refuses uploads (HTTP \(status)), so it is an image-serve registry whose images are written into this directory, but \(error.message); give the directory httpd serves with --image-serve-dir")
+                message: "\(registry) refuses uploads (HTTP \(status)), so it is taken for an image-serve registry, whose images go into this directory: \(error.message) (give the one its httpd serves with --image-serve-dir)")
         }
     }
 
