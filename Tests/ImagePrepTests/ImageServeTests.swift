@@ -209,6 +209,14 @@ final class ImageServeTests: XCTestCase {
         let missing = try CLI.run(["image", "inspect", "\(imageServe.address)/crash/broken:1"] + insecure)
         XCTAssertEqual(missing.status, 1)
 
+        // What a run killed mid-blob leaves: removed by a later run once a day old.
+        let blobsDirectory = repository.appendingPathComponent("blobs")
+        try FileManager.default.createDirectory(at: blobsDirectory, withIntermediateDirectories: true)
+        let staleTemporary = blobsDirectory.appendingPathComponent(".imageprep-killed.tmp")
+        let freshTemporary = blobsDirectory.appendingPathComponent(".imageprep-running.tmp")
+        for file in [staleTemporary, freshTemporary] { try Data("partial".utf8).write(to: file) }
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86400)], ofItemAtPath: staleTemporary.path)
+
         // Two processes writing into the directory at once.
         let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
         nonisolated(unsafe) var results: [CLI.Output?] = [nil, nil]
@@ -221,6 +229,9 @@ final class ImageServeTests: XCTestCase {
         for result in results {
             XCTAssertEqual(result?.status, 0, result?.stderr ?? "did not run")
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: staleTemporary.path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: freshTemporary.path))
+        try FileManager.default.removeItem(at: freshTemporary)
         let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
         XCTAssertTrue(catalog.contains("\"concurrent/left\"") && catalog.contains("\"concurrent/right\""), catalog)
         for name in ["left", "right"] {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Pushes the image of an OCI image layout directory (as `buildah push
-/// oci:DIR` writes it) to a registry or an image-serve directory: blobs the destination already has are
-/// skipped, the others streamed from disk, then the manifest is put byte for
-/// byte under the destination's tag.
+/// oci:DIR` writes it) to a registry or an image-serve directory: blobs the
+/// destination already has are skipped, the others streamed from disk, then
+/// the manifest is put byte for byte under the destination's tag.
 public struct OCILayoutPush: Sendable {
     public let copier: ImageCopier
     public var client: RegistryClient { copier.client }

@@ -271,14 +271,22 @@ public final class ImageServeDirectory: Sendable {
         }
     }
 
-    /// Which repositories hold which blobs, from one listing of each `blobs` directory.
+    /// Which repositories hold which blobs, from one listing of each `blobs` directory. The
+    /// temporary files of runs killed more than a day ago are removed on the way.
     private func scanHolders() -> [Digest: Set<String>] {
         var found: [Digest: Set<String>] = [:]
+        let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
         func walk(_ directory: URL, _ path: String) {
             for name in ImageServeFiles.names(in: directory) where !name.hasPrefix(".") {
                 let child = directory.appendingPathComponent(name)
                 if name == "blobs", !path.isEmpty {
                     for blob in ImageServeFiles.names(in: child) {
+                        if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
+                            var info = stat()
+                            let file = child.appendingPathComponent(blob).path
+                            if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                            continue
+                        }
                         let digestText = blob.hasSuffix(".gz") ? String(blob.dropLast(3)) : blob
                         if let digest = try? Digest(digestText) { found[digest, default: []].insert(path) }
                     }
