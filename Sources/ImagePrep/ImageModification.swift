@@ -69,8 +69,9 @@ struct ImageModification {
         let mountFrom = source.registry == target.registry ? [source.repository] : []
         let report = try await OCILayoutPush(copier: copier).push(layout: built.layout, to: target, mountFrom: mountFrom, base: base)
         let blobs = report.blobs
+        let mounted = await copier.destinations.mountedWord(target.registry)
         return "\(task.name), buildah\(note), \(report.baseLayersReused) base layer(s) reused, "
-            + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) mounted, \(blobs.present) present"
+            + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) \(mounted), \(blobs.present) present"
     }
 
     enum LayerAttempt {
@@ -107,7 +108,7 @@ struct ImageModification {
             var summary = "\(task.name), layer engine, "
             summary += report.layer.map { "1 layer of \(RegistrySession.bytes($0.size)) appended" } ?? "config only, no layer"
             let base = report.baseLayers
-            summary += "; base layers: \(base.present) present, \(base.mounted) mounted, "
+            summary += "; base layers: \(base.present) present, \(base.mounted) \(await copier.destinations.mountedWord(target.registry)), "
             summary += "\(base.copied) copied (\(RegistrySession.bytes(base.bytesCopied)))"
             return .built(summary)
         } catch var ineligible as LayerRecipe.Ineligible {

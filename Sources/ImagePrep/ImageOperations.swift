@@ -29,10 +29,12 @@ public struct ImageInspection: Sendable, Encodable {
 public struct ImageOperations: Sendable {
     let client: RegistryClient
     let options: RegistryOptions
+    let destinations: DestinationRouter
 
     public init(options: RegistryOptions) throws(PrepareError) {
         self.options = options
         client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+        destinations = DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory)
     }
 
     static func reference(_ text: String) throws(PrepareError) -> Reference {
@@ -66,15 +68,28 @@ public struct ImageOperations: Sendable {
             labels: config.labels, layers: layers, size: layers.reduce(0) { $0 + $1.size })
     }
 
+    /// "hard-linked" when the image's registry is an image-serve directory, else "mounted".
+    public func mountedWord(_ name: String) async -> String {
+        guard let reference = try? Reference(name) else { return "mounted" }
+        return await destinations.mountedWord(reference.registry)
+    }
+
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {
-        let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64))
+        let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64), destinations: destinations)
         return try await copier.copy(from: try Self.reference(source), to: try Self.reference(destination))
     }
 
     /// Deletes the manifest a tag or digest names (the registry must allow
-    /// deletes); returns the digest deleted.
+    /// deletes); returns the digest deleted. At an image-serve registry the tag is
+    /// deleted from its directory as tripleo-common does.
     public func delete(_ name: String) async throws -> String {
         var reference = try Self.reference(name)
+        if let imageServe = try await destinations.destination(for: reference) as? ImageServeDestination {
+            guard reference.digest == nil else {
+                throw PrepareError.invalidReference(name, "an image-serve registry deletes tags, not digests")
+            }
+            return try imageServe.directory.delete(repository: reference.repository, tag: reference.tag ?? "latest").description
+        }
         if reference.digest == nil {
             guard let descriptor = try await client.headManifest(reference) else {
                 throw PrepareError.invalidReference(name, "no such image")
@@ -109,14 +124,15 @@ public struct ImageOperations: Sendable {
         let sourceReference = try Self.reference(source)
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
-        if try await client.headManifest(targetReference) != nil { return .alreadyThere(targetName) }
+        let copier = ImageCopier(client: client, destinations: destinations)
+        if try await copier.destinationManifest(targetReference) != nil { return .alreadyThere(targetName) }
         let inventory = PackageInventory(client: client)
         if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
             let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
             if !plan.applies { return .notATarget(sourceReference.description) }
         }
         let modification = ImageModification(
-            client: client, copier: ImageCopier(client: client), inventory: inventory,
+            client: client, copier: copier, inventory: inventory,
             buildSlot: ConcurrencyLimiter(limit: 1), options: options)
         let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,

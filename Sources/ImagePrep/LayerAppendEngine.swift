@@ -71,17 +71,12 @@ public struct LayerAppendEngine: Sendable {
         var report = Report(digest: Digest(of: manifest), layer: layer)
         // The base's layers, the new layer and the config go up at the same time; the
         // manifest, which the registry checks against them, last.
-        let client = client
-        async let newLayer: Void = {
-            if let layer, try await client.headBlob(target, digest: layer.digest) == nil {
-                try await client.pushBlob(file: layerFile, descriptor: layer, to: target)
-            }
+        let copier = copier
+        async let newLayer: BlobPlacement? = {
+            guard let layer else { return nil }
+            return try await copier.place(layer, from: .file(layerFile), in: target)
         }()
-        async let newConfig: Void = {
-            if try await client.headBlob(target, digest: configDescriptor.digest) == nil {
-                try await client.pushBlob(config, mediaType: configDescriptor.mediaType, to: target)
-            }
-        }()
+        async let newConfig = copier.place(configDescriptor, from: .data(config), in: target)
         if source.registry == target.registry, source.repository == target.repository {
             // The base's own manifest holds its layers in this repository.
             report.baseLayers.present = base.manifest.layers.count
@@ -90,9 +85,9 @@ public struct LayerAppendEngine: Sendable {
                 report.baseLayers.add(placement)
             }
         }
-        try await newLayer
-        try await newConfig
-        try await client.pushManifest(manifest, mediaType: base.raw.mediaType, to: target)
+        _ = try await newLayer
+        _ = try await newConfig
+        try await copier.putManifest(manifest, mediaType: base.raw.mediaType, to: target)
         return report
     }
 

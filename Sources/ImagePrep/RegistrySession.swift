@@ -34,6 +34,9 @@ public struct RegistryOptions: Sendable {
     public var logLevel: Logger.Level = .warning
     /// Where image config blobs are cached by digest between runs; nil for no cache.
     public var configCacheDirectory: URL? = ConfigBlobCache.defaultDirectory()
+    /// Where the images of a destination without a push API (the undercloud's image-serve
+    /// registry) are written (`--image-serve-dir`).
+    public var imageServeDirectory = URL(fileURLWithPath: "/var/lib/image-serve")
 
     public init() {}
 }
@@ -77,7 +80,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
-        copier = ImageCopier(client: client, platforms: platforms)
+        copier = ImageCopier(
+            client: client, platforms: platforms,
+            destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
         hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
         tags = TagLookup(client: client)
     }
@@ -172,6 +177,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         outcome.insecureRegistries = await client.insecurelyReachedRegistries()
         outcome.packageChanges = changes.withLock { $0 }
         outcome.report.append(Self.summary(copied: copied.count, built: built.count, failed: outcome.failures.count))
+        for registry in await copier.destinations.imageServeRegistries() {
+            outcome.report.append("\(registry) is an image-serve registry (no push API): its images are files in \(options.imageServeDirectory.path), which its httpd serves.")
+        }
         return outcome
     }
 
@@ -184,7 +192,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
             if let digest = sourceDigests.withLock({ $0[image.image.imageName] }),
-                let present = try await client.headManifest(target), present.digest == digest
+                let present = try await copier.destinationManifest(target), present.digest == digest
             {
                 let line = "skipped \(image.targetName) (already there, \(digest))"
                 progress(line)
@@ -198,7 +206,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             case .skipped:
                 line = "skipped \(image.targetName) (already there, \(report.digest))"
             default:
-                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
+                let mounted = await copier.destinations.mountedWord(target.registry)
+                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
             }
             progress(line)
             return .success(line)
@@ -212,7 +221,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         guard let modify = image.image.modify else { return .failure(ImageFailure(image: image.sourceName, reason: "no modification")) }
         do {
             let target = try Reference(image.targetName)
-            if try await client.headManifest(target) != nil {
+            if try await copier.destinationManifest(target) != nil {
                 let line = "skipped \(image.targetName) (already modified)"
                 progress(line)
                 return .success(line)

@@ -67,7 +67,8 @@ struct ImageCopy: AsyncParsableCommand {
     func run() async throws {
         let operations = try ImageOperations(options: RegistryOptions(registryOptions))
         let report = try await operations.copy(from: source, to: destination, allPlatforms: allPlatforms)
-        print("\(report.outcome.rawValue) \(destination) \(report.digest) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(report.bytesCopied) bytes)")
+        let mounted = await operations.mountedWord(destination)
+        print("\(report.outcome.rawValue) \(destination) \(report.digest) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(report.bytesCopied) bytes)")
     }
 }
 

@@ -29,6 +29,9 @@ struct RegistryOptionGroup: ParsableArguments {
     @Flag(help: "Fetch every image config again instead of using the cache.")
     var noCache = false
 
+    @Option(help: ArgumentHelp("Write the images of a destination that has no push API (the undercloud's image-serve registry on :8787) into this directory, which its httpd serves.", valueName: "dir"))
+    var imageServeDir = "/var/lib/image-serve"
+
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
     }
@@ -90,6 +93,7 @@ extension RegistryOptions {
         caFile = registry.caCert
         authFile = registry.authfile
         concurrency = registry.concurrency
+        imageServeDirectory = URL(fileURLWithPath: registry.imageServeDir)
         logLevel = registry.verbose ? .debug : .warning
         if registry.noCache {
             configCacheDirectory = nil

@@ -19,21 +19,6 @@ final class UpstreamComparisonTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// The venv's python; in CI (`CI=true`) a missing venv fails the test.
-    private func upstreamPython() throws -> URL {
-        let environment = ProcessInfo.processInfo.environment
-        let home = FileManager.default.homeDirectoryForCurrentUser.path
-        let venv = environment["IMAGEPREP_UPSTREAM_VENV"]
-            ?? (environment["XDG_CACHE_HOME"] ?? home + "/.cache") + "/imageprep/upstream-venv-18.0.0"
-        let python = URL(fileURLWithPath: venv + "/bin/python3")
-        guard FileManager.default.isExecutableFile(atPath: python.path) else {
-            let message = "no tripleo-common venv at \(venv): run scripts/upstream-venv"
-            if environment["CI"] == "true" { throw VenvMissing(description: message) }
-            throw XCTSkip(message)
-        }
-        return python
-    }
-
     /// tripleo-common's own template, from the venv.
     private func upstreamTemplate(_ python: URL) -> String {
         python.deletingLastPathComponent().deletingLastPathComponent()
@@ -84,7 +69,7 @@ final class UpstreamComparisonTests: XCTestCase {
     /// NeutronMechanismDrivers, modify_only_with_source with an append tag,
     /// the multi_arch key, a later entry winning, and deep-merged credentials.
     func testTheFinalEraTemplateGivesTripleoCommonsParameters() throws {
-        let python = try upstreamPython()
+        let python = try UpstreamVenv.python()
         let first = try write("one.yaml", """
             parameter_defaults:
               NeutronMechanismDrivers: [openvswitch]
@@ -132,7 +117,7 @@ final class UpstreamComparisonTests: XCTestCase {
     /// imageprep's built-in final-era catalog against tripleo-common's
     /// template, default values throughout.
     func testTheBuiltInMasterCatalogGivesTripleoCommonsParameters() throws {
-        let python = try upstreamPython()
+        let python = try UpstreamVenv.python()
         let env = try write("cip.yaml", """
             parameter_defaults:
               ContainerImagePrepare:
@@ -146,6 +131,3 @@ final class UpstreamComparisonTests: XCTestCase {
 }
 
 /// CI must have the venv (scripts/test makes it): a failure, not a skip.
-struct VenvMissing: Error, CustomStringConvertible {
-    var description: String
-}

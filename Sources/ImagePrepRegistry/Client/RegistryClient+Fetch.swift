@@ -44,6 +44,8 @@ extension RegistryClient {
         request.headers.set("Accept", Self.manifestAccept)
         request.scopes = [Self.pullScope(reference.repository)]
         request.maxCollectedBody = 8 * 1024 * 1024
+        // image-serve answers a manifest by digest (a directory) with a redirect to `<digest>/`.
+        request.followRedirects = true
         let response = try await send(request)
         let bytes = response.body
 
@@ -66,6 +68,7 @@ extension RegistryClient {
         request.headers.set("Accept", Self.manifestAccept)
         request.scopes = [Self.pullScope(reference.repository)]
         request.allowedStatuses = [404]
+        request.followRedirects = true
         let response = try await send(request)
         guard response.status != 404 else { return nil }
         guard let digestText = response.headers["Docker-Content-Digest"], let digest = try? Digest(digestText) else {

@@ -185,7 +185,7 @@ extension RegistryClient {
     }
 
     /// Abandons an upload session; failures are only logged, the registry expires it anyway.
-    private func cancelUpload(_ location: String, registry: String, context: RegistryErrorContext) async {
+    func cancelUpload(_ location: String, registry: String, context: RegistryErrorContext) async {
         var request = RegistryRequest(.delete, location, registry: registry, context: context)
         request.scopes = context.repository.map { [Self.pushScope($0)] } ?? []
         request.allowedStatuses = [404]

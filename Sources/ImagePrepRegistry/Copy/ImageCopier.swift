@@ -13,6 +13,8 @@ public struct ImageCopier: Sendable {
 
     public let client: RegistryClient
     public let coordinator: BlobTransferCoordinator
+    /// Whether each destination is a registry or an image-serve directory.
+    public let destinations: DestinationRouter
     public var platforms: Platforms
     /// How many blobs of one image are transferred at once.
     public var blobConcurrency: Int
@@ -21,10 +23,12 @@ public struct ImageCopier: Sendable {
         client: RegistryClient,
         coordinator: BlobTransferCoordinator = BlobTransferCoordinator(),
         platforms: Platforms = .only(.linuxAMD64),
-        blobConcurrency: Int = 4
+        blobConcurrency: Int = 4,
+        destinations: DestinationRouter? = nil
     ) {
         self.client = client
         self.coordinator = coordinator
+        self.destinations = destinations ?? DestinationRouter(client: client)
         self.platforms = platforms
         self.blobConcurrency = max(1, blobConcurrency)
     }
@@ -32,6 +36,7 @@ public struct ImageCopier: Sendable {
     /// Copies `source` to `destination` (which names the tag to put), skipping it when the
     /// destination tag already points at the same digest.
     public func copy(from source: Reference, to destination: Reference) async throws -> ImageCopyReport {
+        let target = try await destinations.destination(for: destination)
         let top = try await client.fetchManifest(source)
         var manifests: [(FetchedManifest, Manifest)] = []
         let tagged: FetchedManifest
@@ -41,7 +46,7 @@ public struct ImageCopier: Sendable {
             switch platforms {
             case .all:
                 tagged = top
-                if try await destinationHas(tagged, at: destination) {
+                if try await target.manifest(destination)?.digest == tagged.digest {
                     return skipped(source, destination, tagged)
                 }
                 for entry in index.manifests {
@@ -58,7 +63,7 @@ public struct ImageCopier: Sendable {
                     throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
                                                          available: index.manifests.compactMap(\.platform))
                 }
-                if let present = try await client.headManifest(destination), present.digest == entry.digest {
+                if let present = try await target.manifest(destination), present.digest == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
                 }
@@ -68,7 +73,7 @@ public struct ImageCopier: Sendable {
             }
         } else {
             tagged = top
-            if try await destinationHas(tagged, at: destination) {
+            if try await target.manifest(destination)?.digest == tagged.digest {
                 return skipped(source, destination, tagged)
             }
             manifests.append((top, try client.decodeManifest(top, reference: source)))
@@ -78,18 +83,18 @@ public struct ImageCopier: Sendable {
                                      digest: tagged.digest, mediaType: tagged.mediaType, outcome: .copied)
         for (raw, manifest) in manifests {
             let isTagged = raw.digest == tagged.digest
-            if !isTagged, try await client.headManifest(destination.withDigest(raw.digest)) != nil {
+            if !isTagged, try await target.manifest(destination.withDigest(raw.digest)) != nil {
                 continue
             }
             for placement in try await copyBlobs(manifest.blobs, from: source, to: destination) {
                 report.add(placement)
             }
             if !isTagged {
-                try await client.pushManifest(raw.bytes, mediaType: raw.mediaType, to: destination.withDigest(raw.digest))
+                try await target.putManifest(raw.bytes, mediaType: raw.mediaType, to: destination.withDigest(raw.digest))
                 report.manifestsPushed += 1
             }
         }
-        try await client.pushManifest(tagged.bytes, mediaType: tagged.mediaType, to: destination)
+        try await target.putManifest(tagged.bytes, mediaType: tagged.mediaType, to: destination)
         report.manifestsPushed += 1
         client.logger.info("copied image", metadata: [
             "source": "\(source)", "destination": "\(destination)", "digest": "\(tagged.digest)",
@@ -98,8 +103,14 @@ public struct ImageCopier: Sendable {
         return report
     }
 
-    private func destinationHas(_ manifest: FetchedManifest, at destination: Reference) async throws -> Bool {
-        try await client.headManifest(destination)?.digest == manifest.digest
+    /// The manifest `reference` names at its destination (registry or image-serve), or nil.
+    public func destinationManifest(_ reference: Reference) async throws -> Descriptor? {
+        try await destinations.destination(for: reference).manifest(reference)
+    }
+
+    /// Puts a manifest byte for byte at its destination (registry or image-serve).
+    public func putManifest(_ bytes: Data, mediaType: MediaType, to reference: Reference) async throws {
+        try await destinations.destination(for: reference).putManifest(bytes, mediaType: mediaType, to: reference)
     }
 
     private func skipped(_ source: Reference, _ destination: Reference, _ manifest: FetchedManifest) -> ImageCopyReport {
@@ -139,44 +150,39 @@ public struct ImageCopier: Sendable {
         -> BlobPlacement
     {
         let preferred = source.registry == destination.registry ? [source.repository] : []
-        return try await place(blob.digest, in: destination, preferring: preferred) { uploadLocation in
-            try await copyWithRetry(blob, from: source, to: destination, uploadLocation: uploadLocation)
-        }
+        return try await place(blob, from: .registry(source), in: destination, preferring: preferred)
     }
 
-    /// Puts one blob in `destination`'s repository: nothing when a HEAD finds it there, a
-    /// mount when a repository of the same registry is known to hold it (`preferred` first),
-    /// else `transfer`, which gets the upload session a refused mount opened and returns the
-    /// bytes it sent. A blob placed by several images at once is transferred once.
+    /// Puts one blob in `destination`'s repository, registry or image-serve directory:
+    /// nothing when it is there, a mount (a hard link, in a directory) when another
+    /// repository of the destination holds it (`preferred` first, then those known to), else
+    /// its bytes from `source`, checked against its digest. A blob placed by several images at
+    /// once is transferred once.
     public func place(
-        _ digest: Digest, in destination: Reference, preferring preferred: [String] = [],
-        transfer: @escaping @Sendable (_ uploadLocation: String?) async throws -> Int64
+        _ blob: Descriptor, from source: BlobSource, in destination: Reference, preferring preferred: [String] = []
     ) async throws -> BlobPlacement {
-        let client = client
-        return try await coordinator.place(digest, registry: destination.registry, repository: destination.repository) { known in
-            if try await client.headBlob(destination, digest: digest) != nil {
+        let target = try await destinations.destination(for: destination)
+        return try await coordinator.place(blob.digest, registry: destination.registry, repository: destination.repository) { known in
+            if try await target.hasBlob(blob, in: destination) {
                 return .alreadyPresent
             }
             let candidates = (preferred + known.subtracting(preferred).sorted()).filter { $0 != destination.repository }
-            var uploadLocation: String?
-            if let from = candidates.first {
-                switch try await client.mountBlob(digest, from: from, into: destination) {
-                case .mounted:
-                    return .mounted
-                case .uploadStarted(let location):
-                    uploadLocation = location
-                }
+            switch try await target.mount(blob, into: destination, candidates: candidates) {
+            case .mounted:
+                return .mounted
+            case .notMounted(let uploadLocation):
+                return .copied(bytes: try await putWithRetry(blob, from: source, to: destination, in: target, uploadLocation: uploadLocation))
             }
-            return .copied(bytes: try await transfer(uploadLocation))
         }
     }
 
-    /// A streamed copy cannot be repeated request by request, so the whole copy is retried
-    /// on connection errors and retryable statuses.
-    private func copyWithRetry(
+    /// A streamed transfer cannot be repeated request by request, so the whole transfer is
+    /// retried on connection errors and retryable statuses.
+    private func putWithRetry(
         _ blob: Descriptor,
-        from source: Reference,
+        from source: BlobSource,
         to destination: Reference,
+        in target: any ImageDestination,
         uploadLocation: String?
     ) async throws -> Int64 {
         let policy = client.configuration.retry
@@ -185,7 +191,7 @@ public struct ImageCopier: Sendable {
         while true {
             attempt += 1
             do {
-                return try await client.copyBlob(blob, from: source, to: destination, uploadLocation: location)
+                return try await target.putBlob(blob, from: source, into: destination, uploadLocation: location)
             } catch let error as RegistryError {
                 guard attempt < policy.maxAttempts, error.isTransient else { throw error }
                 location = nil

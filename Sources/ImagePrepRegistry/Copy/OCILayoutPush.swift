@@ -1,9 +1,9 @@
 import Foundation
 
 /// Pushes the image of an OCI image layout directory (as `buildah push
-/// oci:DIR` writes it) to a registry: blobs the destination already has are
-/// skipped, the others streamed from disk, then the manifest is put byte for
-/// byte under the destination's tag.
+/// oci:DIR` writes it) to a registry or an image-serve directory: blobs the
+/// destination already has are skipped, the others streamed from disk, then
+/// the manifest is put byte for byte under the destination's tag.
 public struct OCILayoutPush: Sendable {
     public let copier: ImageCopier
     public var client: RegistryClient { copier.client }
@@ -100,17 +100,12 @@ public struct OCILayoutPush: Sendable {
             }
         }
         let reusedDigests = Set(reused.map(\.digest))
-        let client = client
         for descriptor in manifest.blobs where !reusedDigests.contains(descriptor.digest) {
             let file = blob(descriptor.digest, in: layout)
-            let placement = try await copier.place(descriptor.digest, in: destination, preferring: mountFrom) { uploadLocation in
-                try await client.pushBlob(file: file, descriptor: descriptor, to: destination, uploadLocation: uploadLocation)
-                return descriptor.size
-            }
-            report.blobs.add(placement)
+            report.blobs.add(try await copier.place(descriptor, from: .file(file), in: destination, preferring: mountFrom))
         }
         let mediaType = manifest.mediaType ?? top.mediaType
-        try await client.pushManifest(manifestBytes, mediaType: mediaType, to: destination)
+        try await copier.putManifest(manifestBytes, mediaType: mediaType, to: destination)
         return report
     }
 

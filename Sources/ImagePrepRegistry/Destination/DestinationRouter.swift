@@ -1,0 +1,100 @@
+import Foundation
+
+/// Decides, once per destination registry and run, whether images go to it through its push
+/// API or into the image-serve directory, as tripleo-common does: before the first copy it
+/// asks for an upload session; a registry answering 403, 404, 405 or 501 has no push API
+/// and is an image-serve registry.
+public actor DestinationRouter {
+    public let client: RegistryClient
+    /// Where image-serve registries' images are written; nil: every destination is taken
+    /// for a registry without asking.
+    public let imageServeDirectory: URL?
+    private var destinations: [String: Task<any ImageDestination, any Error>] = [:]
+    private var directory: ImageServeDirectory?
+    /// Image-serve registries found, with the status that showed it.
+    private var imageServe: [String: Int] = [:]
+
+    public init(client: RegistryClient, imageServeDirectory: URL? = nil) {
+        self.client = client
+        self.imageServeDirectory = imageServeDirectory
+    }
+
+    /// The destination `reference`'s registry is, found out on the first call.
+    public func destination(for reference: Reference) async throws -> any ImageDestination {
+        guard let imageServeDirectory else { return RegistryDestination(client: client) }
+        if let known = destinations[reference.registry] { return try await known.value }
+        let client = client
+        let task = Task<any ImageDestination, any Error> {
+            switch try await client.probeUpload(reference) {
+            case .accepted:
+                return RegistryDestination(client: client)
+            case .refused(let status):
+                let directory = try self.openDirectory(imageServeDirectory, registry: reference.registry, status: status)
+                return ImageServeDestination(directory: directory, client: client)
+            }
+        }
+        destinations[reference.registry] = task
+        do {
+            return try await task.value
+        } catch {
+            // A failed probe (network, login) is asked again by the next image.
+            destinations[reference.registry] = nil
+            throw error
+        }
+    }
+
+    private func openDirectory(_ url: URL, registry: String, status: Int) throws -> ImageServeDirectory {
+        imageServe[registry] = status
+        if let directory { return directory }
+        do throws(ImageServeError) {
+            let opened = try ImageServeDirectory(root: url)
+            directory = opened
+            return opened
+        } catch {
+            throw ImageServeError(
+                path: url.path,
+                message: "\(registry) refuses uploads (HTTP \(status)), so it is taken for an image-serve registry, whose images go into this directory: \(error.message) (give the one its httpd serves with --image-serve-dir)")
+        }
+    }
+
+    /// Whether `registry` was found to be an image-serve registry.
+    public func isImageServe(_ registry: String) -> Bool {
+        imageServe[registry] != nil
+    }
+
+    /// What placing a blob without transferring it is called at `registry`: a hard link in
+    /// an image-serve directory, a mount in a registry.
+    public func mountedWord(_ registry: String) -> String {
+        isImageServe(registry) ? "hard-linked" : "mounted"
+    }
+
+    /// The registries written as image-serve so far, sorted.
+    public func imageServeRegistries() -> [String] {
+        imageServe.keys.sorted()
+    }
+}
+
+/// What asking a registry for an upload session showed.
+public enum UploadProbe: Sendable, Equatable {
+    case accepted
+    /// No push API: the status it answered.
+    case refused(status: Int)
+}
+
+extension RegistryClient {
+    /// `POST /v2/<repo>/blobs/uploads/`: a session opened (and cancelled again) means the
+    /// registry accepts uploads; 403, 404, 405 or 501 means it has no push API.
+    public func probeUpload(_ repository: Reference) async throws -> UploadProbe {
+        let context = Self.context(repository, "checking whether the registry accepts uploads for")
+        var request = RegistryRequest(.post, "/v2/\(repository.repository)/blobs/uploads/",
+                                      registry: repository.registry, context: context)
+        request.scopes = [Self.pushScope(repository.repository)]
+        request.allowedStatuses = [403, 404, 405, 501]
+        let response = try await send(request)
+        if request.allowedStatuses.contains(response.status) { return .refused(status: response.status) }
+        if let location = response.headers["Location"] {
+            await cancelUpload(location, registry: repository.registry, context: context)
+        }
+        return .accepted
+    }
+}

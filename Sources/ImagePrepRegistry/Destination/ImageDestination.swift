@@ -1,0 +1,44 @@
+import Foundation
+
+/// Where a blob's bytes come from when it has to be transferred.
+public enum BlobSource: Sendable {
+    /// Streamed from a repository of a registry.
+    case registry(Reference)
+    /// Read from a file (an OCI layout's blob, a layer just written).
+    case file(URL)
+    case data(Data)
+}
+
+/// What an attempt to make a blob available without transferring it achieved.
+public enum MountAttempt: Sendable, Equatable {
+    /// Linked from another repository of the same destination.
+    case mounted
+    /// Not linked; a registry may have opened an upload session to use instead.
+    case notMounted(uploadLocation: String?)
+}
+
+/// Where copied images go: blobs and manifests, checked and put. A registry (its push API)
+/// and an image-serve directory (files httpd serves) are the two kinds; the copy pipeline
+/// (``ImageCopier``, ``OCILayoutPush``, the layer engine) works through this only.
+public protocol ImageDestination: Sendable {
+    /// The manifest `reference`'s digest, or else its tag, names at the destination; nil
+    /// when there is none.
+    func manifest(_ reference: Reference) async throws -> Descriptor?
+
+    func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool
+
+    /// Makes a blob that other repositories of the destination hold available in
+    /// `repository` without transferring it; `candidates` are repositories known to hold it,
+    /// preferred first.
+    func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt
+
+    /// Puts the blob's bytes from `source`, committed only when its digest and size match
+    /// the descriptor; `uploadLocation` is a session a refused mount opened. Returns the
+    /// bytes transferred.
+    func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
+        async throws -> Int64
+
+    /// Puts a manifest byte for byte (its digest does not change) under `reference`'s tag,
+    /// or only by digest when the reference names a digest (a list's platform manifest).
+    func putManifest(_ bytes: Data, mediaType: MediaType, to reference: Reference) async throws
+}

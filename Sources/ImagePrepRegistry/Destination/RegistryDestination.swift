@@ -1,0 +1,48 @@
+import Foundation
+
+/// A registry that accepts uploads: everything goes through its push API.
+public struct RegistryDestination: ImageDestination {
+    public let client: RegistryClient
+
+    public init(client: RegistryClient) {
+        self.client = client
+    }
+
+    public func manifest(_ reference: Reference) async throws -> Descriptor? {
+        try await client.headManifest(reference)
+    }
+
+    public func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool {
+        try await client.headBlob(repository, digest: descriptor.digest) != nil
+    }
+
+    /// A cross-repository mount from the first candidate (the registry answers for that one
+    /// only); no request without candidates.
+    public func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt {
+        guard let from = candidates.first else { return .notMounted(uploadLocation: nil) }
+        switch try await client.mountBlob(descriptor.digest, from: from, into: repository) {
+        case .mounted: return .mounted
+        case .uploadStarted(let location): return .notMounted(uploadLocation: location)
+        }
+    }
+
+    public func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
+        async throws -> Int64
+    {
+        switch source {
+        case .registry(let origin):
+            return try await client.copyBlob(descriptor, from: origin, to: repository, uploadLocation: uploadLocation)
+        case .file(let file):
+            try await client.pushBlob(file: file, descriptor: descriptor, to: repository, uploadLocation: uploadLocation)
+        case .data(let data):
+            let location: String
+            if let uploadLocation { location = uploadLocation } else { location = try await client.startUpload(repository, digest: descriptor.digest) }
+            try await client.completeUpload(location, repository: repository, digest: descriptor.digest, body: .data(data))
+        }
+        return descriptor.size
+    }
+
+    public func putManifest(_ bytes: Data, mediaType: MediaType, to reference: Reference) async throws {
+        try await client.pushManifest(bytes, mediaType: mediaType, to: reference)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// An image-serve registry (httpd serving a directory, no push API) as a destination: its
+/// directory is written instead, blobs read from their sources with `client`.
+public struct ImageServeDestination: ImageDestination {
+    public let directory: ImageServeDirectory
+    let client: RegistryClient
+
+    public init(directory: ImageServeDirectory, client: RegistryClient) {
+        self.directory = directory
+        self.client = client
+    }
+
+    public func manifest(_ reference: Reference) async throws -> Descriptor? {
+        if let digest = reference.digest { return directory.manifest(digest, in: reference.repository) }
+        return directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
+    }
+
+    public func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool {
+        directory.blobFile(descriptor.digest, in: repository.repository) != nil
+    }
+
+    /// A hard link from any repository of the directory that holds the blob.
+    public func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt {
+        try directory.link(descriptor.digest, mediaType: descriptor.mediaType, into: repository.repository, candidates: candidates)
+            ? .mounted : .notMounted(uploadLocation: nil)
+    }
+
+    public func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
+        async throws -> Int64
+    {
+        let client = client
+        return try await directory.writeBlob(descriptor, into: repository.repository) { file in
+            switch source {
+            case .registry(let origin):
+                _ = try await client.fetchBlob(origin, descriptor: descriptor) { bytes in try file.write(bytes) }
+            case .file(let url):
+                guard let handle = FileHandle(forReadingAtPath: url.path) else {
+                    throw ImageServeError(path: url.path, message: "cannot read the blob")
+                }
+                defer { try? handle.close() }
+                while let chunk = try handle.read(upToCount: 1024 * 1024), !chunk.isEmpty {
+                    try file.write(chunk)
+                }
+            case .data(let data):
+                try file.write(data)
+            }
+        }
+    }
+
+    public func putManifest(_ bytes: Data, mediaType: MediaType, to reference: Reference) async throws {
+        try directory.writeManifest(
+            bytes, mediaType: mediaType, repository: reference.repository,
+            tag: reference.digest == nil ? (reference.tag ?? "latest") : nil)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ImageServeDirectory {
+    /// Deletes a tag as tripleo-common's `delete_image` does: its type map goes, the tags list
+    /// is rebuilt, then the manifests no remaining tag names (directly, or as a platform
+    /// manifest of a list a tag names) and the blobs no remaining manifest names are removed;
+    /// a repository left without tags is removed, and the catalog rebuilt. Waits for runs
+    /// writing into the directory to finish. Returns the digest the tag named.
+    public func delete(repository: String, tag: String) throws(ImageServeError) -> Digest {
+        endWriting()
+        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        let typeMapFile = typeMapFile(repository, tag: tag)
+        guard let deleted = typeMap(repository, tag: tag)?.taggedDigest else {
+            throw ImageServeError(path: typeMapFile.path, message: "no such tag: \(repository):\(tag)")
+        }
+        try removeTag(repository, file: typeMapFile)
+
+        let manifests = manifestsDirectory(repository)
+        var kept: Set<Digest> = []
+        for other in tags(of: repository) {
+            for variant in typeMap(repository, tag: other)?.variants ?? [] {
+                kept.insert(variant.digest)
+                if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json")),
+                   let index = try? JSONDecoder().decode(Index.self, from: data), variant.mediaType.isIndex
+                {
+                    kept.formUnion(index.manifests.map(\.digest))
+                }
+            }
+        }
+        var blobs: Set<String> = []
+        for name in ImageServeFiles.names(in: manifests) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name)) {
+            let directory = manifests.appendingPathComponent(name)
+            guard let digest = try? Digest(name), kept.contains(digest) else {
+                try remove(directory)
+                continue
+            }
+            if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json")),
+               let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+            {
+                for blob in manifest.blobs { blobs.formUnion(["\(blob.digest)", "\(blob.digest).gz"]) }
+            }
+        }
+        let blobsDirectory = blobsDirectory(repository)
+        for name in ImageServeFiles.names(in: blobsDirectory) where !blobs.contains(name) {
+            try remove(blobsDirectory.appendingPathComponent(name))
+        }
+        if tags(of: repository).isEmpty {
+            try remove(repositoryDirectory(repository))
+            // Namespace directories left empty go too.
+            var parent = repositoryDirectory(repository).deletingLastPathComponent()
+            while parent.path.hasPrefix(v2.path + "/"), rmdir(parent.path) == 0 {
+                parent = parent.deletingLastPathComponent()
+            }
+        }
+        try rebuildAfterDelete(repository)
+        return deleted
+    }
+
+    private func remove(_ url: URL) throws(ImageServeError) {
+        do {
+            try FileManager.default.removeItem(at: url)
+        } catch {
+            throw ImageServeError(path: url.path, message: "cannot remove it")
+        }
+    }
+
+    private func removeTag(_ repository: String, file: URL) throws(ImageServeError) {
+        if unlink(file.path) != 0 { throw .errno(file.path, "cannot remove the tag's type map") }
+        ImageServeFiles.syncDirectory(file.deletingLastPathComponent())
+    }
+}

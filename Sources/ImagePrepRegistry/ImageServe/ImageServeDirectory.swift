@@ -1,0 +1,301 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The undercloud's image-serve directory (`/var/lib/image-serve`), which httpd serves
+/// read-only as a registry, in the layout tripleo-common 18.0.0 writes:
+///
+/// - `v2/index.json` holding `{}`; `v2/_catalog`; `v2/<repo>/tags/list`;
+/// - `v2/<repo>/blobs/<digest>.gz` for layers and `v2/<repo>/blobs/<digest>` for configs, a
+///   layer shared by repositories hard-linked (stored once);
+/// - `v2/<repo>/manifests/<digest>/index.json` with the manifest's own bytes (its digest is
+///   the source's) and an `.htaccess` setting its headers;
+/// - `v2/<repo>/manifests/<tag>.type-map` naming the tag's manifest.
+///
+/// Every write is crash-safe (temporary name, digest checked, fsync, rename) and the tag's
+/// type map comes last, so a killed run never leaves a tag naming missing files. A run holds
+/// a shared lock on `.imageprep.lock` while it writes; deleting takes it exclusively, and the
+/// tag metadata (type map, tags list, catalog) is updated under `.imageprep-tags.lock`.
+public final class ImageServeDirectory: Sendable {
+    public let root: URL
+    /// digest → repositories known to hold the blob, read once from disk.
+    private let holders = Mutex<[Digest: Set<String>]?>(nil)
+    private let writeLock = Mutex<DirectoryLock?>(nil)
+
+    /// Opens an existing directory; `v2/` and its `index.json` are created at the first write.
+    public init(root: URL) throws(ImageServeError) {
+        self.root = root.standardizedFileURL
+        guard ImageServeFiles.isDirectory(self.root) else {
+            throw ImageServeError(path: root.path, message: "no such directory")
+        }
+    }
+
+    var v2: URL { root.appendingPathComponent("v2") }
+
+    func repositoryDirectory(_ repository: String) -> URL { v2.appendingPathComponent(repository) }
+    func blobsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("blobs") }
+    func manifestsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("manifests") }
+
+    /// `<digest>` for an image config, `<digest>.gz` for anything else (the name keeps `.gz`
+    /// whatever the compression, as upstream's does; httpd's MultiViews serves both as
+    /// `blobs/<digest>`).
+    static func blobName(_ digest: Digest, mediaType: MediaType) -> String {
+        isConfig(mediaType) ? digest.description : "\(digest).gz"
+    }
+
+    static func isConfig(_ mediaType: MediaType) -> Bool {
+        mediaType == .dockerConfig || mediaType == .ociConfig || mediaType.rawValue.hasSuffix(".config.v1+json")
+    }
+
+    /// The blob's file in `repository`, under either name, if it is there.
+    public func blobFile(_ digest: Digest, in repository: String) -> URL? {
+        let blobs = blobsDirectory(repository)
+        for name in ["\(digest).gz", digest.description] {
+            let url = blobs.appendingPathComponent(name)
+            if ImageServeFiles.exists(url.path) { return url }
+        }
+        return nil
+    }
+
+    // MARK: Writing
+
+    /// Takes the run's shared lock (once) and makes sure `v2/index.json` exists.
+    func beginWriting() throws(ImageServeError) {
+        try writeLock.withLock { (lock: inout DirectoryLock?) throws(ImageServeError) in
+            guard lock == nil else { return }
+            lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: false)
+        }
+        let index = v2.appendingPathComponent("index.json")
+        if !ImageServeFiles.exists(index.path) {
+            try ImageServeFiles.makeDirectory(v2)
+            try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index)
+        }
+    }
+
+    /// Releases the run's shared lock.
+    func endWriting() {
+        writeLock.withLock { $0 = nil }
+    }
+
+    /// Hard-links a blob another repository holds into `repository` (the `candidates`
+    /// first, then any repository of the directory). False when no repository holds it.
+    func link(_ digest: Digest, mediaType: MediaType, into repository: String, candidates: [String]) throws(ImageServeError)
+        -> Bool
+    {
+        try beginWriting()
+        let others = candidates + knownHolders(of: digest).subtracting(candidates).sorted()
+        for other in others where other != repository {
+            guard let existing = blobFile(digest, in: other) else { continue }
+            let blobs = blobsDirectory(repository)
+            try ImageServeFiles.makeDirectory(blobs)
+            // Same name as the holder's: a config stays a config.
+            if try ImageServeFiles.link(existing, as: blobs.appendingPathComponent(existing.lastPathComponent)) {
+                record(digest, in: repository)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Writes a blob into `repository`: `fill` writes its bytes into the temporary file; its
+    /// digest and size are checked against `descriptor` before it is flushed and linked into
+    /// place. Returns the bytes written.
+    func writeBlob(
+        _ descriptor: Descriptor, into repository: String,
+        fill: (BlobFile) async throws -> Void
+    ) async throws -> Int64 {
+        try beginWriting()
+        let blobs = blobsDirectory(repository)
+        try ImageServeFiles.makeDirectory(blobs)
+        let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs))
+        do {
+            try await fill(file)
+            guard file.count == descriptor.size else {
+                throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) has \(file.count) bytes, expected \(descriptor.size)")
+            }
+            guard file.digest == descriptor.digest else {
+                throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
+            }
+            try file.finish()
+            let final = blobs.appendingPathComponent(Self.blobName(descriptor.digest, mediaType: descriptor.mediaType))
+            // A link never replaces: a concurrent writer's copy of the same bytes wins.
+            _ = try ImageServeFiles.link(file.url, as: final)
+            unlink(file.url.path)
+        } catch {
+            file.abandon()
+            throw error
+        }
+        record(descriptor.digest, in: repository)
+        return descriptor.size
+    }
+
+    /// Writes a manifest's bytes as they are, then, with `tag`, the tag's type map, the tags
+    /// list and the catalog. Nothing is written that already holds the same content.
+    func writeManifest(_ bytes: Data, mediaType: MediaType, repository: String, tag: String?) throws(ImageServeError) {
+        try beginWriting()
+        let digest = Digest(of: bytes)
+        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
+        let manifestFile = directory.appendingPathComponent("index.json")
+        if !ImageServeFiles.exists(manifestFile.path) {
+            try ImageServeFiles.makeDirectory(directory)
+            let headers = """
+                Header set Content-Type "\(mediaType.rawValue)"
+                Header set Docker-Content-Digest "\(digest)"
+                Header set ETag "\(digest)"
+
+                """
+            // The .htaccess first: index.json's presence says both are complete.
+            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"))
+            try ImageServeFiles.writeIfChanged(bytes, to: manifestFile)
+        }
+        guard let tag else { return }
+        var variants = [TypeMap.Variant(mediaType: mediaType, digest: digest)]
+        if mediaType.isIndex, let index = try? JSONDecoder().decode(Index.self, from: bytes), !index.manifests.isEmpty {
+            // httpd offers the list and, to clients that do not accept lists, the amd64 (else
+            // the first) image, as upstream's map does. Upstream's leaves the choice between
+            // them to httpd, which serves the smaller one (the image) to clients accepting
+            // both; a higher qs for the list serves them the tag's own digest.
+            let entry = index.manifests.first { $0.platform?.architecture == "amd64" } ?? index.manifests[0]
+            variants = [
+                TypeMap.Variant(mediaType: mediaType, digest: digest, quality: "1"),
+                TypeMap.Variant(mediaType: entry.mediaType, digest: entry.digest, quality: "0.5"),
+            ]
+        }
+        let typeMap = TypeMap(tag: tag, variants: variants)
+        try updateTags(repository) { () throws(ImageServeError) in
+            try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag))
+        }
+    }
+
+    func typeMapFile(_ repository: String, tag: String) -> URL {
+        manifestsDirectory(repository).appendingPathComponent("\(tag).type-map")
+    }
+
+    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and the
+    /// catalog (each written only when it changes).
+    private func updateTags(_ repository: String, _ change: () throws(ImageServeError) -> Void) throws(ImageServeError) {
+        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep-tags.lock"), exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        try change()
+        try rebuildTagsList(repository)
+        try rebuildCatalog()
+    }
+
+    /// The tags list (when the repository is still there) and the catalog after a delete.
+    func rebuildAfterDelete(_ repository: String) throws(ImageServeError) {
+        try updateTags(repository) {}
+    }
+
+    private func rebuildTagsList(_ repository: String) throws(ImageServeError) {
+        guard ImageServeFiles.isDirectory(repositoryDirectory(repository)) else { return }
+        let tags = tags(of: repository)
+        let list = "{\"name\": \"\(repository)\", \"tags\": [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]}"
+        let directory = repositoryDirectory(repository).appendingPathComponent("tags")
+        try ImageServeFiles.makeDirectory(directory)
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"))
+    }
+
+    private func rebuildCatalog() throws(ImageServeError) {
+        let list = "{\"repositories\": [\(repositories().map { "\"\($0)\"" }.joined(separator: ", "))]}"
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"))
+    }
+
+    // MARK: Reading
+
+    /// The tags of `repository`: its type maps' names, sorted.
+    public func tags(of repository: String) -> [String] {
+        ImageServeFiles.names(in: manifestsDirectory(repository))
+            .filter { $0.hasSuffix(".type-map") && !$0.hasPrefix(".") }
+            .map { String($0.dropLast(".type-map".count)) }
+            .sorted()
+    }
+
+    /// Every repository: the directories under `v2/` that hold `blobs`, `manifests` and
+    /// `tags`, as tripleo-common's catalog counts them.
+    public func repositories() -> [String] {
+        var found: [String] = []
+        func walk(_ directory: URL, _ path: String) {
+            let names = Set(ImageServeFiles.names(in: directory))
+            if !path.isEmpty, names.isSuperset(of: ["blobs", "manifests", "tags"]) { found.append(path) }
+            for name in names.sorted() where !name.hasPrefix(".") && !["blobs", "manifests", "tags"].contains(name) {
+                let child = directory.appendingPathComponent(name)
+                if ImageServeFiles.isDirectory(child) { walk(child, path.isEmpty ? name : "\(path)/\(name)") }
+            }
+        }
+        walk(v2, "")
+        return found.sorted()
+    }
+
+    func typeMap(_ repository: String, tag: String) -> TypeMap? {
+        guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), limit: 64 * 1024) else { return nil }
+        return TypeMap.parse(String(decoding: data, as: UTF8.self), tag: tag)
+    }
+
+    /// The manifest stored under `digest`: its size and media type (from its `.htaccess`).
+    func manifest(_ digest: Digest, in repository: String) -> Descriptor? {
+        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
+        var info = stat()
+        guard stat(directory.appendingPathComponent("index.json").path, &info) == 0 else { return nil }
+        var mediaType = MediaType.dockerManifest
+        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), limit: 64 * 1024) {
+            for line in String(decoding: htaccess, as: UTF8.self).split(separator: "\n") where line.contains("Content-Type") {
+                let parts = line.split(separator: "\"")
+                if parts.count >= 2 { mediaType = MediaType(rawValue: String(parts[1])) }
+            }
+        }
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(info.st_size))
+    }
+
+    /// The manifest `tag` names, when its type map names one that is there.
+    func taggedManifest(_ repository: String, tag: String) -> Descriptor? {
+        guard let digest = typeMap(repository, tag: tag)?.taggedDigest else { return nil }
+        return manifest(digest, in: repository)
+    }
+
+    // MARK: Blob holders
+
+    private func knownHolders(of digest: Digest) -> Set<String> {
+        holders.withLock { holders in
+            if holders == nil { holders = scanHolders() }
+            return holders?[digest] ?? []
+        }
+    }
+
+    private func record(_ digest: Digest, in repository: String) {
+        holders.withLock { holders in
+            if holders == nil { holders = scanHolders() }
+            holders?[digest, default: []].insert(repository)
+        }
+    }
+
+    /// Which repositories hold which blobs, from one listing of each `blobs` directory. The
+    /// temporary files of runs killed more than a day ago are removed on the way.
+    private func scanHolders() -> [Digest: Set<String>] {
+        var found: [Digest: Set<String>] = [:]
+        let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
+        func walk(_ directory: URL, _ path: String) {
+            for name in ImageServeFiles.names(in: directory) where !name.hasPrefix(".") {
+                let child = directory.appendingPathComponent(name)
+                if name == "blobs", !path.isEmpty {
+                    for blob in ImageServeFiles.names(in: child) {
+                        if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
+                            var info = stat()
+                            let file = child.appendingPathComponent(blob).path
+                            if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                            continue
+                        }
+                        let digestText = blob.hasSuffix(".gz") ? String(blob.dropLast(3)) : blob
+                        if let digest = try? Digest(digestText) { found[digest, default: []].insert(path) }
+                    }
+                } else if name != "manifests", name != "tags", ImageServeFiles.isDirectory(child) {
+                    walk(child, path.isEmpty ? name : "\(path)/\(name)")
+                }
+            }
+        }
+        walk(v2, "")
+        return found
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Something went wrong reading or writing an image-serve directory.
+public struct ImageServeError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "image-serve directory: \(path): \(message)" }
+
+    static func errno(_ path: String, _ operation: String) -> ImageServeError {
+        ImageServeError(path: path, message: "\(operation): \(String(cString: strerror(Glibc.errno)))")
+    }
+}
+
+/// The file operations image-serve writes are made of: every file is written under a
+/// temporary name, flushed to disk and then renamed (or linked) into place, so a reader
+/// (httpd) or a crash never sees a half-written file. Files are 0644 and directories 0755
+/// whatever the umask: httpd reads them as another user.
+enum ImageServeFiles {
+    static let temporaryPrefix = ".imageprep-"
+
+    static func temporaryName(in directory: URL) -> URL {
+        directory.appendingPathComponent("\(temporaryPrefix)\(UUID().uuidString.lowercased()).tmp")
+    }
+
+    /// Creates `directory` and its missing parents, each 0755.
+    static func makeDirectory(_ directory: URL) throws(ImageServeError) {
+        var missing: [URL] = []
+        var current = directory
+        while !exists(current.path) {
+            missing.append(current)
+            let parent = current.deletingLastPathComponent()
+            if parent.path == current.path { break }
+            current = parent
+        }
+        for path in missing.reversed() {
+            if mkdir(path.path, 0o755) != 0, Glibc.errno != EEXIST {
+                throw .errno(path.path, "cannot create the directory")
+            }
+            chmod(path.path, 0o755)
+        }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    static func read(_ url: URL, limit: Int = 16 * 1024 * 1024) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.read(upToCount: limit)
+    }
+
+    /// Writes `data` to `url` through a temporary file and a rename; nothing when the file
+    /// already holds exactly these bytes. Returns whether it wrote.
+    @discardableResult
+    static func writeIfChanged(_ data: Data, to url: URL) throws(ImageServeError) -> Bool {
+        if read(url) == data { return false }
+        let directory = url.deletingLastPathComponent()
+        let temporary = temporaryName(in: directory)
+        let file = try BlobFile(creating: temporary)
+        do {
+            try file.write(data)
+            try file.finish()
+        } catch {
+            file.abandon()
+            throw error
+        }
+        if rename(temporary.path, url.path) != 0 {
+            let error = ImageServeError.errno(url.path, "cannot rename \(temporary.lastPathComponent) into place")
+            unlink(temporary.path)
+            throw error
+        }
+        syncDirectory(directory)
+        return true
+    }
+
+    /// Makes renames and links in `directory` durable.
+    static func syncDirectory(_ directory: URL) {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    /// Hard-links `existing` as `name`: true when linked or when `name` already exists.
+    static func link(_ existing: URL, as name: URL) throws(ImageServeError) -> Bool {
+        if Glibc.link(existing.path, name.path) == 0 {
+            syncDirectory(name.deletingLastPathComponent())
+            return true
+        }
+        switch Glibc.errno {
+        case EEXIST: return true
+        case ENOENT: return false
+        default: throw .errno(name.path, "cannot link \(existing.path)")
+        }
+    }
+
+    /// Names in `directory` (empty when it does not exist).
+    static func names(in directory: URL) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    }
+
+    static func isDirectory(_ url: URL) -> Bool {
+        var info = stat()
+        return stat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func inode(_ url: URL) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+}
+
+/// A file being written under a temporary name: bytes are hashed and counted as they go;
+/// `finish` flushes them to disk.
+final class BlobFile: @unchecked Sendable {
+    // One writer at a time (the transfer thread of one request, or the caller).
+    let url: URL
+    private let fd: Int32
+    private var hasher = DigestHasher()
+    private(set) var count: Int64 = 0
+    private var closed = false
+
+    init(creating url: URL) throws(ImageServeError) {
+        self.url = url
+        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno(url.path, "cannot create the file") }
+        fchmod(fd, 0o644)
+    }
+
+    deinit {
+        if !closed { close(fd) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ImageServeError) {
+        hasher.update(bytes)
+        count += Int64(bytes.count)
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress!.advanced(by: offset), bytes.count - offset)
+            if written < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw .errno(url.path, "cannot write")
+            }
+            offset += written
+        }
+    }
+
+    func write(_ data: Data) throws(ImageServeError) {
+        let failure: ImageServeError? = data.withUnsafeBytes { bytes in
+            guard bytes.count > 0 else { return nil }
+            do throws(ImageServeError) {
+                try write(bytes)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    var digest: Digest { hasher.finalize() }
+
+    /// Flushes and closes the file.
+    func finish() throws(ImageServeError) {
+        guard !closed else { return }
+        closed = true
+        let synced = fsync(fd) == 0
+        let closedOK = close(fd) == 0
+        guard synced, closedOK else { throw .errno(url.path, "cannot flush the file to disk") }
+    }
+
+    /// Closes and removes the file.
+    func abandon() {
+        if !closed {
+            closed = true
+            close(fd)
+        }
+        unlink(url.path)
+    }
+}
+
+/// An advisory lock (`flock`) on a file, held until `release` or deinit.
+final class DirectoryLock: Sendable {
+    private let fd: Int32
+
+    init(_ url: URL, exclusive: Bool) throws(ImageServeError) {
+        fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno(url.path, "cannot open the lock file") }
+        fchmod(fd, 0o644)
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            guard Glibc.errno == EINTR else {
+                close(fd)
+                throw .errno(url.path, "cannot lock")
+            }
+        }
+    }
+
+    deinit {
+        close(fd)
+    }
+}
