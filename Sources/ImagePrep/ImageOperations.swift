@@ -29,10 +29,17 @@ public struct ImageInspection: Sendable, Encodable {
 public struct ImageOperations: Sendable {
     let client: RegistryClient
     let options: RegistryOptions
+    /// registries.conf: blocked registries and mirrors for the images read (copy and
+    /// modify sources).
+    let sources: PullSources
+    let insecure: Set<String>
 
     public init(options: RegistryOptions) throws(PrepareError) {
         self.options = options
-        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+        let registries = try RegistriesConf.load(path: options.registriesConfFile)
+        insecure = Set(options.insecureRegistries + registries.insecureRegistries)
+        client = try RegistrySession.makeClient(options: options, insecure: insecure)
+        sources = PullSources(configuration: registries, client: client)
     }
 
     static func reference(_ text: String) throws(PrepareError) -> Reference {
@@ -68,7 +75,10 @@ public struct ImageOperations: Sendable {
 
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {
         let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64))
-        return try await copier.copy(from: try Self.reference(source), to: try Self.reference(destination))
+        let sourceReference = try Self.reference(source)
+        let destinationReference = try Self.reference(destination)
+        try sources.checkNotBlocked([sourceReference])
+        return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: destinationReference) }.value
     }
 
     /// Deletes the manifest a tag or digest names (the registry must allow
@@ -106,10 +116,12 @@ public struct ImageOperations: Sendable {
         } catch {
             throw PrepareError.plan(error)
         }
-        let sourceReference = try Self.reference(source)
+        let requested = try Self.reference(source)
+        try sources.checkNotBlocked([requested])
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
         if try await client.headManifest(targetReference) != nil { return .alreadyThere(targetName) }
+        let sourceReference = await sources.available(requested)
         let inventory = PackageInventory(client: client)
         if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
             let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
@@ -120,7 +132,7 @@ public struct ImageOperations: Sendable {
             buildSlot: ConcurrencyLimiter(limit: 1), options: options)
         let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
-            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
+            tlsVerify: !insecure.contains(sourceReference.registry))
         return .built(targetName, summary: summary)
     }
 }

@@ -13,6 +13,9 @@ public struct RegistryOptions: Sendable {
     public var caFile: String?
     /// `--authfile`, read before the default containers auth files.
     public var authFile: String?
+    /// `--registries-conf`: read this file instead of `$CONTAINERS_REGISTRIES_CONF` or
+    /// `/etc/containers/registries.conf`.
+    public var registriesConfFile: String?
     /// Images resolved or copied at once.
     public var concurrency = 4
     public var buildah = Buildah()
@@ -48,6 +51,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let options: RegistryOptions
     let insecure: Set<String>
     let mirror: String?
+    /// registries.conf: blocked registries and mirrors for the source reads.
+    let sources: PullSources
     let hotfixes: HotfixPlanner
     /// Per-image hotfix decisions, for the report.
     private let hotfixNotes = Mutex<[String]>([])
@@ -68,12 +73,16 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
             mirror = host.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         }
+        let registries = try RegistriesConf.load(path: options.registriesConfFile)
+        insecure.formUnion(registries.insecureRegistries)
         self.mirror = mirror
         self.insecure = insecure
         self.options = options
         client = try Self.makeClient(
             options: options, insecure: insecure,
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
+        sources = PullSources(configuration: registries, client: client)
+        try sources.checkNotBlocked(plan.images.compactMap { try? Self.sourceReference($0.imageName, mirror: mirror) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(client: client, platforms: platforms)
@@ -105,6 +114,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
 
     /// The source reference, through `DockerRegistryMirror` for docker.io.
     func sourceReference(_ name: String) throws -> Reference {
+        try Self.sourceReference(name, mirror: mirror)
+    }
+
+    static func sourceReference(_ name: String, mirror: String?) throws -> Reference {
         var reference = try Reference(name)
         if let mirror, reference.registry == Reference.dockerHubRegistry {
             reference.registry = mirror
@@ -122,16 +135,24 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 var labels: [String: String]?
                 if let label = image.tagFromLabel {
                     let template = try TagTemplate(label)
-                    let resolved = try await self.client.resolveImage(source)
+                    let client = self.client
+                    let ((resolved, config), _) = try await self.sources.read(source) { source in
+                        let resolved = try await client.resolveImage(source)
+                        return (resolved, try await client.fetchImageConfig(of: resolved, in: source))
+                    }
                     self.sourceDigests.withLock { $0[image.imageName] = resolved.taggedDigest }
-                    let config = try await self.client.fetchImageConfig(of: resolved, in: source)
                     labels = config.labels
                     tag = try template.tag(labels: config.labels, image: source.description)
                 }
                 var modified = image.modify != nil
                 if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
                     let imageLabels: [String: String]
-                    if let labels { imageLabels = labels } else { imageLabels = try await self.client.fetchImageConfig(source).labels }
+                    if let labels {
+                        imageLabels = labels
+                    } else {
+                        let client = self.client
+                        imageLabels = try await self.sources.read(source) { try await client.fetchImageConfig($0).labels }.value
+                    }
                     modified = modify.onlyWithLabels.allSatisfy { imageLabels[$0] != nil }
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
@@ -186,13 +207,15 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
-            let report = try await copier.copy(from: source, to: target)
+            let copier = copier
+            let (report, from) = try await sources.read(source) { try await copier.copy(from: $0, to: target) }
+            let mirrorNote = from == source ? "" : ", from mirror \(from.registry)"
             let line: String
             switch report.outcome {
             case .skipped:
                 line = "skipped \(image.targetName) (already there, \(report.digest))"
             default:
-                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
+                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) mounted, \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied))\(mirrorNote))"
             }
             progress(line)
             return .success(line)
@@ -211,7 +234,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
-            let source = try sourceReference(image.image.imageName)
+            let source = await sources.available(try sourceReference(image.image.imageName))
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, options: options)
             let summary = try await modification.run(
