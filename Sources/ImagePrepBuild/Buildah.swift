@@ -33,8 +33,8 @@ public struct Buildah: Sendable {
     }
 
     /// Pulls an image into buildah's storage.
-    public func pull(_ image: String, tlsVerify: Bool, log: URL) async throws {
-        try await logged(["pull", "--tls-verify=\(tlsVerify)", image], log: log)
+    public func pull(_ image: String, tlsVerify: Bool, access: RegistryAccess = RegistryAccess(), log: URL) async throws {
+        try await logged(["pull", "--tls-verify=\(tlsVerify)"] + access.arguments + [image], log: log)
     }
 
     /// The image's configured user (empty when it runs as root by default).
@@ -44,11 +44,13 @@ public struct Buildah: Sendable {
     }
 
     /// Builds `Dockerfile.modified` of a context, tagging the result `tag`.
-    public func build(_ context: BuildContext, tag: String, tlsVerify: Bool, log: URL) async throws {
+    public func build(
+        _ context: BuildContext, tag: String, tlsVerify: Bool, access: RegistryAccess = RegistryAccess(), log: URL
+    ) async throws {
         var arguments = [
             "bud", "--format", "docker", "--file", context.dockerfile.path, "--network", "host", "--layers=false",
             "--tls-verify=\(tlsVerify)", "--tag", tag,
-        ]
+        ] + access.arguments
         if let isolation { arguments += ["--isolation", isolation] }
         for volume in context.volumes { arguments += ["--volume", volume] }
         arguments.append(context.directory.path)
