@@ -116,6 +116,10 @@ public struct ImageOperations: Sendable {
         } catch {
             throw PrepareError.plan(error)
         }
+        if ImageName.isLocal(source) {
+            throw PrepareError.invalidReference(
+                source, "a locally built image is not modified (as upstream): build the change into the local image, or modify a registry image")
+        }
         let requested = try Self.reference(source)
         try sources.checkNotBlocked([requested])
         let targetName = target + appendTag

@@ -130,6 +130,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func resolve(_ plan: PreparePlan) async -> [Result<ResolvedImage, ImageFailure>] {
         await forEach(plan.images) { image in
             do {
+                if ImageName.isLocal(image.imageName) { return .success(try await self.resolveLocal(image)) }
                 let source = try self.sourceReference(image.imageName)
                 var tag: String?
                 var labels: [String: String]?
@@ -170,6 +171,19 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
     }
 
+    /// A locally built image: its tag from its labels in local storage; never modified
+    /// (the planner refuses that).
+    private func resolveLocal(_ image: PlannedImage) async throws -> ResolvedImage {
+        var tag: String?
+        if let label = image.tagFromLabel {
+            let template = try TagTemplate(label)
+            let local = try await LocalImageCopy(copier: copier, options: options)
+                .find(ImageName.withoutStoragePrefix(image.imageName))
+            tag = try template.tag(labels: local.labels, image: image.imageName)
+        }
+        return ResolvedImage(image: image, tag: tag, modified: false)
+    }
+
     // MARK: Transfer
 
     public func transfer(_ images: [ResolvedImage], plan: PreparePlan) async -> TransferOutcome {
@@ -193,6 +207,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     }
 
     private func copy(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
+        if ImageName.isLocal(image.image.imageName) { return await copyLocal(image) }
         do {
             // From the tag the labels were read on (the set tag): the
             // discovered tag names the destination.
@@ -222,6 +237,27 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         } catch {
             progress("FAILED  \(image.targetName): \(error)")
             return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
+        }
+    }
+
+    /// From local container storage through an OCI layout; buildah runs one at a time.
+    private func copyLocal(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
+        let name = ImageName.withoutStoragePrefix(image.image.imageName)
+        await buildSlot.acquire()
+        do {
+            let target = try Reference(image.targetName)
+            let report = try await LocalImageCopy(copier: copier, options: options).copy(name, to: target)
+            await buildSlot.release()
+            let blobs = report.push.blobs
+            let line = "copied  \(image.targetName) (from local container storage, image \(report.image.id.prefix(12)); "
+                + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) mounted, \(blobs.present) present)"
+            progress(line)
+            return .success(line)
+        } catch {
+            await buildSlot.release()
+            let reason = (error as? BuildError)?.detail ?? "\(error)"
+            progress("FAILED  \(image.targetName): \(reason)")
+            return .failure(ImageFailure(image: image.image.imageName, reason: reason))
         }
     }
 

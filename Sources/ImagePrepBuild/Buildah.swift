@@ -63,6 +63,44 @@ public struct Buildah: Sendable {
         try await logged(["push", "--format", "oci", image, "oci:\(directory.path):latest"], log: log)
     }
 
+    /// An image of local container storage: its ID and labels.
+    public struct LocalImage: Sendable, Equatable {
+        public var id: String
+        public var labels: [String: String]
+    }
+
+    /// The local image `name` names, found as podman finds it (`mylocal/x:t` is
+    /// `localhost/mylocal/x:t`); nil when the storage has no such image.
+    public func localImage(_ name: String) async throws -> LocalImage? {
+        let output: String
+        do {
+            output = try await capture(["inspect", "--type", "image", name])
+        } catch let failure as CommandRunner.Failure
+            where failure.output.contains("not known") || failure.output.contains("not found")
+            || failure.output.contains("does not exist")
+        {
+            return nil
+        }
+        // The parts of buildah's description of the image that are needed.
+        struct Inspection: Decodable {
+            struct OCI: Decodable {
+                struct Config: Decodable {
+                    var Labels: [String: String]?
+                }
+                var config: Config?
+            }
+            var FromImageID: String
+            var OCIv1: OCI?
+        }
+        let inspection: Inspection
+        do {
+            inspection = try JSONDecoder().decode(Inspection.self, from: Data(output.utf8))
+        } catch {
+            throw CommandRunner.Failure(command: "buildah inspect", status: "unreadable output", output: String(output.prefix(300)))
+        }
+        return LocalImage(id: inspection.FromImageID, labels: inspection.OCIv1?.config?.Labels ?? [:])
+    }
+
     public func removeImage(_ image: String, log: URL) async throws {
         try await logged(["rmi", "--force", image], log: log)
     }
