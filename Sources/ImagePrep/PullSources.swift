@@ -53,12 +53,15 @@ final class PullSources: Sendable {
     /// The first pull source that has the image (a manifest request each), else the
     /// registry itself: where a build reads its base.
     func available(_ reference: Reference) async -> Reference {
+        let sources = configuration.pullSources(for: reference)
+        // No mirror: nothing to probe.
+        guard sources.count > 1 else { return sources.first ?? reference }
         struct Missing: Error {}
         let client = client
         let found = try? await read(reference) { source in
             guard try await client.headManifest(source) != nil else { throw Missing() }
             return true
         }
-        return found?.source ?? configuration.pullSources(for: reference).last ?? reference
+        return found?.source ?? sources.last ?? reference
     }
 }

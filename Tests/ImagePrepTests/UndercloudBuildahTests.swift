@@ -133,6 +133,20 @@ final class UndercloudBuildahTests: XCTestCase {
         let pulled = "\(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo-hotfix"
         try buildah.buildah(["pull", "--tls-verify=false", pulled])
         XCTAssertEqual(try buildah.run(in: pulled, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n")
+
+        // The same login from an --authfile, for one image: the operator's file stays.
+        let login = Data("\(Self.user):\(Self.password)".utf8).base64EncodedString()
+        let authFile = try write(#"{"auths": {"\#(source.address)": {"auth": "\#(login)"}}}"#, "auth.json", in: work)
+        let modify = try CLI.run(
+            ["modify", "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
+             "\(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
+             "--tasks-from", "rpm_install", "--rpms-path", rpms.path, "--append-tag", "-hotfix2", "--authfile", authFile,
+             "--ca-cert", fixture.tls.caCertificate, "--insecure-registry", destination.address] + buildahOptions(buildah, work: work))
+        XCTAssertEqual(modify.status, 0, modify.stderr)
+        XCTAssertTrue(modify.stdout.hasPrefix("built \(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo-hotfix2 (rpm_install.yml, buildah"), modify.stdout)
+        XCTAssertFalse((modify.stdout + modify.stderr).contains(Self.password))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: authFile))
+        XCTAssertEqual(files(under: work).filter { $0.contains("registry-access") }, [])
     }
 
     // MARK: Locally built images
