@@ -37,17 +37,36 @@ final class PullSources: Sendable {
         _ reference: Reference, _ body: @Sendable (Reference) async throws -> T
     ) async throws -> (value: T, source: Reference) {
         let sources = configuration.pullSources(for: reference)
-        for mirror in sources.dropLast() where !unreachable.withLock({ $0.contains(mirror.registry) }) {
+        var tried: [String] = []
+        for mirror in sources.dropLast() {
+            guard !unreachable.withLock({ $0.contains(mirror.registry) }) else {
+                tried.append("\(mirror.registry) unreachable")
+                continue
+            }
             do {
                 return (try await body(mirror), mirror)
             } catch RegistryError.connection, RegistryError.tls {
                 unreachable.withLock { _ = $0.insert(mirror.registry) }
+                tried.append("\(mirror.registry) unreachable")
             } catch {
                 // Not on this mirror, or refused there: the next source.
+                tried.append("\(mirror.registry): \(error)")
             }
         }
         let location = sources.last ?? reference
-        return (try await body(location), location)
+        do {
+            return (try await body(location), location)
+        } catch where !tried.isEmpty {
+            throw MirrorsFailed(error: error, mirrors: tried)
+        }
+    }
+
+    /// The registry's own error after every mirror failed too, with what the mirrors said.
+    struct MirrorsFailed: Error, CustomStringConvertible {
+        var error: any Error
+        var mirrors: [String]
+
+        var description: String { "\(error) (registries.conf mirrors tried first: \(mirrors.joined(separator: "; ")))" }
     }
 
     /// The first pull source that has the image (a manifest request each), else the

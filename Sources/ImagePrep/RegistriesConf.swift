@@ -135,6 +135,9 @@ public struct RegistriesConf: Sendable, Equatable {
                 var prefix = try string(entry, "prefix", key: key, file: file) ?? ""
                 if prefix.isEmpty { prefix = location }
                 guard !prefix.isEmpty else { throw invalid(key, "needs a location (or a prefix)") }
+                for (name, value) in [("location", location), ("prefix", prefix)] where value.contains("://") {
+                    throw invalid("\(key).\(name)", "expected host[:port][/path] without a scheme, got '\(value)'")
+                }
                 if prefix.hasPrefix("*.") {
                     guard location.isEmpty else { throw invalid(key, "a wildcard prefix (\(prefix)) takes no location") }
                 } else {
@@ -148,6 +151,9 @@ public struct RegistriesConf: Sendable, Equatable {
                         guard let mirror = element.table else { throw invalid(mirrorKey, "expected a table") }
                         guard let location = try string(mirror, "location", key: mirrorKey, file: file), !location.isEmpty else {
                             throw invalid(mirrorKey, "needs a location")
+                        }
+                        guard !location.contains("://") else {
+                            throw invalid("\(mirrorKey).location", "expected host[:port][/path] without a scheme, got '\(location)'")
                         }
                         let useText = try string(mirror, "pull-from-mirror", key: mirrorKey, file: file) ?? "all"
                         guard let use = MirrorUse(rawValue: useText) else {

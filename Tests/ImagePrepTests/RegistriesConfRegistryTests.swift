@@ -120,6 +120,28 @@ final class RegistriesConfRegistryTests: XCTestCase {
         XCTAssertEqual(copied?.digest, digest)
     }
 
+    func testWhenNoSourceHasTheImageTheErrorSaysWhatTheMirrorsSaid() async throws {
+        let (mirror, destination) = try XCTUnwrap(Self.servers).get()
+        _ = try await seedMirror(mirror)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        // The registry is up but has no such image, nor has its mirror.
+        let conf = try write(
+            """
+            [[registry]]
+            location = "\(destination.address)"
+            insecure = true
+            [[registry.mirror]]
+            location = "\(mirror.address)/elsewhere"
+            insecure = true
+            """, "registries.conf", in: work)
+        let run = try CLI.run(
+            try environment(source: destination.address, destination: destination.address, in: work) + ["--registries-conf", conf])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.contains("(registries.conf mirrors tried first: \(mirror.address): "), run.stderr)
+        XCTAssertTrue(run.stderr.contains("\(mirror.address)/elsewhere/tripleomaster/centos-binary-keystone:current-tripleo"), run.stderr)
+    }
+
     func testABlockedRegistryStopsTheRunBeforeAnyRequest() async throws {
         let (mirror, destination) = try XCTUnwrap(Self.servers).get()
         let work = try CLI.temporaryDirectory()

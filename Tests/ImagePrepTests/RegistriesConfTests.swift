@@ -146,6 +146,9 @@ final class RegistriesConfTests: XCTestCase {
             error("[registries.insecure]\nregistries = '192.168.24.1:8787'\n"),
             "/etc/containers/registries.conf: registries.insecure.registries: expected a list of strings")
         XCTAssertEqual(
+            error("[[registry]]\nlocation = \"http://a.example\"\n"),
+            "/etc/containers/registries.conf: registry[0].location: expected host[:port][/path] without a scheme, got 'http://a.example'")
+        XCTAssertEqual(
             error("[[registry]]\ninsecure = true\n"),
             "/etc/containers/registries.conf: registry[0]: needs a location (or a prefix)")
     }
