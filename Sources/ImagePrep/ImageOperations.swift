@@ -62,6 +62,7 @@ public struct ImageOperations: Sendable {
 
     public func inspect(_ name: String) async throws -> ImageInspection {
         let reference = try Self.reference(name)
+        try sources.checkNotBlocked([reference])
         let image = try await client.resolveImage(reference)
         let config = try await client.fetchImageConfig(of: image, in: reference)
         let layers = image.manifest.layers.map {

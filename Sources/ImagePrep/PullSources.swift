@@ -69,6 +69,11 @@ final class PullSources: Sendable {
         var description: String { "\(error) (registries.conf mirrors tried first: \(mirrors.joined(separator: "; ")))" }
     }
 
+    /// Whether `source` is one of `reference`'s mirrors rather than its registry.
+    func isMirror(_ source: Reference, of reference: Reference) -> Bool {
+        configuration.pullSources(for: reference).dropLast().contains(source)
+    }
+
     /// The first pull source that has the image (a manifest request each), else the
     /// registry itself: where a build reads its base.
     func available(_ reference: Reference) async -> Reference {

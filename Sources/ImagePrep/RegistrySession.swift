@@ -157,7 +157,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                     modified = modify.onlyWithLabels.allSatisfy { imageLabels[$0] != nil }
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
-                    let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: source.description)
+                    // The image's layers from where the build will read its base.
+                    let base = await self.sources.available(source)
+                    let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: base.description)
                     modified = plan.applies
                     let note = plan.applies
                         ? "hotfix  \(image.imageName): " + plan.replacements.map { "\($0.installed) -> \($0.replacement)" }.joined(separator: ", ")
@@ -224,7 +226,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
             let copier = copier
             let (report, from) = try await sources.read(source) { try await copier.copy(from: $0, to: target) }
-            let mirrorNote = from == source ? "" : ", from mirror \(from.registry)"
+            let mirrorNote = sources.isMirror(from, of: source) ? ", from mirror \(from.registry)" : ""
             let line: String
             switch report.outcome {
             case .skipped:

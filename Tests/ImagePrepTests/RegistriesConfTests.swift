@@ -59,6 +59,23 @@ final class RegistriesConfTests: XCTestCase {
         XCTAssertEqual(configuration.registry(for: try Reference("evil.example.com/a/b:1"))?.blocked, true)
     }
 
+    func testARewrittenLocationIsNotAMirror() throws {
+        var configuration = RegistriesConf()
+        try configuration.add(
+            """
+            [[registry]]
+            prefix = "quay.io/tripleomaster"
+            location = "lab.example.com:5000/tripleomaster"
+            [[registry.mirror]]
+            location = "mirror.example.com/tm"
+            """, file: "r.conf")
+        let sources = PullSources(configuration: configuration, client: RegistryClient())
+        let image = try Reference("quay.io/tripleomaster/x:1")
+        XCTAssertTrue(sources.isMirror(try Reference("mirror.example.com/tm/x:1"), of: image))
+        XCTAssertFalse(sources.isMirror(try Reference("lab.example.com:5000/tripleomaster/x:1"), of: image))
+        XCTAssertNoThrow(try sources.checkNotBlocked([image]))
+    }
+
     func testPrefixesMatchWholeComponentsAndTheLongestWins() throws {
         var configuration = RegistriesConf()
         try configuration.add(
