@@ -82,7 +82,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             options: options, insecure: insecure,
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
         sources = PullSources(configuration: registries, client: client)
-        try sources.checkNotBlocked(plan.images.compactMap { try? Self.sourceReference($0.imageName, mirror: mirror) })
+        // Only the images the run reads: a blocked registry's image that is only named in
+        // a parameter is not pulled.
+        let read = plan.images.filter { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
+        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0.imageName, mirror: mirror) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(client: client, platforms: platforms)
