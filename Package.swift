@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         // Pure planning: ContainerImagePrepare model, catalogs, template
@@ -34,6 +35,7 @@ let package = Package(
             dependencies: [
                 "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

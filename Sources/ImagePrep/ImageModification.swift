@@ -55,9 +55,14 @@ struct ImageModification {
                 : " (compare_host_packages: updating \(names.joined(separator: ", ")))"
             updatePackages = names
         }
+        // The run's logins and CA, for buildah to pull the base as the run reads it.
+        let logins = try BuildahLogins.write(
+            credentials: client.configuration.credentials, caFile: options.caFile, in: options.workDirectory)
+        defer { logins?.remove() }
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
-            keepBuildDirectory: options.keepBuildDirectory, updatePackages: updatePackages)
+            keepBuildDirectory: options.keepBuildDirectory, updatePackages: updatePackages,
+            access: logins?.access ?? RegistryAccess())
         let built = try await modifier.modify(
             sourceImage: source.buildahName, task: task, appendTag: appendTag, tlsVerify: tlsVerify, keepAs: target.buildahName)
         defer { built.finish() }

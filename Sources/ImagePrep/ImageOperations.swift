@@ -30,10 +30,17 @@ public struct ImageOperations: Sendable {
     let client: RegistryClient
     let options: RegistryOptions
     let destinations: DestinationRouter
+    /// registries.conf: blocked registries and mirrors for the images read (copy and
+    /// modify sources).
+    let sources: PullSources
+    let insecure: Set<String>
 
     public init(options: RegistryOptions) throws(PrepareError) {
         self.options = options
-        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+        let registries = try RegistriesConf.load(path: options.registriesConfFile)
+        insecure = Set(options.insecureRegistries + registries.insecureRegistries)
+        client = try RegistrySession.makeClient(options: options, insecure: insecure)
+        sources = PullSources(configuration: registries, client: client)
         destinations = DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory)
     }
 
@@ -57,6 +64,7 @@ public struct ImageOperations: Sendable {
 
     public func inspect(_ name: String) async throws -> ImageInspection {
         let reference = try Self.reference(name)
+        try sources.checkNotBlocked([reference])
         let image = try await client.resolveImage(reference)
         let config = try await client.fetchImageConfig(of: image, in: reference)
         let layers = image.manifest.layers.map {
@@ -76,7 +84,10 @@ public struct ImageOperations: Sendable {
 
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {
         let copier = ImageCopier(client: client, platforms: allPlatforms ? .all : .only(.linuxAMD64), destinations: destinations)
-        return try await copier.copy(from: try Self.reference(source), to: try Self.reference(destination))
+        let sourceReference = try Self.reference(source)
+        let destinationReference = try Self.reference(destination)
+        try sources.checkNotBlocked([sourceReference])
+        return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: destinationReference) }.value
     }
 
     /// Deletes the manifest a tag or digest names (the registry must allow
@@ -121,11 +132,17 @@ public struct ImageOperations: Sendable {
         } catch {
             throw PrepareError.plan(error)
         }
-        let sourceReference = try Self.reference(source)
+        if ImageName.isLocal(source) {
+            throw PrepareError.invalidReference(
+                source, "a locally built image is not modified (as upstream): build the change into the local image, or modify a registry image")
+        }
+        let requested = try Self.reference(source)
+        try sources.checkNotBlocked([requested])
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
         let copier = ImageCopier(client: client, destinations: destinations)
         if try await copier.destinationManifest(targetReference) != nil { return .alreadyThere(targetName) }
+        let sourceReference = await sources.available(requested)
         let inventory = PackageInventory(client: client)
         if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
             let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
@@ -136,7 +153,7 @@ public struct ImageOperations: Sendable {
             buildSlot: ConcurrencyLimiter(limit: 1), options: options)
         let summary = try await modification.run(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
-            tlsVerify: !options.insecureRegistries.contains(sourceReference.registry))
+            tlsVerify: !insecure.contains(sourceReference.registry))
         return .built(targetName, summary: summary)
     }
 }

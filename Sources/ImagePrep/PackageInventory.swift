@@ -36,7 +36,8 @@ public actor PackageInventory {
     public private(set) var layersRead = 0
 
     public init(options: RegistryOptions) throws(PrepareError) {
-        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries))
+        let registries = try RegistriesConf.load(path: options.registriesConfFile)
+        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries + registries.insecureRegistries))
     }
 
     init(client: RegistryClient) {

@@ -8,6 +8,11 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
     case invalidReference(String, String)
+    /// A configuration file (registries.conf) that cannot be used; `line` when the parser
+    /// knows it.
+    case invalidConfiguration(path: String, line: Int?, reason: String)
+    /// Images whose registry registries.conf blocks (`blocked = true`).
+    case blockedRegistry(prefix: String, file: String, images: [String])
 
     public var description: String {
         switch self {
@@ -15,6 +20,11 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .unwritable(let path, let reason): return "\(path): cannot write: \(reason)"
         case .plan(let error): return error.description
         case .invalidReference(let name, let reason): return "\(name): \(reason)"
+        case .invalidConfiguration(let path, let line, let reason):
+            return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
+        case .blockedRegistry(let prefix, let file, let images):
+            let others = images.count > 1 ? " and \(images.count - 1) other image(s)" : ""
+            return "registry \(prefix) is blocked in \(file) (blocked = true): not pulling \(images.first ?? prefix)\(others)"
         case .imagesFailed(let failures):
             let lines = failures.map { "  \($0.image): \($0.reason)" }
             return "\(failures.count) image(s) failed; no output file was written:\n" + lines.joined(separator: "\n")

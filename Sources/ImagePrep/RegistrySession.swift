@@ -13,6 +13,9 @@ public struct RegistryOptions: Sendable {
     public var caFile: String?
     /// `--authfile`, read before the default containers auth files.
     public var authFile: String?
+    /// `--registries-conf`: read this file instead of `$CONTAINERS_REGISTRIES_CONF` or
+    /// `/etc/containers/registries.conf`.
+    public var registriesConfFile: String?
     /// Images resolved or copied at once.
     public var concurrency = 4
     public var buildah = Buildah()
@@ -51,6 +54,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let options: RegistryOptions
     let insecure: Set<String>
     let mirror: String?
+    /// registries.conf: blocked registries and mirrors for the source reads.
+    let sources: PullSources
     let hotfixes: HotfixPlanner
     let tags: TagLookup
     /// Per-image hotfix decisions, for the report.
@@ -72,12 +77,19 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
             mirror = host.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         }
+        let registries = try RegistriesConf.load(path: options.registriesConfFile)
+        insecure.formUnion(registries.insecureRegistries)
         self.mirror = mirror
         self.insecure = insecure
         self.options = options
         client = try Self.makeClient(
             options: options, insecure: insecure,
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
+        sources = PullSources(configuration: registries, client: client)
+        // Only the images the run reads: a blocked registry's image that is only named in
+        // a parameter is not pulled.
+        let read = plan.images.filter { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
+        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0.imageName, mirror: mirror) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(
@@ -112,6 +124,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
 
     /// The source reference, through `DockerRegistryMirror` for docker.io.
     func sourceReference(_ name: String) throws -> Reference {
+        try Self.sourceReference(name, mirror: mirror)
+    }
+
+    static func sourceReference(_ name: String, mirror: String?) throws -> Reference {
         var reference = try Reference(name)
         if let mirror, reference.registry == Reference.dockerHubRegistry {
             reference.registry = mirror
@@ -124,26 +140,37 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func resolve(_ plan: PreparePlan) async -> [Result<ResolvedImage, ImageFailure>] {
         await forEach(plan.images) { image in
             do {
+                if ImageName.isLocal(image.imageName) { return .success(try await self.resolveLocal(image)) }
                 let source = try self.sourceReference(image.pullName)
                 var discovered = TagLookup.Outcome()
                 var labels: [String: String]?
                 if let label = image.tagFromLabel {
                     let template = try TagTemplate(label)
-                    let resolved = try await self.client.resolveImage(source)
+                    let client = self.client
+                    let ((resolved, config), _) = try await self.sources.read(source) { source in
+                        let resolved = try await client.resolveImage(source)
+                        return (resolved, try await client.fetchImageConfig(of: resolved, in: source))
+                    }
                     self.sourceDigests.withLock { $0[image.imageName] = resolved.taggedDigest }
-                    let config = try await self.client.fetchImageConfig(of: resolved, in: source)
                     labels = config.labels
                     discovered = try await self.tags.discover(template, labels: config.labels, source: source, image: image.imageName)
                 }
                 var modified = image.modify != nil
                 if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
                     let imageLabels: [String: String]
-                    if let labels { imageLabels = labels } else { imageLabels = try await self.client.fetchImageConfig(source).labels }
+                    if let labels {
+                        imageLabels = labels
+                    } else {
+                        let client = self.client
+                        imageLabels = try await self.sources.read(source) { try await client.fetchImageConfig($0).labels }.value
+                    }
                     // Upstream's filter_images_with_labels: any one of the labels.
                     modified = modify.onlyWithLabels.contains { imageLabels[$0] != nil }
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
-                    let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: source.description)
+                    // The image's layers from where the build will read its base.
+                    let base = await self.sources.available(source)
+                    let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: base.description)
                     modified = plan.applies
                     let note = plan.applies
                         ? "hotfix  \(image.imageName): " + plan.replacements.map { "\($0.installed) -> \($0.replacement)" }.joined(separator: ", ")
@@ -156,6 +183,19 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 return .failure(ImageFailure(image: image.imageName, reason: "\(error)"))
             }
         }
+    }
+
+    /// A locally built image: its tag from its labels in local storage; never modified
+    /// (the planner refuses that).
+    private func resolveLocal(_ image: PlannedImage) async throws -> ResolvedImage {
+        var tag: String?
+        if let label = image.tagFromLabel {
+            let template = try TagTemplate(label)
+            let local = try await LocalImageCopy(copier: copier, options: options)
+                .find(ImageName.withoutStoragePrefix(image.imageName))
+            tag = try template.tag(labels: local.labels, image: image.imageName)
+        }
+        return ResolvedImage(image: image, tag: tag, modified: false)
     }
 
     // MARK: Transfer
@@ -184,6 +224,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     }
 
     private func copy(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
+        if ImageName.isLocal(image.image.imageName) { return await copyLocal(image) }
         do {
             // From the tag the labels were read on (the set tag): the
             // discovered tag names the destination.
@@ -200,20 +241,42 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
             var copier = self.copier
             copier.platforms = image.image.multiArch ? .all : .only(.linuxAMD64)
-            let report = try await copier.copy(from: source, to: target)
+            let (report, from) = try await sources.read(source) { [copier] in try await copier.copy(from: $0, to: target) }
+            let mirrorNote = sources.isMirror(from, of: source) ? ", from mirror \(from.registry)" : ""
             let line: String
             switch report.outcome {
             case .skipped:
                 line = "skipped \(image.targetName) (already there, \(report.digest))"
             default:
                 let mounted = await copier.destinations.mountedWord(target.registry)
-                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied)))"
+                line = "copied  \(image.targetName) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(Self.bytes(report.bytesCopied))\(mirrorNote))"
             }
             progress(line)
             return .success(line)
         } catch {
             progress("FAILED  \(image.targetName): \(error)")
             return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
+        }
+    }
+
+    /// From local container storage through an OCI layout; buildah runs one at a time.
+    private func copyLocal(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
+        let name = ImageName.withoutStoragePrefix(image.image.imageName)
+        await buildSlot.acquire()
+        do {
+            let target = try Reference(image.targetName)
+            let report = try await LocalImageCopy(copier: copier, options: options).copy(name, to: target)
+            await buildSlot.release()
+            let blobs = report.push.blobs
+            let line = "copied  \(image.targetName) (from local container storage, image \(report.image.id.prefix(12)); "
+                + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) mounted, \(blobs.present) present)"
+            progress(line)
+            return .success(line)
+        } catch {
+            await buildSlot.release()
+            let reason = (error as? BuildError)?.detail ?? "\(error)"
+            progress("FAILED  \(image.targetName): \(reason)")
+            return .failure(ImageFailure(image: image.image.imageName, reason: reason))
         }
     }
 
@@ -226,7 +289,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
-            let source = try sourceReference(image.image.pullName)
+            let source = await sources.available(try sourceReference(image.image.pullName))
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, options: options)
             let summary = try await modification.run(

@@ -33,8 +33,8 @@ public struct Buildah: Sendable {
     }
 
     /// Pulls an image into buildah's storage.
-    public func pull(_ image: String, tlsVerify: Bool, log: URL) async throws {
-        try await logged(["pull", "--tls-verify=\(tlsVerify)", image], log: log)
+    public func pull(_ image: String, tlsVerify: Bool, access: RegistryAccess = RegistryAccess(), log: URL) async throws {
+        try await logged(["pull", "--tls-verify=\(tlsVerify)"] + access.arguments + [image], log: log)
     }
 
     /// The image's configured user (empty when it runs as root by default).
@@ -44,11 +44,13 @@ public struct Buildah: Sendable {
     }
 
     /// Builds `Dockerfile.modified` of a context, tagging the result `tag`.
-    public func build(_ context: BuildContext, tag: String, tlsVerify: Bool, log: URL) async throws {
+    public func build(
+        _ context: BuildContext, tag: String, tlsVerify: Bool, access: RegistryAccess = RegistryAccess(), log: URL
+    ) async throws {
         var arguments = [
             "bud", "--format", "docker", "--file", context.dockerfile.path, "--network", "host", "--layers=false",
             "--tls-verify=\(tlsVerify)", "--tag", tag,
-        ]
+        ] + access.arguments
         if let isolation { arguments += ["--isolation", isolation] }
         for volume in context.volumes { arguments += ["--volume", volume] }
         arguments.append(context.directory.path)
@@ -59,6 +61,44 @@ public struct Buildah: Sendable {
     /// to push.
     public func pushToOCILayout(_ image: String, directory: URL, log: URL) async throws {
         try await logged(["push", "--format", "oci", image, "oci:\(directory.path):latest"], log: log)
+    }
+
+    /// An image of local container storage: its ID and labels.
+    public struct LocalImage: Sendable, Equatable {
+        public var id: String
+        public var labels: [String: String]
+    }
+
+    /// The local image `name` names, found as podman finds it (`mylocal/x:t` is
+    /// `localhost/mylocal/x:t`); nil when the storage has no such image.
+    public func localImage(_ name: String) async throws -> LocalImage? {
+        let output: String
+        do {
+            output = try await capture(["inspect", "--type", "image", name])
+        } catch let failure as CommandRunner.Failure
+            where failure.output.contains("not known") || failure.output.contains("not found")
+            || failure.output.contains("does not exist")
+        {
+            return nil
+        }
+        // The parts of buildah's description of the image that are needed.
+        struct Inspection: Decodable {
+            struct OCI: Decodable {
+                struct Config: Decodable {
+                    var Labels: [String: String]?
+                }
+                var config: Config?
+            }
+            var FromImageID: String
+            var OCIv1: OCI?
+        }
+        let inspection: Inspection
+        do {
+            inspection = try JSONDecoder().decode(Inspection.self, from: Data(output.utf8))
+        } catch {
+            throw CommandRunner.Failure(command: "buildah inspect", status: "unreadable output", output: String(output.prefix(300)))
+        }
+        return LocalImage(id: inspection.FromImageID, labels: inspection.OCIv1?.config?.Labels ?? [:])
     }
 
     public func removeImage(_ image: String, log: URL) async throws {

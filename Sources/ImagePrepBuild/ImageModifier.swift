@@ -23,13 +23,19 @@ public struct ImageModifier: Sendable {
     /// `compare_host_packages`: the names of the image's packages whose version differs
     /// from the host's, found by comparing package inventories before the build.
     public var updatePackages: [String]?
+    /// The logins and CA buildah uses to pull the base.
+    public var access: RegistryAccess
 
-    public init(buildah: Buildah, workDirectory: URL, cleanup: Cleanup = .full, keepBuildDirectory: Bool = false, updatePackages: [String]? = nil) {
+    public init(
+        buildah: Buildah, workDirectory: URL, cleanup: Cleanup = .full, keepBuildDirectory: Bool = false,
+        updatePackages: [String]? = nil, access: RegistryAccess = RegistryAccess()
+    ) {
         self.buildah = buildah
         self.workDirectory = workDirectory
         self.cleanup = cleanup
         self.keepBuildDirectory = keepBuildDirectory
         self.updatePackages = updatePackages
+        self.access = access
     }
 
     public struct Result: Sendable {
@@ -79,7 +85,7 @@ public struct ImageModifier: Sendable {
         }
 
         if pullBase {
-            do { try await buildah.pull(sourceImage, tlsVerify: tlsVerify, log: log) } catch { throw failure("pull base", error) }
+            do { try await buildah.pull(sourceImage, tlsVerify: tlsVerify, access: access, log: log) } catch { throw failure("pull base", error) }
         }
         let user: String
         do { user = try await buildah.user(of: sourceImage) } catch { throw failure("read original user", error) }
@@ -91,7 +97,7 @@ public struct ImageModifier: Sendable {
         } catch {
             throw failure("prepare \(task.name)", error)
         }
-        do { try await buildah.build(context, tag: tag, tlsVerify: tlsVerify, log: log) } catch { throw failure("build \(task.name)", error) }
+        do { try await buildah.build(context, tag: tag, tlsVerify: tlsVerify, access: access, log: log) } catch { throw failure("build \(task.name)", error) }
         do { try await buildah.pushToOCILayout(tag, directory: layout, log: log) } catch { throw failure("export", error) }
         switch cleanup {
         case .full:

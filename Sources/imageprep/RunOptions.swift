@@ -17,6 +17,9 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Registry credentials file (containers auth.json format), read before the default ones.", valueName: "file"))
     var authfile: String?
 
+    @Option(help: ArgumentHelp("Read this registries.conf (insecure and blocked registries, mirrors) instead of $CONTAINERS_REGISTRIES_CONF or /etc/containers/registries.conf.", valueName: "file"))
+    var registriesConf: String?
+
     @Option(help: "Images resolved or copied at once.")
     var concurrency = 4
 
@@ -92,6 +95,7 @@ extension RegistryOptions {
         insecureRegistries = registry.insecureRegistries
         caFile = registry.caCert
         authFile = registry.authfile
+        registriesConfFile = registry.registriesConf
         concurrency = registry.concurrency
         imageServeDirectory = URL(fileURLWithPath: registry.imageServeDir)
         logLevel = registry.verbose ? .debug : .warning

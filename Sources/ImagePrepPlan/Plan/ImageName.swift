@@ -1,5 +1,18 @@
 /// Image names as the catalogs write them: `[registry/]path:tag`.
 public enum ImageName {
+    /// Names starting with this are read from local container storage (buildah/podman).
+    public static let containersStoragePrefix = "containers-storage:"
+
+    /// Whether the image is a locally built one (`containers-storage:NAME`).
+    public static func isLocal(_ name: String) -> Bool {
+        name.hasPrefix(containersStoragePrefix)
+    }
+
+    /// The name without `containers-storage:`.
+    public static func withoutStoragePrefix(_ name: String) -> String {
+        isLocal(name) ? String(name.dropFirst(containersStoragePrefix.count)) : name
+    }
+
     /// The registry part of a name, when its first component is one (it
     /// holds a `.` or `:`, or is `localhost`, as docker decides).
     public static func registry(of name: String) -> String? {
@@ -10,8 +23,11 @@ public enum ImageName {
     }
 
     /// The name with its registry replaced by `registry` (or `registry`
-    /// put in front when it had none), the rest of the path kept.
+    /// put in front when it had none), the rest of the path kept. A local
+    /// image (`containers-storage:mylocal/x:t`) keeps its whole path
+    /// (`registry/mylocal/x:t`), as the documentation's layering example shows.
     public static func rehome(_ name: String, to registry: String) -> String {
+        let name = withoutStoragePrefix(name)
         let trimmed = registry.hasSuffix("/") ? String(registry.dropLast()) : registry
         if let current = self.registry(of: name) {
             return trimmed + name.dropFirst(current.count)

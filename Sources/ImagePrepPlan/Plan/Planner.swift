@@ -98,6 +98,9 @@ public struct Planner: Sendable {
                         file: file, key: "ContainerImagePrepare[\(entry.index)]",
                         reason: "Cannot run a modify role on multi-arch image \(image.imageName): AdditionalArchitectures prepares every architecture; give the entry a multi_arch key to prepare one")
                 }
+                if ImageName.isLocal(image.imageName) {
+                    try Self.checkLocal(image.imageName, modified: modifiesThis, pushDestination: pushDestination, entry: entry, file: file)
+                }
                 images.append(
                     PlannedImage(
                         entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
@@ -154,6 +157,25 @@ public struct Planner: Sendable {
         // Patterns were checked when the entry was parsed.
         guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
         return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    /// A locally built image (`containers-storage:`) is copied to a push destination as it is,
+    /// as upstream does: it cannot be modified, and without a destination nothing could
+    /// deploy it.
+    private static func checkLocal(
+        _ name: String, modified: Bool, pushDestination: String?, entry: PrepareEntry, file: String
+    ) throws(PlanError) {
+        let key = "ContainerImagePrepare[\(entry.index)]"
+        if modified {
+            throw PlanError.unsupported(
+                file: file, key: "\(key).modify_role",
+                reason: "\(name) is a locally built image: local images are copied as they are, not modified (build the change into the image, or modify a registry image)")
+        }
+        if pushDestination == nil {
+            throw PlanError.unsupported(
+                file: file, key: key,
+                reason: "\(name) is in local container storage: it needs a push_destination to be deployable")
+        }
     }
 
     private func modifyRequest(for entry: PrepareEntry, pushDestination: String?, file: String) throws(PlanError) -> ModifyRequest? {

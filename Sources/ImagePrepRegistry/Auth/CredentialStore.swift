@@ -40,6 +40,10 @@ public struct CredentialStore: Sendable {
         return files
     }
 
+    /// Every entry, keyed by normalised registry (`host[:port]`, or `host/namespace`), e.g. to
+    /// hand the run's logins to another containers tool.
+    public var all: [String: Credentials] { entries }
+
     /// The credentials for `registry`, preferring an entry for the repository or one of its
     /// namespaces (`host/namespace`) over one for the whole host.
     public func credentials(registry: String, repository: String? = nil) -> Credentials? {
