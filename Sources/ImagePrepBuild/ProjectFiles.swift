@@ -10,20 +10,20 @@ import Foundation
 public enum ProjectFiles {
     public static let environmentVariable = "IMAGEPREP_DATA_DIR"
 
-    public static func dataDirectory() throws(BuildError) -> URL {
+    public static func dataDirectory() throws(ContextError) -> URL {
         try dataDirectory(
             environment: ProcessInfo.processInfo.environment, executable: runningExecutable())
     }
 
     /// The lookup, given the environment and the running binary's path.
-    public static func dataDirectory(environment: [String: String], executable: URL) throws(BuildError) -> URL {
+    public static func dataDirectory(environment: [String: String], executable: URL) throws(ContextError) -> URL {
         let candidates = places(environment: environment, executable: executable)
         if let found = candidates.first(where: holdsData) { return found }
         let looked = candidates.map(\.path).joined(separator: ", ")
         let message =
             override(environment).map { "\(environmentVariable)=\($0) holds no dockerfiles/ and hooks/" }
             ?? "cannot find imageprep's dockerfiles/ and hooks/ (looked in \(looked)); reinstall imageprep or set \(environmentVariable) to the folder that holds them"
-        throw BuildError(image: "-", step: "setup", message: message)
+        throw ContextError(message)
     }
 
     /// The places looked in, in order.

@@ -54,7 +54,7 @@ final class ProjectFilesTests: XCTestCase {
         XCTAssertThrowsError(
             try ProjectFiles.dataDirectory(environment: ["IMAGEPREP_DATA_DIR": empty.path], executable: executable)
         ) { error in
-            XCTAssertEqual("\(error)", "-: setup: IMAGEPREP_DATA_DIR=\(empty.path) holds no dockerfiles/ and hooks/")
+            XCTAssertEqual("\(error)", "IMAGEPREP_DATA_DIR=\(empty.path) holds no dockerfiles/ and hooks/")
         }
     }
 
@@ -75,7 +75,7 @@ final class ProjectFilesTests: XCTestCase {
         XCTAssertThrowsError(try ProjectFiles.dataDirectory(environment: [:], executable: binary)) { error in
             XCTAssertEqual(
                 "\(error)",
-                "-: setup: cannot find imageprep's dockerfiles/ and hooks/ (looked in \(tree.path)/prefix/share/imageprep); reinstall imageprep or set IMAGEPREP_DATA_DIR to the folder that holds them"
+                "cannot find imageprep's dockerfiles/ and hooks/ (looked in \(tree.path)/prefix/share/imageprep); reinstall imageprep or set IMAGEPREP_DATA_DIR to the folder that holds them"
             )
         }
     }
