@@ -75,15 +75,26 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Older glibc/libstdc++ symbol versions for three functions, so a binary
+        // built on Debian 12 runs on RHEL 9 (Sources/CGlibcCompat/glibc_compat.c).
+        .target(name: "CGlibcCompat"),
         .executableTarget(
             name: "imageprep",
             dependencies: [
+                "CGlibcCompat",
                 "ImagePrep",
                 "ImagePrepPlan",
                 "ImagePrepArchive",
                 "ImagePrepBuild",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            linkerSettings: [
+                .unsafeFlags(
+                    [
+                        "-Xlinker", "--wrap=hypot", "-Xlinker", "--wrap=hypotf",
+                        "-Xlinker", "--wrap=_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE",
+                    ], .when(platforms: [.linux]))
             ]
         ),
         // Runs the built binary and builds real RPMs for the tests.

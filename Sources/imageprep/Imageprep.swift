@@ -3,6 +3,10 @@ import Foundation
 
 @main
 struct Imageprep: AsyncParsableCommand {
+    /// imageprep's version, defined here only: `--version` prints it and
+    /// scripts/package-rpm gives the RPM the version the binary prints.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "imageprep",
         abstract: "Prepare the container images an OpenStack (TripleO) deployment uses.",
@@ -10,7 +14,7 @@ struct Imageprep: AsyncParsableCommand {
             imageprep reads a ContainerImagePrepare environment, works out every image the \
             deployment needs, and writes the heat parameters that point the deployment at them.
             """,
-        version: "0.1.0",
+        version: version,
         subcommands: [Prepare.self, ModifyCommand.self, ImageCommand.self, HotfixCommand.self, RPMCommand.self]
     )
 
