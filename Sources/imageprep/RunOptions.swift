@@ -29,8 +29,12 @@ struct RegistryOptionGroup: ParsableArguments {
     @Flag(help: "Fetch every image config again instead of using the cache.")
     var noCache = false
 
+    @Option(help: ArgumentHelp("Abort and retry a transfer that moves no byte for this long, waiting for an answer included; also the longest wait for a connection.", valueName: "seconds"))
+    var stallTimeout = 30
+
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
+        guard stallTimeout >= 1, stallTimeout <= 3600 else { throw ValidationError("--stall-timeout must be between 1 and 3600 seconds") }
     }
 }
 
@@ -90,6 +94,7 @@ extension RegistryOptions {
         caFile = registry.caCert
         authFile = registry.authfile
         concurrency = registry.concurrency
+        stallTimeout = .seconds(registry.stallTimeout)
         logLevel = registry.verbose ? .debug : .warning
         if registry.noCache {
             configCacheDirectory = nil
