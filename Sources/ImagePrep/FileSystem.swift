@@ -21,6 +21,8 @@ enum FileSystem {
         return text
     }
 
+    /// Writes `text` to a temporary file beside `path`, flushes it to disk, renames it into
+    /// place and flushes the directory: after a crash the file is the old one or the new one.
     static func writeAtomically(_ text: String, to path: String) throws(PrepareError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -29,14 +31,60 @@ enum FileSystem {
             throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
         }
         let temporary = directory + "/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
-            throw PrepareError.unwritable(path: path, reason: "cannot create a file in \(directory)")
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw PrepareError.unwritable(path: path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
         }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            written += count
+        }
+        let complete = written == bytes.count && fsync(descriptor) == 0
+        let reason = String(cString: strerror(errno))
+        close(descriptor)
+        guard complete, rename(temporary, path) == 0 else {
+            let failure = complete ? String(cString: strerror(errno)) : reason
             unlink(temporary)
-            throw PrepareError.unwritable(path: path, reason: reason)
+            throw PrepareError.unwritable(path: path, reason: failure)
         }
+        syncDirectory(directory)
+    }
+
+    private static func syncDirectory(_ directory: String) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        close(descriptor)
+    }
+
+    /// Takes an exclusive lock for each output file (on `.NAME.lock` beside it) for as long
+    /// as the returned value lives: a second run writing the same file fails at once, naming
+    /// it, instead of interleaving with the first.
+    static func lockOutputs(_ paths: [String]) throws(PrepareError) -> OutputLocks {
+        let locks = OutputLocks()
+        for path in Set(paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).sorted() {
+            let url = URL(fileURLWithPath: path)
+            let directory = url.deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
+            }
+            let lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
+            let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw PrepareError.unwritable(path: path, reason: "cannot create the lock file: \(String(cString: strerror(errno)))")
+            }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                close(descriptor)
+                throw PrepareError.unwritable(path: path, reason: "another imageprep run is writing it (lock \(lockPath) is held)")
+            }
+            locks.descriptors.append(descriptor)
+        }
+        return locks
     }
 
     /// The YAML files of an environment directory, sorted by name.
@@ -53,5 +101,14 @@ enum FileSystem {
         }
         // tripleoclient reads `*.yaml` only, in ascending order.
         return names.filter { $0.hasSuffix(".yaml") }.sorted().map { directory + "/" + $0 }
+    }
+}
+
+/// Output file locks, released when the value is dropped.
+final class OutputLocks {
+    fileprivate var descriptors: [Int32] = []
+
+    deinit {
+        for descriptor in descriptors { close(descriptor) }
     }
 }

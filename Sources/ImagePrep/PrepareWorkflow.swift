@@ -127,6 +127,9 @@ public struct PrepareWorkflow: Sendable {
 
     public func run() async throws(PrepareError) -> PrepareResult {
         let plan = try loadPlan()
+        let locks = try FileSystem.lockOutputs(
+            [options.outputEnvFile, options.outputImagesFile, options.reportFile].compactMap { $0 })
+        defer { withExtendedLifetime(locks) {} }
         var resolved: [ResolvedImage]
         var outcome = TransferOutcome()
         if options.dryRun && options.discover && plan.needsLookups {

@@ -40,6 +40,9 @@ public struct RegistryOptions: Sendable {
     /// Where the images of a destination without a push API (the undercloud's image-serve
     /// registry) are written (`--image-serve-dir`).
     public var imageServeDirectory = URL(fileURLWithPath: "/var/lib/image-serve")
+    /// A transfer that moves no byte for this long is aborted and retried (`--stall-timeout`);
+    /// also the longest wait for a connection, up to 30 s.
+    public var stallTimeout: Duration = .seconds(30)
 
     public init() {}
 }
@@ -118,7 +121,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             configuration: RegistryClient.Configuration(
                 credentials: store, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
                 maxConcurrentRequests: max(8, options.concurrency * 2),
-                configCache: options.configCacheDirectory.map(ConfigBlobCache.init(directory:))),
+                configCache: options.configCacheDirectory.map(ConfigBlobCache.init(directory:)),
+                timeouts: TransferTimeouts(stall: options.stallTimeout, connect: min(.seconds(30), options.stallTimeout))),
             logger: logger)
     }
 

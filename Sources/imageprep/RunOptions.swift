@@ -35,8 +35,12 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Write the images of a destination that has no push API (the undercloud's image-serve registry on :8787) into this directory, which its httpd serves.", valueName: "dir"))
     var imageServeDir = "/var/lib/image-serve"
 
+    @Option(help: ArgumentHelp("Abort and retry a transfer that moves no byte for this long, waiting for an answer included; also the longest wait for a connection.", valueName: "seconds"))
+    var stallTimeout = 30
+
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
+        guard stallTimeout >= 1, stallTimeout <= 3600 else { throw ValidationError("--stall-timeout must be between 1 and 3600 seconds") }
     }
 }
 
@@ -98,6 +102,7 @@ extension RegistryOptions {
         registriesConfFile = registry.registriesConf
         concurrency = registry.concurrency
         imageServeDirectory = URL(fileURLWithPath: registry.imageServeDir)
+        stallTimeout = .seconds(registry.stallTimeout)
         logLevel = registry.verbose ? .debug : .warning
         if registry.noCache {
             configCacheDirectory = nil

@@ -66,6 +66,28 @@ final class PrepareCommandTests: XCTestCase {
         XCTAssertTrue(out.contains("  DockerInsecureRegistryAddress:\n  - "), out)
     }
 
+    func testASecondRunWritingTheSameOutputFailsClearlyAndLeavesTheFileAlone() throws {
+        XCTAssertEqual(try CLI.run(["prepare", "default", "--output-env-file", path("cpp.yaml")]).status, 0)
+        XCTAssertEqual(try CLI.run(["prepare", "-e", path("cpp.yaml"), "--dry-run", "--output-env-file", path("out.yaml")]).status, 0)
+        let before = try read("out.yaml")
+        // Another run holds the output's lock.
+        let lock = open(path(".out.yaml.lock"), O_RDWR | O_CREAT, 0o644)
+        XCTAssertGreaterThanOrEqual(lock, 0)
+        XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
+
+        let second = try CLI.run(["prepare", "-e", path("cpp.yaml"), "--dry-run", "--catalog", "master", "--output-env-file", path("out.yaml")])
+        close(lock)
+
+        XCTAssertEqual(second.status, 1)
+        XCTAssertEqual(second.stderr, "Error: \(path("out.yaml")): cannot write: another imageprep run is writing it (lock \(path(".out.yaml.lock")) is held)\n")
+        XCTAssertEqual(try read("out.yaml"), before, "the file is left as the first run wrote it")
+        let third = try CLI.run(["prepare", "-e", path("cpp.yaml"), "--dry-run", "--catalog", "master", "--output-env-file", path("out.yaml")])
+        XCTAssertEqual(third.status, 0, third.stderr)
+        XCTAssertNotEqual(try read("out.yaml"), before)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testDryRunOfTheSeedsPushDestinationExampleWritesTheWholeEnvFile() throws {
         let result = try CLI.run([
             "prepare", "-e", CLI.fixture("layering.yaml"), "--template-file", CLI.fixture("small_containers.yaml.j2"),

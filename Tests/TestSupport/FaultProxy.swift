@@ -4,30 +4,72 @@ import Foundation
 /// `METHOD PATH` matches a rule get the rule's status (with `Retry-After` if given and a
 /// registry-style JSON error body) for the rule's first `times` matches, or always with
 /// `times` -1; everything else is forwarded with its Host header, so the registry's
-/// `Location` URLs point back at the proxy. Every request is logged to `proxy.log` as
-/// `METHOD PATH STATUS injected|forwarded`.
+/// `Location` URLs point back at the proxy. A rule may instead misbehave as no real registry
+/// does on demand (`Rule.Action`). Every request is logged to `proxy.log` as
+/// `METHOD PATH STATUS injected|forwarded|ACTION`, and to `headers.log` with whether it
+/// carried credentials.
 public final class FaultProxy: @unchecked Sendable {
     public struct Rule: Codable, Sendable {
+        /// What a matching request gets.
+        public enum Action: String, Codable, Sendable {
+            /// `status`, with `Retry-After` if given and a registry-style JSON error body.
+            case status
+            /// The upstream answer's headers and half its body, then nothing (the connection
+            /// stays open until the proxy stops).
+            case stall
+            /// The upstream answer's headers and half its body, then a TCP reset.
+            case reset
+            /// `307` to `location` followed by the request's path and query.
+            case redirect
+            /// `200` with a body of `bytes` bytes (a JSON string that never ends).
+            case oversize
+            /// The upstream answer with its `Location` moved to the origin `location`.
+            case relocate
+            /// The upstream answer with a `Link` header whose next page is the same request.
+            case loop
+        }
+
         /// A Python regular expression searched in `METHOD PATH` (path with query).
         public var match: String
         public var status: Int
         public var times: Int
         public var retryAfter: Int?
+        public var action: Action
+        public var location: String?
+        public var bytes: Int?
 
         public init(match: String, status: Int, times: Int, retryAfter: Int? = nil) {
             self.match = match
             self.status = status
             self.times = times
             self.retryAfter = retryAfter
+            action = .status
+        }
+
+        public init(match: String, action: Action, times: Int, location: String? = nil, bytes: Int? = nil) {
+            self.match = match
+            status = action == .redirect ? 307 : 200
+            self.times = times
+            self.action = action
+            self.location = location
+            self.bytes = bytes
         }
     }
 
     private let service: PythonService
-    public var address: String { service.address }
+    /// `host:port` the proxy listens on.
+    public let address: String
 
-    public init(upstream: String) throws {
-        service = try PythonService(name: "fault-proxy", script: Self.script, arguments: [upstream])
+    /// A proxy for `upstream` listening on `host` (another loopback address such as
+    /// 127.0.0.2 stands for another host).
+    public init(upstream: String, host: String = "127.0.0.1") throws {
+        service = try PythonService(name: "fault-proxy", script: Self.script, arguments: [upstream, host])
+        address = "\(host):\(service.port)"
     }
+
+    /// Requests that arrived, as `METHOD PATH auth` or `METHOD PATH anonymous` (whether an
+    /// `Authorization` header came with them).
+    public func authorizationLog() -> [String] { service.lines(of: "headers.log") }
 
     /// Replaces the rules (and their counters).
     public func setRules(_ rules: [Rule]) throws {
@@ -46,9 +88,9 @@ public final class FaultProxy: @unchecked Sendable {
     public func stop() { service.stop() }
 
     static let script = #"""
-        import http.client, http.server, json, os, re, sys, threading
+        import http.client, http.server, json, os, re, socket, struct, sys, threading, urllib.parse
 
-        port_file, upstream = sys.argv[1:3]
+        port_file, upstream, host = sys.argv[1:4]
         lock = threading.Lock()
         state = {"mtime": None, "rules": []}
         HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "proxy-authorization", "te",
@@ -93,9 +135,95 @@ public final class FaultProxy: @unchecked Sendable {
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
+            def forward(self, body):
+                if self.upstream_connection is None:
+                    self.upstream_connection = http.client.HTTPConnection(upstream, timeout=60)
+                connection = self.upstream_connection
+                connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    if name.lower() not in HOP and name.lower() != "content-length":
+                        connection.putheader(name, value)
+                if body or self.command in ("PUT", "POST", "PATCH"):
+                    connection.putheader("Content-Length", str(len(body)))
+                connection.endheaders(body)
+                response = connection.getresponse()
+                return response, response.read()
+
+            def send_upstream_headers(self, response, length):
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() in HOP or name.lower() in ("content-length", "date", "server"):
+                        continue
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(length))
+
+            def misbehave(self, fault, body):
+                action = fault.get("action", "status")
+                if action in ("stall", "reset"):
+                    response, data = self.forward(body)
+                    self.send_upstream_headers(response, len(data))
+                    self.record(response.status, action)
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    if action == "stall":
+                        threading.Event().wait()
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return True
+                if action in ("relocate", "loop"):
+                    response, data = self.forward(body)
+                    self.send_response(response.status)
+                    for name, value in response.getheaders():
+                        if name.lower() in HOP or name.lower() in ("content-length", "date", "server"):
+                            continue
+                        if name.lower() == "location" and action == "relocate":
+                            parsed = urllib.parse.urlsplit(value)
+                            value = fault["location"] + urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, ""))
+                        self.send_header(name, value)
+                    if action == "loop":
+                        self.send_header("Link", '<%s>; rel="next"' % self.path)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.record(response.status, action)
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                    return True
+                if action == "redirect":
+                    self.send_response(307)
+                    self.send_header("Location", fault["location"] + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.record(307, "redirect")
+                    self.end_headers()
+                    return True
+                if action == "oversize":
+                    size = fault["bytes"]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(size))
+                    self.record(200, "oversize")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        chunk = b"[" + b"1," * 32767
+                        sent = 0
+                        try:
+                            while sent < size:
+                                piece = chunk[: size - sent]
+                                self.wfile.write(piece)
+                                sent += len(piece)
+                        except (BrokenPipeError, ConnectionResetError):
+                            pass
+                    return True
+                return False
+
             def handle_any(self):
                 body = self.read_body()
                 line = "%s %s" % (self.command, self.path)
+                with lock:
+                    with open("headers.log", "a") as log:
+                        log.write("%s %s %s\n" % (self.command, self.path,
+                                                  "auth" if self.headers.get("Authorization") else "anonymous"))
                 with lock:
                     fault = None
                     for rule in rules():
@@ -103,6 +231,8 @@ public final class FaultProxy: @unchecked Sendable {
                             rule["used"] += 1
                             fault = rule
                             break
+                if fault and self.misbehave(fault, body):
+                    return
                 if fault:
                     data = json.dumps({"errors": [{"code": "UNAVAILABLE",
                                                    "message": "injected fault %d" % fault["status"]}]}).encode()
@@ -116,27 +246,9 @@ public final class FaultProxy: @unchecked Sendable {
                     if self.command != "HEAD":
                         self.wfile.write(data)
                     return
-                if self.upstream_connection is None:
-                    self.upstream_connection = http.client.HTTPConnection(upstream, timeout=60)
-                connection = self.upstream_connection
-                connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                for name, value in self.headers.items():
-                    if name.lower() not in HOP and name.lower() != "content-length":
-                        connection.putheader(name, value)
-                if body or self.command in ("PUT", "POST", "PATCH"):
-                    connection.putheader("Content-Length", str(len(body)))
-                connection.endheaders(body)
-                response = connection.getresponse()
-                data = response.read()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() in HOP or name.lower() in ("content-length", "date", "server"):
-                        continue
-                    self.send_header(name, value)
-                if self.command == "HEAD":
-                    self.send_header("Content-Length", response.getheader("Content-Length", "0"))
-                else:
-                    self.send_header("Content-Length", str(len(data)))
+                response, data = self.forward(body)
+                length = response.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+                self.send_upstream_headers(response, length)
                 self.record(response.status, "forwarded")
                 self.end_headers()
                 if self.command != "HEAD":
@@ -144,7 +256,7 @@ public final class FaultProxy: @unchecked Sendable {
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = http.server.ThreadingHTTPServer((host, 0), Handler)
         server.daemon_threads = True
         with open(port_file + ".tmp", "w") as f:
             f.write("%d\n" % server.server_address[1])

@@ -13,10 +13,11 @@ public final class TokenServer: @unchecked Sendable {
     public var realm: String { "http://\(service.address)/token" }
     public var certificate: String { service.directory.appendingPathComponent("token.crt").path }
 
-    public init(user: String, password: String) throws {
+    /// Tokens live `lifetime` seconds (the registry rejects them after that).
+    public init(user: String, password: String, lifetime: Int = 300) throws {
         service = try PythonService(
             name: "token-server", script: Self.script,
-            arguments: [user, password, Self.issuer, Self.service]
+            arguments: [user, password, Self.issuer, Self.service, String(lifetime)]
         ) { directory in
             try RegistryServer.run("/usr/bin/openssl", [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "token.key", "-out", "token.crt",
@@ -38,7 +39,8 @@ public final class TokenServer: @unchecked Sendable {
     static let script = #"""
         import base64, hashlib, http.server, json, os, subprocess, sys, threading, time, urllib.parse, uuid
 
-        port_file, user, password, issuer, service = sys.argv[1:6]
+        port_file, user, password, issuer, service, lifetime = sys.argv[1:7]
+        lifetime = int(lifetime)
         lock = threading.Lock()
 
         def b64url(data):
@@ -99,10 +101,10 @@ public final class TokenServer: @unchecked Sendable {
                         return self.answer(401, {"details": "invalid username or password"}, name, scopes)
                     who, grant = name, access(scopes)
                 now = int(time.time())
-                claims = {"iss": issuer, "sub": "" if who == "-" else who, "aud": service, "exp": now + 300,
+                claims = {"iss": issuer, "sub": "" if who == "-" else who, "aud": service, "exp": now + lifetime,
                           "nbf": now - 10, "iat": now, "jti": str(uuid.uuid4()), "access": grant}
                 token = sign(claims)
-                self.answer(200, {"token": token, "access_token": token, "expires_in": 300}, who, scopes)
+                self.answer(200, {"token": token, "access_token": token, "expires_in": lifetime}, who, scopes)
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True

@@ -36,6 +36,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case invalidDigest(String)
     /// The registry could not be reached (after retries).
     case connection(RegistryErrorContext, message: String)
+    /// An earlier request of this run could not reach the registry after all its attempts,
+    /// so this one was not tried.
+    case givenUp(RegistryErrorContext, reason: String)
     /// TLS failed: an unknown CA, a wrong host name, or a registry that does not speak TLS.
     case tls(RegistryErrorContext, message: String)
     /// The registry refused the credentials (or asked for some and none were configured).
@@ -64,6 +67,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         case .connection(let context, let message):
             return "\(context): cannot reach registry \(context.registry): \(message); check the address, "
                 + "the network and any proxy settings (http_proxy, https_proxy, no_proxy)"
+        case .givenUp(let context, let reason):
+            return "\(context): registry \(context.registry) is unreachable (given up for this run after an "
+                + "earlier request failed all its attempts: \(reason))"
         case .tls(let context, let message):
             return "\(context): TLS connection to registry \(context.registry) failed: \(message); if the "
                 + "registry uses a private CA pass its certificate with --ca-cert FILE, or mark the registry "

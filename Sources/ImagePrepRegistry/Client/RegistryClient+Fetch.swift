@@ -182,7 +182,9 @@ extension RegistryClient {
         let context = RegistryErrorContext(registry: registry, operation: "listing repositories of")
         var repositories: [String] = []
         var target: String? = "/v2/_catalog?n=\(pageSize)"
+        var pages = PageCount(context: context)
         while let next = target {
+            try pages.next(next)
             var request = RegistryRequest(.get, next, registry: registry, context: context)
             request.scopes = ["registry:catalog:*"]
             let response = try await send(request)
@@ -200,7 +202,9 @@ extension RegistryClient {
                                            operation: "listing tags of")
         var tags: [String] = []
         var target: String? = "/v2/\(reference.repository)/tags/list?n=\(pageSize)"
+        var pages = PageCount(context: context)
         while let next = target {
+            try pages.next(next)
             var request = RegistryRequest(.get, next, registry: reference.registry, context: context)
             request.scopes = [Self.pullScope(reference.repository)]
             let response = try await send(request)
@@ -209,6 +213,27 @@ extension RegistryClient {
             target = Self.nextPage(response.headers)
         }
         return tags
+    }
+
+    /// Bounds a paginated listing: a registry whose `Link` headers never end, or lead back
+    /// to a page already read, is an error rather than an endless loop.
+    struct PageCount {
+        static let limit = 10_000
+        let context: RegistryErrorContext
+        private var seen: Set<String> = []
+
+        init(context: RegistryErrorContext) {
+            self.context = context
+        }
+
+        mutating func next(_ target: String) throws {
+            guard seen.insert(target).inserted else {
+                throw RegistryError.invalidResponse(context, reason: "the pagination links lead back to '\(target)'")
+            }
+            guard seen.count <= Self.limit else {
+                throw RegistryError.invalidResponse(context, reason: "more than \(Self.limit) pages")
+            }
+        }
     }
 
     /// The target of a `Link: <…>; rel="next"` header.

@@ -45,6 +45,7 @@ extension RegistryClient {
     /// Sends `request` with authentication, retrying transient failures; throws a
     /// `RegistryError` for any status outside 2xx and `allowedStatuses`.
     func send(_ request: RegistryRequest) async throws -> HTTPResponse {
+        try await breaker.check(request.registry, context: request.context)
         var endpoint = try await endpoint(for: request.registry, context: request.context)
         let policy = configuration.retry
         var attempt = 0
@@ -60,13 +61,17 @@ extension RegistryClient {
             http.maxCollectedBody = request.maxCollectedBody
             http.headers = request.headers
             http.headers.set("User-Agent", configuration.userAgent)
-            if let authorization = try await authorization(for: request, endpoint: endpoint) {
+            // Credentials go to the registry's own origin only: an absolute `Location` or
+            // `Link` URL naming another host, port or scheme gets none.
+            if Self.sameOrigin(http.url, endpoint.baseURL),
+               let authorization = try await authorization(for: request, endpoint: endpoint)
+            {
                 http.headers.set("Authorization", authorization)
             }
 
             let response: HTTPResponse
             do {
-                response = try await transport.perform(http, lease: request.lease)
+                response = try await transport.perform(http, slot: request.lease.map { .leased($0) } ?? .acquire)
             } catch let error as TransportError {
                 if error.isRetryable, request.isReplayable, attempt < policy.maxAttempts {
                     let delay = policy.backoff(afterAttempt: attempt)
@@ -76,7 +81,11 @@ extension RegistryClient {
                     try await pause(delay)
                     continue
                 }
-                throw Self.registryError(error, context: request.context)
+                let failure = Self.registryError(error, context: request.context)
+                if error.isRetryable, attempt == policy.maxAttempts {
+                    await breaker.trip(request.registry, after: failure)
+                }
+                throw failure
             }
 
             if response.status == 401, !renewedToken, request.isReplayableAfterErrorStatus,
@@ -106,6 +115,16 @@ extension RegistryClient {
             }
             throw statusError(response, context: request.context)
         }
+    }
+
+    /// Whether `url` has `base`'s scheme, host and port (the default port spelled out or not).
+    static func sameOrigin(_ url: URL, _ base: URL) -> Bool {
+        func origin(_ url: URL) -> (String, String, Int)? {
+            guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+            return (scheme, host, url.port ?? (scheme == "https" ? 443 : 80))
+        }
+        guard let a = origin(url), let b = origin(base) else { return false }
+        return a == b
     }
 
     func url(for request: RegistryRequest, base: URL) throws -> URL {

@@ -5,8 +5,14 @@ extension RegistryClient {
     /// How `registry` is reached, found once per client by `GET /v2/`: HTTPS with verified
     /// TLS, or for an insecure registry HTTPS without verification and then plain HTTP.
     func endpoint(for registry: String, context: RegistryErrorContext) async throws -> Endpoint {
-        try await endpoints.endpoint(for: registry) {
-            try await self.discoverEndpoint(registry, context: context)
+        try await breaker.check(registry, context: context)
+        return try await endpoints.endpoint(for: registry) {
+            do {
+                return try await self.discoverEndpoint(registry, context: context)
+            } catch let error as RegistryError {
+                await self.breaker.trip(registry, after: error)
+                throw error
+            }
         }
     }
 
@@ -26,7 +32,7 @@ extension RegistryClient {
             for attempt in 1...configuration.retry.maxAttempts {
                 let response: HTTPResponse
                 do {
-                    response = try await transport.perform(request)
+                    response = try await transport.perform(request, slot: .unlimited)
                 } catch let error as TransportError {
                     lastError = Self.registryError(error, context: context)
                     if index < candidates.count - 1 { continue candidateLoop }
@@ -115,7 +121,7 @@ extension RegistryClient {
             attempt += 1
             let response: HTTPResponse
             do {
-                response = try await transport.perform(request)
+                response = try await transport.perform(request, slot: .unlimited)
             } catch let error as TransportError {
                 if error.isRetryable, attempt < retry.maxAttempts {
                     try await pause(retry.backoff(afterAttempt: attempt))

@@ -19,6 +19,8 @@ public final class RegistryClient: Sendable {
         public var defaultPlatform: Platform
         /// Where image config blobs are kept between runs; nil fetches every time.
         public var configCache: ConfigBlobCache?
+        /// When a stalled or unanswered transfer is given up.
+        public var timeouts: TransferTimeouts
 
         public init(
             credentials: CredentialStore? = nil,
@@ -28,7 +30,8 @@ public final class RegistryClient: Sendable {
             retry: RetryPolicy = RetryPolicy(),
             userAgent: String = "imageprep",
             defaultPlatform: Platform = .linuxAMD64,
-            configCache: ConfigBlobCache? = nil
+            configCache: ConfigBlobCache? = nil,
+            timeouts: TransferTimeouts = TransferTimeouts()
         ) {
             // An empty store cannot fail to load.
             self.credentials = credentials ?? (try! CredentialStore())
@@ -39,6 +42,7 @@ public final class RegistryClient: Sendable {
             self.userAgent = userAgent
             self.defaultPlatform = defaultPlatform
             self.configCache = configCache
+            self.timeouts = timeouts
         }
     }
 
@@ -47,11 +51,12 @@ public final class RegistryClient: Sendable {
     let logger: Logger
     let endpoints = EndpointCache()
     let tokens = TokenCache()
+    let breaker = RegistryBreaker()
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "imageprep.registry")) {
         self.configuration = configuration
         self.logger = logger
-        transport = CurlTransport(maxConcurrentRequests: configuration.maxConcurrentRequests)
+        transport = CurlTransport(maxConcurrentRequests: configuration.maxConcurrentRequests, timeouts: configuration.timeouts)
     }
 
     /// Registries this client has reached over plain HTTP or without verifying TLS.

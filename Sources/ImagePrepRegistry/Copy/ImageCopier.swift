@@ -193,7 +193,12 @@ public struct ImageCopier: Sendable {
             do {
                 return try await target.putBlob(blob, from: source, into: destination, uploadLocation: location)
             } catch let error as RegistryError {
-                guard attempt < policy.maxAttempts, error.isTransient else { throw error }
+                guard attempt < policy.maxAttempts, error.isTransient else {
+                    if attempt == policy.maxAttempts, case .connection(let context, _) = error {
+                        await client.breaker.trip(context.registry, after: error)
+                    }
+                    throw error
+                }
                 location = nil
                 client.logger.info("retrying blob copy", metadata: [
                     "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(attempt)",

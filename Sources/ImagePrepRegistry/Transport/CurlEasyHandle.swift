@@ -27,7 +27,7 @@ final class CurlEasyHandle: @unchecked Sendable {
     }
 
     /// Performs `request` on the calling thread, which blocks until the response is complete.
-    func perform(_ request: HTTPRequest, cancellation: CancellationFlag) throws -> HTTPResponse {
+    func perform(_ request: HTTPRequest, timeouts: TransferTimeouts, cancellation: CancellationFlag) throws -> HTTPResponse {
         let host = request.url.host ?? request.url.absoluteString
         curl_easy_reset(handle)
         errorBuffer[0] = 0
@@ -35,9 +35,18 @@ final class CurlEasyHandle: @unchecked Sendable {
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
 
-        try configure(request, context: context, headerList: &headerList, host: host)
+        try configure(request, timeouts: timeouts, context: context, headerList: &headerList, host: host)
         let code = withExtendedLifetime(context) { curl_easy_perform(handle) }
 
+        if code == CURLE_OPERATION_TIMEDOUT, String(cString: errorBuffer).contains("too slow") {
+            // libcurl's low-speed check: say what happened in the operator's terms.
+            let seconds = timeouts.stall.components.seconds
+            throw TransportError(
+                kind: .timeout, code: Int(code.rawValue),
+                message: context.headersComplete
+                    ? "the transfer stalled: no data for \(seconds) s (--stall-timeout)"
+                    : "no answer within \(seconds) s (--stall-timeout)", host: host)
+        }
         if let failure = context.bodyFailure {
             throw TransportError(kind: .body(failure), code: Int(code.rawValue),
                                  message: "transfer aborted: \(failure)", host: host)
@@ -59,6 +68,7 @@ final class CurlEasyHandle: @unchecked Sendable {
 
     private func configure(
         _ request: HTTPRequest,
+        timeouts: TransferTimeouts,
         context: CurlTransferContext,
         headerList: inout UnsafeMutablePointer<curl_slist>?,
         host: String
@@ -70,10 +80,11 @@ final class CurlEasyHandle: @unchecked Sendable {
         try set(CURLOPT_PROTOCOLS, imageprep_curl_proto_http_https(), host: host)
         try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1, host: host)
         try set(CURLOPT_TCP_KEEPALIVE, 1, host: host)
-        try set(CURLOPT_CONNECTTIMEOUT, 30, host: host)
-        // A transfer that moves less than 1 byte/s for two minutes is stalled.
+        try set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(timeouts.connect), host: host)
+        // A transfer that moves less than 1 byte/s for the stall timeout is stalled: this
+        // also bounds the wait for the response headers.
         try set(CURLOPT_LOW_SPEED_LIMIT, 1, host: host)
-        try set(CURLOPT_LOW_SPEED_TIME, 120, host: host)
+        try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(timeouts.stall.components.seconds)), host: host)
 
         if request.followRedirects {
             try set(CURLOPT_FOLLOWLOCATION, 1, host: host)
@@ -136,6 +147,11 @@ final class CurlEasyHandle: @unchecked Sendable {
         try set(CURLOPT_NOPROGRESS, 0, host: host)
         try check(imageprep_curl_setopt_xferinfo_callback(handle, curlProgressCallback), host: host)
         try set(CURLOPT_XFERINFODATA, pointer: userdata, host: host)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 
     private func set(_ option: CURLoption, _ value: Int, host: String) throws {

@@ -23,6 +23,8 @@ final class CurlTransferContext {
     var collected = Data()
     var streamedBytes: Int64 = 0
     var bodyFailure: (any Error)?
+    /// Whether the final response's header block has ended.
+    var headersComplete = false
     private var uploadOffset = 0
 
     init(request: HTTPRequest, cancellation: CancellationFlag) {
@@ -39,6 +41,9 @@ final class CurlTransferContext {
             status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
             headers = HTTPHeaders()
             collected = Data()
+            headersComplete = false
+        } else if trimmed.isEmpty {
+            headersComplete = status >= 200
         } else if let colon = trimmed.firstIndex(of: ":") {
             let name = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
             let value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -58,9 +63,13 @@ final class CurlTransferContext {
                 return false
             }
         }
-        // Error bodies and small documents are collected; anything larger is cut off.
-        let room = max(0, request.maxCollectedBody - collected.count)
-        collected.append(contentsOf: bytes.prefix(room))
+        // Error bodies and small documents are collected; one larger than its cap is an
+        // error, never a silently shortened document.
+        guard collected.count + bytes.count <= request.maxCollectedBody else {
+            bodyFailure = ResponseTooLarge(limit: request.maxCollectedBody)
+            return false
+        }
+        collected.append(contentsOf: bytes)
         return true
     }
 
@@ -113,4 +122,11 @@ let curlReadCallback: imageprep_curl_data_callback = { buffer, size, count, user
 
 let curlProgressCallback: imageprep_curl_xferinfo_callback = { userdata, _, _, _, _ in
     context(userdata).cancellation.isCancelled ? 1 : 0
+}
+
+/// A collected response body went past the request's cap.
+struct ResponseTooLarge: Error, CustomStringConvertible {
+    var limit: Int
+
+    var description: String { "the answer is larger than \(limit) bytes" }
 }

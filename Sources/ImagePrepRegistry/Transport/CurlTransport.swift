@@ -24,9 +24,11 @@ final class CurlTransport: Sendable {
     private let idleHandles = Mutex<[CurlEasyHandle]>([])
     private let maxIdleHandles: Int
     private let limiter: ConcurrencyLimiter
+    private let timeouts: TransferTimeouts
 
-    init(maxConcurrentRequests: Int = 8) {
+    init(maxConcurrentRequests: Int = 8, timeouts: TransferTimeouts = TransferTimeouts()) {
         Self.initializeGlobalState()
+        self.timeouts = timeouts
         maxIdleHandles = max(1, maxConcurrentRequests)
         limiter = ConcurrencyLimiter(limit: maxConcurrentRequests)
     }
@@ -40,9 +42,22 @@ final class CurlTransport: Sendable {
         await limiter.release(lease.slots)
     }
 
-    /// Performs `request`; with `lease` it runs in a slot the caller already holds.
-    func perform(_ request: HTTPRequest, lease: Lease? = nil) async throws -> HTTPResponse {
-        if lease != nil {
+    /// Which limiter slot a request runs in.
+    enum Slot: Sendable {
+        /// Wait for a slot of its own.
+        case acquire
+        /// A slot the caller already holds.
+        case leased(Lease)
+        /// No slot: for the few small requests that transfers wait on (endpoint pings and
+        /// token requests, each shared by every caller that needs it). Were they to queue
+        /// for a slot, transfers holding every slot while waiting for a token would never
+        /// get one.
+        case unlimited
+    }
+
+    /// Performs `request` in `slot`.
+    func perform(_ request: HTTPRequest, slot: Slot = .acquire) async throws -> HTTPResponse {
+        guard case .acquire = slot else {
             return try await runOnThread(request)
         }
         await limiter.acquire(1)
@@ -78,6 +93,6 @@ final class CurlTransport: Sendable {
                 if idle.count < maxIdleHandles { idle.append(handle) }
             }
         }
-        return try handle.perform(request, cancellation: cancellation)
+        return try handle.perform(request, timeouts: timeouts, cancellation: cancellation)
     }
 }

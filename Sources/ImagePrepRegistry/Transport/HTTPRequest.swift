@@ -54,3 +54,17 @@ struct HTTPRequest: Sendable {
         self.url = url
     }
 }
+
+/// How long a transfer may wait before it is given up (and retried where it can be).
+public struct TransferTimeouts: Sendable, Equatable {
+    /// A transfer that moves no byte for this long, waiting for the answer included, is
+    /// aborted as stalled.
+    public var stall: Duration
+    /// The longest wait for a TCP (and TLS) connection.
+    public var connect: Duration
+
+    public init(stall: Duration = .seconds(30), connect: Duration = .seconds(30)) {
+        self.stall = stall
+        self.connect = connect
+    }
+}
