@@ -151,13 +151,15 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 if let label = image.tagFromLabel {
                     let template = try TagTemplate(label)
                     let client = self.client
-                    let ((resolved, config), _) = try await self.sources.read(source) { source in
+                    let ((resolved, config), answered) = try await self.sources.read(source) { source in
                         let resolved = try await client.resolveImage(source)
                         return (resolved, try await client.fetchImageConfig(of: resolved, in: source))
                     }
                     self.sourceDigests.withLock { $0[image.imageName] = resolved.taggedDigest }
                     labels = config.labels
-                    discovered = try await self.tags.discover(template, labels: config.labels, source: source, image: image.imageName)
+                    // The tag is checked where the labels were read (a registries.conf mirror, if
+                    // the registry itself did not answer).
+                    discovered = try await self.tags.discover(template, labels: config.labels, source: answered, image: image.imageName)
                 }
                 var modified = image.modify != nil
                 if let modify = image.modify, !modify.onlyWithLabels.isEmpty {

@@ -391,6 +391,9 @@ final class ImageServeTests: XCTestCase {
         }
         let listBytes = try JSONEncoder().encode(Index(manifests: entries))
         let listDigest = try await client.pushManifest(listBytes, mediaType: .dockerManifestList, to: repository)
+        // The versioned tag the label names exists at the source too, as a real catalog has it.
+        try await client.pushManifest(listBytes, mediaType: .dockerManifestList,
+                                      to: try Reference("\(source.address)/multi/centos-binary-keystone:2.0-multi"))
 
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }

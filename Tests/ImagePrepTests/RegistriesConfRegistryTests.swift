@@ -39,6 +39,9 @@ final class RegistriesConfRegistryTests: XCTestCase {
         let configDescriptor = try await client.pushBlob(config, mediaType: .dockerConfig, to: reference)
         let manifest = try JSONEncoder().encode(Manifest(config: configDescriptor, layers: [layer]))
         let digest = try await client.pushManifest(manifest, mediaType: .dockerManifest, to: reference)
+        // The versioned tag the label names exists too: the tag is checked where the labels were read.
+        try await client.pushManifest(manifest, mediaType: .dockerManifest,
+                                      to: try Reference("\(mirror.address)/tripleomaster/centos-binary-keystone:2.0-mirror"))
         Self.seeded = digest
         return digest
     }
