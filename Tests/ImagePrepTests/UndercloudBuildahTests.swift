@@ -12,6 +12,8 @@ final class UndercloudBuildahTests: XCTestCase {
         /// TLS with a private CA and htpasswd auth.
         var source: RegistryServer
         var destination: RegistryServer
+        /// The undercloud's registry: apache2 serving an image-serve directory.
+        var imageServe: ImageServeServer
         var tls: RegistryServer.TLSFiles
         var tlsDirectory: URL
     }
@@ -24,6 +26,7 @@ final class UndercloudBuildahTests: XCTestCase {
         fixture = Result {
             let buildah = try BuildahFixture()
             var started: [RegistryServer] = []
+            var imageServe: ImageServeServer?
             let tlsDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-tls-\(UUID().uuidString)")
             do {
                 let tls = try RegistryServer.makeTLSFiles(in: tlsDirectory)
@@ -31,6 +34,7 @@ final class UndercloudBuildahTests: XCTestCase {
                 started.append(source)
                 let destination = try RegistryServer()
                 started.append(destination)
+                imageServe = try ImageServeServer()
                 // containers-image reads CA certificates as *.crt files of a directory.
                 let certs = tlsDirectory.appendingPathComponent("certs")
                 try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
@@ -39,9 +43,11 @@ final class UndercloudBuildahTests: XCTestCase {
                     "push", "--cert-dir", certs.path, "--creds", "\(user):\(password)", buildah.baseImage,
                     "docker://\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
                 ])
-                return Fixture(buildah: buildah, source: source, destination: destination, tls: tls, tlsDirectory: tlsDirectory)
+                return Fixture(buildah: buildah, source: source, destination: destination, imageServe: imageServe!, tls: tls,
+                               tlsDirectory: tlsDirectory)
             } catch {
                 for server in started { server.stop() }
+                imageServe?.stop()
                 buildah.remove()
                 try? FileManager.default.removeItem(at: tlsDirectory)
                 throw error
@@ -53,6 +59,7 @@ final class UndercloudBuildahTests: XCTestCase {
         if let fixture = try? fixture?.get() {
             fixture.source.stop()
             fixture.destination.stop()
+            fixture.imageServe.stop()
             fixture.buildah.remove()
             try? FileManager.default.removeItem(at: fixture.tlsDirectory)
         }
@@ -233,6 +240,20 @@ final class UndercloudBuildahTests: XCTestCase {
                 + buildahOptions(buildah, work: work))
         XCTAssertEqual(labelled.status, 0, labelled.stderr)
         XCTAssertTrue(labelled.stdout.contains("DockerNovaApiImage: \(destination.address)/mylocal/centos-binary-nova-api:local-1"), labelled.stdout)
+
+        // The same image to the undercloud's image-serve registry: written into its directory
+        // and served by apache2 with the local image's own config.
+        let imageServe = fixture.imageServe
+        let served = "\(imageServe.address)/mylocal/centos-binary-nova-api:myhotfix"
+        let toImageServe = try CLI.run(
+            try localEnvironment(destination: imageServe.address, tag: "myhotfix", in: work)
+                + ["--image-serve-dir", imageServe.root.path] + buildahOptions(buildah, work: work))
+        XCTAssertEqual(toImageServe.status, 0, toImageServe.stderr)
+        XCTAssertTrue(toImageServe.stderr.contains("\(imageServe.address) is an image-serve registry"), toImageServe.stderr)
+        let fromImageServe = RegistryClient(configuration: .init(insecureRegistries: [imageServe.address]))
+        let servedImage = try await fromImageServe.resolveImage(try Reference(served))
+        XCTAssertEqual(servedImage.manifest.config.digest.description, "sha256:\(imageID)")
+        XCTAssertEqual(servedImage.taggedDigest, pushed.taggedDigest, "the same manifest bytes as at the registry")
     }
 
     func testAMissingLocalImageAndModifyingOneAreClearErrors() throws {
