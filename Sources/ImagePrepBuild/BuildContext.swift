@@ -26,7 +26,7 @@ public struct BuildContext: Sendable {
             throw ContextError(
                 "the image's configured user '\(originalUser.debugDescription.dropFirst().dropLast())' is not a user[:group] name (letters, digits, '_', '.', '-', '@')")
         }
-        var variables: TemplateContext = [
+        let variables: TemplateContext = [
             "source_image": .string(sourceImage),
             "modified_append_tag": .string(appendTag),
             "original_user": .string(originalUser.isEmpty ? "root" : originalUser),
