@@ -1,16 +1,21 @@
 #!/bin/sh
 # Installs packages from the configured repos: the yum_install.yml task.
-# Usage: yum_install.sh DIR PACKAGE...   (DIR/yum.repos.d/ optional)
+# Usage: yum_install.sh DIR
+#   DIR/yum-packages   the packages, one per line: each is one argument of the
+#                      package manager, never seen by a shell
+#   DIR/yum.repos.d/   repo files to use instead of the image's (optional)
 set -eu
 dir="$1"
-shift
 if command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2>&1; then pm=yum; else
     echo "yum_install: neither dnf nor yum is installed in the image" >&2
     exit 1
 fi
-opts="-y"
-if [ -d "$dir/yum.repos.d" ]; then opts="$opts --setopt=reposdir=$dir/yum.repos.d"; fi
-# shellcheck disable=SC2086
-$pm $opts install "$@"
-$pm clean all >/dev/null 2>&1 || true
+set -- -y
+if [ -d "$dir/yum.repos.d" ]; then set -- "$@" "--setopt=reposdir=$dir/yum.repos.d"; fi
+set -- "$@" install
+while IFS= read -r package; do
+    if [ -n "$package" ]; then set -- "$@" "$package"; fi
+done < "$dir/yum-packages"
+"$pm" "$@"
+"$pm" clean all >/dev/null 2>&1 || true
 rm -rf /var/cache/dnf /var/cache/yum

@@ -175,7 +175,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 }
                 if modified, self.options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
                     // The image's layers from where the build will read its base.
-                    let base = await self.sources.available(source)
+                    let base = await self.sources.available(self.pinned(source, image))
                     let plan = try await self.hotfixes.plan(rpmsPath: rpmsPath, image: base.description)
                     modified = plan.applies
                     let note = plan.applies
@@ -232,9 +232,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     private func copy(_ image: ResolvedImage) async -> Result<String, ImageFailure> {
         if ImageName.isLocal(image.image.imageName) { return await copyLocal(image) }
         do {
-            // From the tag the labels were read on (the set tag): the
-            // discovered tag names the destination.
-            let source = try sourceReference(image.image.pullName)
+            // From the digest the labels were read at (the set tag may have moved since):
+            // the discovered tag names the destination.
+            let source = pinned(try sourceReference(image.image.pullName), image.image)
             let target = try Reference(image.targetName)
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
@@ -295,7 +295,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 progress(line)
                 return .success(line)
             }
-            let source = await sources.available(try sourceReference(image.image.pullName))
+            // The base is the image whose labels were read: buildah's FROM names its digest.
+            let source = await sources.available(pinned(try sourceReference(image.image.pullName), image.image))
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, options: options)
             let summary = try await modification.run(
@@ -318,6 +319,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             progress("FAILED  \(image.targetName): \(error)")
             return .failure(ImageFailure(image: image.image.imageName, reason: "\(error)"))
         }
+    }
+
+    /// `reference` pinned to the digest its tag pointed at when the image's labels were
+    /// read, when they were: every later step (copy, modification base, package inventory)
+    /// reads that image even if the tag moves during the run.
+    private func pinned(_ reference: Reference, _ image: PlannedImage) -> Reference {
+        guard let digest = sourceDigests.withLock({ $0[image.imageName] }) else { return reference }
+        return reference.withDigest(digest)
     }
 
     private func progress(_ line: String) {

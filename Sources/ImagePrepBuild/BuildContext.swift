@@ -18,7 +18,15 @@ public struct BuildContext: Sendable {
         let files = FileManager.default
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
         var context = BuildContext(directory: directory)
-        var variables: TemplateContext = [
+        // The values below are the only ones written into Dockerfile.modified; the task's
+        // variables (package names, repo ids) reach the hook as files of lines, never
+        // through a shell. The user comes from the image's config: a Dockerfile line must
+        // stay one instruction.
+        guard originalUser.isEmpty || isUserName(originalUser) else {
+            throw ContextError(
+                "the image's configured user '\(originalUser.debugDescription.dropFirst().dropLast())' is not a user[:group] name (letters, digits, '_', '.', '-', '@')")
+        }
+        let variables: TemplateContext = [
             "source_image": .string(sourceImage),
             "modified_append_tag": .string(appendTag),
             "original_user": .string(originalUser.isEmpty ? "root" : originalUser),
@@ -58,20 +66,21 @@ public struct BuildContext: Sendable {
             }
             if update.compareHostPackages {
                 guard let updatePackages else { throw ContextError("compare_host_packages: the packages to update were not worked out") }
-                try updatePackages.map { $0 + "\n" }.joined()
-                    .write(to: inputs.appendingPathComponent("update-packages"), atomically: true, encoding: .utf8)
+                try writeLines(updatePackages, to: inputs.appendingPathComponent("update-packages"))
             }
-            if let cache = update.cacheDirectory { context.volumes.append("\(cache):/var/cache/dnf") }
-            variables["update_repo"] = .string(update.updateRepos.joined(separator: ","))
-            // The mounted cache is the operator's: the hook keeps packages there and does not
-            // empty it (and the mount is not part of the image).
-            variables["keep_cache"] = .string(update.cacheDirectory == nil ? "" : "1")
+            if let cache = update.cacheDirectory {
+                context.volumes.append("\(cache):/var/cache/dnf")
+                // The mounted cache is the operator's: the hook keeps packages there and does
+                // not empty it (and the mount is not part of the image).
+                try writeLines([], to: inputs.appendingPathComponent("keep-cache"))
+            }
+            if !update.updateRepos.isEmpty { try writeLines(update.updateRepos, to: inputs.appendingPathComponent("update-repos")) }
             template = "yum_update"
         case .yumInstall(let packages, let repos):
             let inputs = directory.appendingPathComponent("inputs")
             try files.createDirectory(at: inputs, withIntermediateDirectories: true)
             if let repos { try copyDirectory(repos, to: inputs.appendingPathComponent("yum.repos.d"), what: "yum_repos_dir_path") }
-            variables["yum_packages"] = .string(packages.map(shellQuoted).joined(separator: " "))
+            try writeLines(packages, to: inputs.appendingPathComponent("yum-packages"))
             template = "yum_install"
         case .devInstall(let directories, let refspecs):
             if let first = refspecs.first {
@@ -125,8 +134,19 @@ public struct BuildContext: Sendable {
         try FileManager.default.copyItem(at: URL(fileURLWithPath: path), to: target)
     }
 
-    private static func shellQuoted(_ word: String) -> String {
-        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    /// Values the hooks read one per line (`while IFS= read -r`): each reaches the package
+    /// manager as one argument, whatever characters it holds (the plan refused line breaks).
+    static func writeLines(_ lines: [String], to file: URL) throws {
+        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: file, options: .atomic)
+    }
+
+    /// `user`, `uid`, `user:group` or `uid:gid`, as a `USER` line takes them unquoted.
+    static func isUserName(_ user: String) -> Bool {
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count <= 2 && parts.allSatisfy { part in
+            !part.isEmpty && part.first != "-"
+                && part.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-@".unicodeScalars.contains($0)) }
+        }
     }
 }
 

@@ -106,4 +106,51 @@ final class DockerfileTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("dev_install refspecs (heat refs/changes/12/1234/3) need the project's git server"), "\(error)")
         }
     }
+
+    /// Finding 9 of issue 12: the task's values go to files the hook reads line by line;
+    /// Dockerfile.modified holds none of them, and the image's user must be a plain name.
+    func testYumValuesReachTheHookAsFilesAndAHostileUserIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ctx-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let packages = ["a;b", "$(touch /pwned)", "`id`", #"it's "quoted""#]
+        let install = try BuildContext.write(
+            task: .yumInstall(packages: packages, reposDirectory: nil), sourceImage: "127.0.0.1:5000/ns/nova@sha256:" + String(repeating: "a", count: 64),
+            appendTag: "-x", originalUser: "nova:nova", into: directory.appendingPathComponent("install"))
+        XCTAssertEqual(try String(contentsOf: install.dockerfile, encoding: .utf8), """
+            FROM 127.0.0.1:5000/ns/nova@sha256:\(String(repeating: "a", count: 64))
+            LABEL modified_append_tag=-x
+            USER root
+            COPY inputs/ /tmp/imageprep/
+            COPY hooks/yum_install.sh /tmp/imageprep/yum_install.sh
+            RUN /bin/sh /tmp/imageprep/yum_install.sh /tmp/imageprep && rm -rf /tmp/imageprep
+            USER nova:nova
+
+            """)
+        XCTAssertEqual(
+            try String(contentsOf: install.directory.appendingPathComponent("inputs/yum-packages"), encoding: .utf8),
+            packages.map { $0 + "\n" }.joined())
+
+        var update = ModifyTask.YumUpdate()
+        update.updateRepos = ["hotfix", "x$(id)"]
+        update.cacheDirectory = "/var/tmp/dnf cache"
+        let updated = try BuildContext.write(
+            task: .yumUpdate(update), sourceImage: "src:1", appendTag: "-x", originalUser: "",
+            into: directory.appendingPathComponent("update"))
+        let dockerfile = try String(contentsOf: updated.dockerfile, encoding: .utf8)
+        XCTAssertTrue(dockerfile.contains("RUN /bin/sh /tmp/imageprep/yum_update.sh /tmp/imageprep && rm -rf /tmp/imageprep\n"), dockerfile)
+        XCTAssertFalse(dockerfile.contains("x$(id)"), dockerfile)
+        XCTAssertEqual(
+            try String(contentsOf: updated.directory.appendingPathComponent("inputs/update-repos"), encoding: .utf8), "hotfix\nx$(id)\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: updated.directory.appendingPathComponent("inputs/keep-cache").path))
+        XCTAssertEqual(updated.volumes, ["/var/tmp/dnf cache:/var/cache/dnf"])
+
+        for user in ["nova\nRUN touch /pwned", "$HOME", "nova group", "a:b:c"] {
+            XCTAssertThrowsError(try BuildContext.write(
+                task: .yumInstall(packages: ["x"], reposDirectory: nil), sourceImage: "src:1", appendTag: "-x", originalUser: user,
+                into: directory.appendingPathComponent("user"))) { error in
+                XCTAssertTrue("\(error)".hasPrefix("the image's configured user '"), "\(error)")
+                XCTAssertFalse("\(error)".contains("\n"), "one line: \(error)")
+            }
+        }
+    }
 }

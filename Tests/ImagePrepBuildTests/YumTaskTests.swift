@@ -129,6 +129,52 @@ final class YumTaskTests: XCTestCase {
             "patched by dev_install\n")
     }
 
+    /// Finding 9 of issue 12: shell syntax in yum_packages and update_repo reaches dnf as one
+    /// argument each, in a real build; Dockerfile.modified holds none of it.
+    func testHostileValuesReachDnfLiterally() async throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        try dnf.publish([try RPMFixtures.build().old])
+        let modifier = ImageModifier(
+            buildah: Buildah(root: buildah.root, runRoot: buildah.runRoot, storageDriver: "vfs", isolation: "chroot"),
+            workDirectory: buildah.directory, cleanup: .partial, keepBuildDirectory: true)
+        let hostile = ["a;b", "$(touch /pwned)", "`touch /pwned`", #"it's "quoted""#, "x' && touch /pwned && echo '"]
+
+        func failedBuild(_ task: ModifyTask) async throws -> (dockerfile: String, log: String, directory: String) {
+            do {
+                let result = try await modifier.modify(
+                    sourceImage: dnf.image, task: task, appendTag: "-hostile", tlsVerify: false, pullBase: false)
+                result.finish()
+                XCTFail("dnf must refuse packages and repos that do not exist")
+                return ("", "", "")
+            } catch {
+                XCTAssertEqual(error.step, "build \(task.name)")
+                let kept = try XCTUnwrap(error.buildDirectory)
+                defer { try? FileManager.default.removeItem(atPath: kept) }
+                return (
+                    try String(contentsOfFile: kept + "/context/Dockerfile.modified", encoding: .utf8),
+                    try String(contentsOfFile: kept + "/buildah.log", encoding: .utf8), kept
+                )
+            }
+        }
+
+        let install = try await failedBuild(.yumInstall(packages: ["hotfix"] + hostile, reposDirectory: dnf.reposDirectory.path))
+        XCTAssertTrue(install.dockerfile.contains("RUN /bin/sh /tmp/imageprep/yum_install.sh /tmp/imageprep && rm -rf /tmp/imageprep\n"), install.dockerfile)
+        for value in hostile {
+            XCTAssertFalse(install.dockerfile.contains(value), install.dockerfile)
+            XCTAssertTrue(install.log.contains("No match for argument: \(value)\n"), "\(value) not passed literally:\n\(install.log)")
+        }
+
+        var update = ModifyTask.YumUpdate()
+        // (dnf itself splits --enablerepo at spaces and commas: an id has none.)
+        update.updateRepos = ["imageprep-test", "x$(touch${IFS}/pwned)`id`;'\""]
+        update.reposDirectory = dnf.reposDirectory.path
+        let updated = try await failedBuild(.yumUpdate(update))
+        XCTAssertFalse(updated.dockerfile.contains("pwned"), updated.dockerfile)
+        XCTAssertTrue(updated.log.contains("Unknown repo: 'x$(touch${IFS}/pwned)`id`;'\"'"), updated.log)
+    }
+
     /// yum_install through `imageprep prepare`: the base comes from a
     /// registry, the result is pushed back, and its inventory shows the package.
     func testYumInstallThroughPrepare() throws {

@@ -386,6 +386,61 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(ok.images.first?.modify?.task, .yumUpdate(expected))
     }
 
+    /// Finding 9 of issue 12: values that would break out of the build's Dockerfile line, the
+    /// hook or buildah's --volume are refused at plan time (so `--dry-run` shows it), in one
+    /// line naming the file and key; the others reach the package manager literally.
+    func testHostileModifyVarsAreRefusedInOneLineOrKeptLiterally() throws {
+        func modify(_ vars: String, appendTag: String = "-x") -> String {
+            planError {
+                try self.plan("""
+                    parameter_defaults:
+                      ContainerImagePrepare:
+                      - push_destination: true
+                        modify_role: tripleo-modify-image
+                        modify_append_tag: \(appendTag)
+                        modify_vars: \(vars)
+                    """)
+            }
+        }
+        let refused = [
+            (#"{tasks_from: yum_install.yml, yum_packages: ["hotfix\nRUN touch /pwned"]}"#,
+             #"env0.yaml: ContainerImagePrepare[0].modify_vars.yum_packages: expected package names without line breaks or control characters, found 'hotfix\nRUN touch /pwned'"#),
+            (#"{tasks_from: yum_install.yml, yum_packages: [hotfix, "--installroot=/"]}"#,
+             "env0.yaml: ContainerImagePrepare[0].modify_vars.yum_packages: expected package names (not empty, not starting with '-'), found '--installroot=/'"),
+            (#"{tasks_from: yum_update.yml, update_repo: "hotfix,\"; touch /pwned\ru"}"#,
+             #"env0.yaml: ContainerImagePrepare[0].modify_vars.update_repo: expected comma-separated repo ids without line breaks or control characters, found '\"; touch /pwned\ru'"#),
+            ("{tasks_from: yum_update.yml, yum_cache: '/var/cache:/etc:rw'}",
+             "env0.yaml: ContainerImagePrepare[0].modify_vars.yum_cache: expected a directory path without ':' (it is mounted with buildah --volume PATH:/var/cache/dnf), found '/var/cache:/etc:rw'"),
+            (#"{tasks_from: rpm_install.yml, rpms_path: "/tmp/x\n"}"#,
+             #"env0.yaml: ContainerImagePrepare[0].modify_vars.rpms_path: expected a path without line breaks or control characters, found '/tmp/x\n'"#),
+        ]
+        for (vars, error) in refused {
+            let message = modify(vars)
+            XCTAssertEqual(message, error)
+            XCTAssertFalse(message.contains("\n"), "one line: \(message)")
+        }
+        XCTAssertEqual(
+            modify("{tasks_from: rpm_install.yml, rpms_path: /x}", appendTag: #""-x\nRUN touch /pwned""#),
+            #"env0.yaml: ContainerImagePrepare[0].modify_append_tag: expected tag characters (letters, digits, '_', '.', '-'), at most 128, found '-x\nRUN touch /pwned'"#)
+        XCTAssertEqual(
+            modify("{tasks_from: rpm_install.yml, rpms_path: /x}", appendTag: "'-x $(id)'"),
+            "env0.yaml: ContainerImagePrepare[0].modify_append_tag: expected tag characters (letters, digits, '_', '.', '-'), at most 128, found '-x $(id)'")
+
+        // Shell syntax on one line is no danger: it reaches dnf as one argument (see YumTaskTests).
+        let kept = try plan(#"""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: true
+                modify_role: tripleo-modify-image
+                modify_vars:
+                  tasks_from: yum_install.yml
+                  yum_packages: ["a;b", "$(touch /pwned)", "`id`", "it's \"quoted\""]
+            """#)
+        XCTAssertEqual(
+            kept.images.first?.modify?.task,
+            .yumInstall(packages: ["a;b", "$(touch /pwned)", "`id`", #"it's "quoted""#], reposDirectory: nil))
+    }
+
     func testMalformedYAMLNamesFileAndLine() {
         XCTAssertThrowsError(try ConfigDocument.parse("a: 1\nb: [1, 2\nc: 3\n", file: "bad.yaml")) { error in
             guard case .invalidYAML(let file, let line, _, _) = error as? PlanError else { return XCTFail("\(error)") }

@@ -139,4 +139,77 @@ final class RetryThroughFaultProxyTests: XCTestCase {
         XCTAssertLessThan(throttled, 60, "bounded attempts, not a hang")
         XCTAssertEqual(outcomes("HEAD /v2/retry/throttled/manifests/", after: before).count, 3)
     }
+
+    /// An OCI layout as `buildah push oci:DIR` writes it: two layers and a config.
+    func writeLayout(seed: String) throws -> (URL, Digest) {
+        let layout = FileManager.default.temporaryDirectory.appendingPathComponent("layout-\(seed)-\(UUID().uuidString)")
+        let blobs = layout.appendingPathComponent("blobs/sha256")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        func write(_ data: Data, _ mediaType: MediaType) throws -> Descriptor {
+            let descriptor = Descriptor(mediaType: mediaType, digest: Digest(of: data), size: Int64(data.count))
+            try data.write(to: blobs.appendingPathComponent(descriptor.digest.encoded))
+            return descriptor
+        }
+        let layers = try [TestImages.layer(seed: seed + "-1", size: 200 * 1024), TestImages.layer(seed: seed + "-2")]
+            .map { try write($0, .ociLayer) }
+        let config = try write(try TestImages.config(labels: ["built": seed]), .ociConfig)
+        let manifest = try write(
+            try JSONEncoder().encode(Manifest(mediaType: .ociManifest, config: config, layers: layers)), .ociManifest)
+        try JSONEncoder().encode(Index(mediaType: .ociIndex, manifests: [manifest]))
+            .write(to: layout.appendingPathComponent("index.json"))
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: layout.appendingPathComponent("oci-layout"))
+        return (layout, manifest.digest)
+    }
+
+    func testLayoutPushRetriesFailedBlobUploadsAndCancelsTheirSessions() async throws {
+        let client = client()
+        let (layout, digest) = try writeLayout(seed: "layout-retry")
+        defer { try? FileManager.default.removeItem(at: layout) }
+        // The first blob PUT is refused twice (503, then 502).
+        try proxy.setRules([
+            .init(match: "^PUT /v2/retry-layout/app/blobs/uploads/", status: 503, times: 1),
+            .init(match: "^PUT /v2/retry-layout/app/blobs/uploads/", status: 502, times: 1),
+        ])
+        let before = proxy.requests().count
+
+        let report = try await OCILayoutPush(client: client)
+            .push(layout: layout, to: try Reference("\(proxy.address)/retry-layout/app:built"))
+
+        XCTAssertEqual(report.digest, digest)
+        XCTAssertEqual(report.blobs.copied, 3)
+        let log = Array(proxy.requests().dropFirst(before))
+        XCTAssertEqual(outcomes("PUT /v2/retry-layout/app/blobs/uploads/", after: before).filter { !$0.hasSuffix("forwarded") },
+                       ["503 injected", "502 injected"], "\(log)")
+        // Each failed upload's session was cancelled before a new one was opened.
+        XCTAssertEqual(log.filter { $0.hasPrefix("DELETE /v2/retry-layout/app/blobs/uploads/") }.count, 2, "\(log)")
+        XCTAssertEqual(log.filter { $0.hasPrefix("POST /v2/retry-layout/app/blobs/uploads/") }.count, 5, "\(log)")
+        let pushed = try await client.fetchManifest(try Reference("\(registry.address)/retry-layout/app:built"))
+        XCTAssertEqual(pushed.digest, digest)
+    }
+
+    func testLayoutPushThatFailsForGoodCancelsEveryUploadSession() async throws {
+        let client = client(maxAttempts: 3)
+        let (layout, _) = try writeLayout(seed: "layout-broken")
+        defer { try? FileManager.default.removeItem(at: layout) }
+        try proxy.setRules([.init(match: "^PUT /v2/retry-layout/broken/blobs/uploads/", status: 503, times: -1)])
+        let before = proxy.requests().count
+
+        do {
+            _ = try await OCILayoutPush(client: client)
+                .push(layout: layout, to: try Reference("\(proxy.address)/retry-layout/broken:built"))
+            XCTFail("a registry that refuses every upload must fail the push")
+        } catch let error as RegistryError {
+            guard case .http(_, let status, _) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual(status, 503)
+            XCTAssertTrue(error.description.contains("retry-layout/broken"), error.description)
+        }
+        let log = Array(proxy.requests().dropFirst(before))
+        let opened = log.filter { $0.hasPrefix("POST /v2/retry-layout/broken/blobs/uploads/") }
+        let cancelled = log.filter { $0.hasPrefix("DELETE /v2/retry-layout/broken/blobs/uploads/") }
+        // The first blob: 3 attempts, each with its own session, each cancelled (204 from the registry).
+        XCTAssertGreaterThanOrEqual(opened.count, 3, "\(log)")
+        XCTAssertEqual(cancelled.count, opened.count, "\(log)")
+        XCTAssertTrue(cancelled.allSatisfy { $0.hasSuffix("204 forwarded") }, "\(cancelled)")
+        XCTAssertFalse(log.contains { $0.hasPrefix("PUT /v2/retry-layout/broken/manifests/") }, "no manifest names an incomplete image")
+    }
 }

@@ -27,6 +27,13 @@ public final class FaultProxy: @unchecked Sendable {
             case relocate
             /// The upstream answer with a `Link` header whose next page is the same request.
             case loop
+            /// Forwarded as is: a rule placed before another one with the same match lets its
+            /// first `times` requests through (`times` of these, then a `retag`: a tag that moves
+            /// after N requests).
+            case forward
+            /// A manifest request answered with the manifest of the tag `location` instead of the
+            /// one asked for: the tag has moved.
+            case retag
         }
 
         /// A Python regular expression searched in `METHOD PATH` (path with query).
@@ -190,6 +197,20 @@ public final class FaultProxy: @unchecked Sendable {
                     if self.command != "HEAD":
                         self.wfile.write(data)
                     return True
+                if action == "retag":
+                    asked = self.path
+                    self.path = re.sub(r"/manifests/[^/?]+", "/manifests/" + fault["location"], asked, count=1)
+                    try:
+                        response, data = self.forward(body)
+                    finally:
+                        self.path = asked
+                    length = response.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+                    self.send_upstream_headers(response, length)
+                    self.record(response.status, "retag")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                    return True
                 if action == "redirect":
                     self.send_response(307)
                     self.send_header("Location", fault["location"] + self.path)
@@ -231,6 +252,8 @@ public final class FaultProxy: @unchecked Sendable {
                             rule["used"] += 1
                             fault = rule
                             break
+                if fault and fault.get("action") == "forward":
+                    fault = None
                 if fault and self.misbehave(fault, body):
                     return
                 if fault:

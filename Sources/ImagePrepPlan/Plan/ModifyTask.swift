@@ -65,12 +65,25 @@ public enum ModifyTask: Sendable, Equatable {
             guard case .string(let s) = v, !s.isEmpty else {
                 throw PlanError.invalidValue(file: file, key: "\(base).\(name)", expected: "a string", found: PrepareEntry.describe(v))
             }
-            return s
+            return try line(s, name, expected: "a path")
         }
-        func list(_ name: String) throws(PlanError) -> [String] {
+        func list(_ name: String, expected: String = "a path") throws(PlanError) -> [String] {
             guard let v = value(name) else { return [] }
-            if case .string(let s) = v { return [s] }
-            return try Role.strings(v, file: file, key: "\(base).\(name)")
+            let items: [String]
+            if case .string(let s) = v { items = [s] } else { items = try Role.strings(v, file: file, key: "\(base).\(name)") }
+            for item in items { _ = try line(item, name, expected: expected) }
+            return items
+        }
+        // Every value reaches the build as one line of a file the hook reads, one argument
+        // of the package manager, or a path: a line break (or another control character)
+        // cannot be carried, so it is refused here, before anything is built.
+        func line(_ text: String, _ name: String, expected: String) throws(PlanError) -> String {
+            if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw PlanError.invalidValue(
+                    file: file, key: "\(base).\(name)", expected: "\(expected) without line breaks or control characters",
+                    found: "'\(text.debugDescription.dropFirst().dropLast())'")
+            }
+            return text
         }
 
         guard let tasksValue = value("tasks_from") else {
@@ -95,9 +108,16 @@ public enum ModifyTask: Sendable, Equatable {
                         file: file, key: "\(base).update_repo", expected: "comma-separated repo ids", found: PrepareEntry.describe(repos))
                 }
                 update.updateRepos = text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+                for repo in update.updateRepos { _ = try line(repo, "update_repo", expected: "comma-separated repo ids") }
             }
             update.reposDirectory = try string("yum_repos_dir_path", required: false)
             update.cacheDirectory = try string("yum_cache", required: false)
+            if let cache = update.cacheDirectory, cache.contains(":") {
+                // buildah's --volume HOST:CONTAINER[:OPTIONS] has no way to quote a colon.
+                throw PlanError.invalidValue(
+                    file: file, key: "\(base).yum_cache", expected: "a directory path without ':' (it is mounted with buildah --volume PATH:/var/cache/dnf)",
+                    found: "'\(cache)'")
+            }
             update.rpmsPath = try string("rpms_path", required: false)
             if let compare = value("compare_host_packages") {
                 guard case .bool(let b) = compare else {
@@ -108,9 +128,14 @@ public enum ModifyTask: Sendable, Equatable {
             }
             return .yumUpdate(update)
         case "yum_install.yml":
-            let packages = try list("yum_packages")
+            let packages = try list("yum_packages", expected: "package names")
             guard !packages.isEmpty else {
                 throw PlanError.invalidValue(file: file, key: "\(base).yum_packages", expected: "a list of package names", found: "nothing")
+            }
+            if let option = packages.first(where: { $0.isEmpty || $0.hasPrefix("-") }) {
+                throw PlanError.invalidValue(
+                    file: file, key: "\(base).yum_packages", expected: "package names (not empty, not starting with '-')",
+                    found: "'\(option)'")
             }
             return .yumInstall(packages: packages, reposDirectory: try string("yum_repos_dir_path", required: false))
         case "dev_install.yml":
@@ -127,7 +152,8 @@ public enum ModifyTask: Sendable, Equatable {
                             file: file, key: "\(base).refspecs[\(index)]", expected: "a mapping with project and refspec",
                             found: PrepareEntry.describe(item))
                     }
-                    refspecs.append(Refspec(project: project, refspec: refspec))
+                    refspecs.append(
+                        Refspec(project: try line(project, "refspecs", expected: "a project name"), refspec: try line(refspec, "refspecs", expected: "a refspec")))
                 }
             }
             guard !directories.isEmpty || !refspecs.isEmpty else {

@@ -89,7 +89,16 @@ public struct PrepareEntry: Sendable, Equatable {
             case "modify_append_tag":
                 switch v {
                 case .null: entry.modifyAppendTag = nil
-                case .string(let s), .number(let s): entry.modifyAppendTag = s
+                case .string(let s), .number(let s):
+                    // Appended to a tag, and written into the build's LABEL line: tag characters only.
+                    guard s.count <= 128, s.unicodeScalars.allSatisfy({
+                        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0))
+                    }) else {
+                        throw PlanError.invalidValue(
+                            file: file, key: key, expected: "tag characters (letters, digits, '_', '.', '-'), at most 128",
+                            found: "'\(s.debugDescription.dropFirst().dropLast())'")
+                    }
+                    entry.modifyAppendTag = s
                 default: throw PlanError.invalidValue(file: file, key: key, expected: "a string", found: describe(v))
                 }
             case "modify_only_with_labels":

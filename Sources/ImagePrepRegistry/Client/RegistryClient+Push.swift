@@ -124,7 +124,12 @@ extension RegistryClient {
         guard let next = uploadResponse.headers["Location"] else {
             throw RegistryError.invalidResponse(destinationContext, reason: "the upload answer has no Location header")
         }
-        try await completeUpload(next, repository: destination, digest: descriptor.digest, body: .empty)
+        do {
+            try await completeUpload(next, repository: destination, digest: descriptor.digest, body: .empty)
+        } catch {
+            await cancelUpload(next, registry: destination.registry, context: destinationContext)
+            throw error
+        }
         return bytes
     }
 
@@ -168,6 +173,22 @@ extension RegistryClient {
             throw RegistryError.invalidResponse(context, reason: "HTTP \(response.status) without a Location header")
         }
         return location
+    }
+
+    /// Uploads a blob's bytes in one `PUT` to `uploadLocation`, or to a session opened for
+    /// it; a session whose upload failed is cancelled (`DELETE`), never left open: the caller
+    /// (``ImageCopier/place``) retries with a new one.
+    func upload(_ body: RequestBody, digest: Digest, to repository: Reference, uploadLocation: String?) async throws {
+        let location: String
+        if let uploadLocation { location = uploadLocation } else { location = try await startUpload(repository, digest: digest) }
+        do {
+            try await completeUpload(location, repository: repository, digest: digest, body: body)
+        } catch {
+            await cancelUpload(
+                location, registry: repository.registry,
+                context: Self.context(repository, "uploading blob", reference: digest.description))
+            throw error
+        }
     }
 
     /// Closes an upload session with `PUT …?digest=`: the registry checks the digest and

@@ -150,12 +150,10 @@ extension RegistryClient {
             throw RegistryError.invalidResponse(context, reason: "cannot read \(file.path)")
         }
         defer { try? handle.close() }
-        let location: String
-        if let uploadLocation { location = uploadLocation } else { location = try await startUpload(repository, digest: descriptor.digest) }
         let reader = FileBodyReader(handle: handle)
-        try await completeUpload(
-            location, repository: repository, digest: descriptor.digest,
-            body: .stream(length: descriptor.size, reader: { try reader.read(into: $0) }))
+        try await upload(
+            .stream(length: descriptor.size, reader: { try reader.read(into: $0) }), digest: descriptor.digest, to: repository,
+            uploadLocation: uploadLocation)
     }
 }
 

@@ -35,9 +35,7 @@ public struct RegistryDestination: ImageDestination {
         case .file(let file):
             try await client.pushBlob(file: file, descriptor: descriptor, to: repository, uploadLocation: uploadLocation)
         case .data(let data):
-            let location: String
-            if let uploadLocation { location = uploadLocation } else { location = try await client.startUpload(repository, digest: descriptor.digest) }
-            try await client.completeUpload(location, repository: repository, digest: descriptor.digest, body: .data(data))
+            try await client.upload(.data(data), digest: descriptor.digest, to: repository, uploadLocation: uploadLocation)
         }
         return descriptor.size
     }
