@@ -97,6 +97,24 @@ final class LayerExtractorTests: XCTestCase {
         ])
     }
 
+    /// Found by `scripts/fuzz` (target layer): a top-level entry with a
+    /// one-character name trapped in Foundation's path handling.
+    func testOneCharacterNamesAtTheTopAreExtracted() throws {
+        let single = try layer("single.tar.gz", [
+            ("dir", "d", ""), ("file", "d/f", "inside"), ("file", "a", "top"), ("file", "./b", "dot"),
+            ("link", "l", "a"), ("file", ".wh.b", ""), ("file", "é", "accent"),
+        ])
+        let root = directory.appendingPathComponent("root")
+        var extractor = LayerExtractor(root: root)
+        try extractor.apply(try ArchiveReader(path: single), layer: "sha256:single")
+        XCTAssertEqual(read("d/f", in: root), "inside")
+        XCTAssertEqual(read("a", in: root), "top")
+        XCTAssertEqual(read("l", in: root), "top")
+        XCTAssertNil(read("b", in: root), "the whiteout .wh.b at the top removes b")
+        XCTAssertEqual(read("é", in: root), "accent")
+        XCTAssertEqual(extractor.notes, [])
+    }
+
     func testTruncatedLayerNamesTheLayer() throws {
         let good = try layer("good.tar.gz", [("file", "big", "random:400000")])
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
