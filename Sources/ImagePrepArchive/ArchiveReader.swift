@@ -118,7 +118,9 @@ public final class ArchiveReader {
         while true {
             let count = buffer.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
             if count == 0 { return }
-            if count < 0 { try check(Int32(count)) }
+            // A negative count is a status, never a length: ARCHIVE_WARN and
+            // ARCHIVE_RETRY (a damaged sparse map, say) returned no data.
+            if count < 0 { throw failure(Int32(count)) }
             try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
     }
@@ -139,11 +141,15 @@ public final class ArchiveReader {
     /// stream's own error) on failure.
     private func check(_ status: Int32) throws(ArchiveError) {
         guard status < ARCHIVE_WARN else { return }
+        throw failure(status)
+    }
+
+    private func failure(_ status: Int32) -> ArchiveError {
         if let failure = streamSource?.failure {
-            throw ArchiveError(source: source, entry: currentPath, message: "\(failure)")
+            return ArchiveError(source: source, entry: currentPath, message: "\(failure)")
         }
         let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(status)"
-        throw ArchiveError(source: source, entry: currentPath, message: message)
+        return ArchiveError(source: source, entry: currentPath, message: message)
     }
 }
 

@@ -115,6 +115,29 @@ final class LayerExtractorTests: XCTestCase {
         XCTAssertEqual(extractor.notes, [])
     }
 
+    /// Found by `scripts/fuzz` (target layer), kept byte for byte (gzipped):
+    /// a GNU sparse file whose map is damaged. libarchive's data read
+    /// answered ARCHIVE_WARN, which reached a slice as a length and trapped.
+    func testDamagedSparseMapIsAnErrorNamingTheLayerAndEntry() throws {
+        let input = Data(base64Encoded: """
+            H4sIAAAAAAACA+3SUQrDIAwG4DzvFN6g0ZjsIDuBsD1XjLv/RDYGDloYtFCa7+UPKD7kV/MEW8PmytyzGbPPnglJOAhFQI8BGRz\
+            DDp5aU3EOyjzXpXtr5weledKcij427l9iXOifh/5FiMDdTtE/ts/e+HEjPXz4zu+t/bX+z0M/7qmmCxhjjDmbF0YUknEACgAA
+            """)!
+        var offset = 0
+        let reader = try ArchiveReader(source: "sha256:sparse") { buffer in
+            let count = min(buffer.count, input.count - offset)
+            input.copyBytes(to: buffer.bindMemory(to: UInt8.self), from: offset..<offset + count)
+            offset += count
+            return count
+        }
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        XCTAssertThrowsError(try extractor.apply(reader, layer: "sha256:sparse")) { error in
+            let error = error as? ArchiveError
+            XCTAssertEqual(error?.source, "sha256:sparse")
+            XCTAssertEqual(error?.entry, "sp/sparse")
+        }
+    }
+
     func testTruncatedLayerNamesTheLayer() throws {
         let good = try layer("good.tar.gz", [("file", "big", "random:400000")])
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
