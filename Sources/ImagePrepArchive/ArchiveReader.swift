@@ -20,6 +20,9 @@ public struct ArchiveEntry: Sendable, Equatable {
 /// buffer is held whatever the archive's size.
 public final class ArchiveReader {
     public enum Format: Sendable {
+        /// An image layer: tar, compressed or not. Not cpio, whose 4 GiB
+        /// name-size field makes libarchive allocate that much up front.
+        case tar
         /// tar or cpio, compressed or not.
         case any
         /// An RPM file: its payload (cpio) after the lead and headers.
@@ -33,7 +36,7 @@ public final class ArchiveReader {
     private var streamSource: StreamSource?
 
     /// Opens a file on disk.
-    public init(path: String, format: Format = .any) throws(ArchiveError) {
+    public init(path: String, format: Format = .tar) throws(ArchiveError) {
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: path, message: "cannot allocate a libarchive reader")
         }
@@ -47,7 +50,7 @@ public final class ArchiveReader {
     /// it): `read` fills the buffer it is given and returns the count, 0 at
     /// the end. Only one 64 KiB buffer is held.
     public init(
-        source: String, format: Format = .any, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int
+        source: String, format: Format = .tar, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int
     ) throws(ArchiveError) {
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: source, message: "cannot allocate a libarchive reader")
@@ -76,6 +79,8 @@ public final class ArchiveReader {
     private func configure(_ format: Format) throws(ArchiveError) {
         try check(archive_read_support_filter_all(handle))
         switch format {
+        case .tar:
+            try check(archive_read_support_format_tar(handle))
         case .any:
             try check(archive_read_support_format_tar(handle))
             try check(archive_read_support_format_cpio(handle))

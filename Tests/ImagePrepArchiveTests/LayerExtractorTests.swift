@@ -138,6 +138,28 @@ final class LayerExtractorTests: XCTestCase {
         }
     }
 
+    /// Found by `scripts/fuzz` (target layer): a 3 KiB cpio archive whose
+    /// name size claims 2.5 GB made libarchive allocate that much. A layer is
+    /// read as tar only, so a cpio "layer" is refused before any allocation.
+    func testACpioArchiveIsNotALayer() throws {
+        // The fuzzer's input, gzipped.
+        let input = Data(base64Encoded: """
+            H4sIAAAAAAACA+2VzW6CQBSFZ+1b8AJwL8wPswSdSUxcme6aLrCS1FRbi9bEJ+y2j1TA2g4TrEgkMSknIeFnwnfm3sMFBAhAAB0q\
+            DIaQi6IaQb0CHoNmTMrqba3gb9HjSbp9JISAyRydYfrtmAgG09u/r9wsXb9u3LnF5+WeI9T61IuqfPQb7lma/OXi5ZkQw4WXlGff\
+            XqR/8BIV60OM6JVrIU7U4seFVZNLfYg2NXlKsrwZ94WBh0E1E6rrHO6SzM6h7ogZGsw8BzOLe7B0/fzD0OJ62Xpl9zk+02cr+8Ab\
+            svt50e28aPud3vS8+Pzo58X/nBcoa9jFMZ+5m7flYpsSUl4Nfv00UpN1GFLKBaUggvxHzBhyZPHx4d00Gk/U1HEc0utS3UqH69R3\
+            uGN9Ac3jZtdYDAAA
+            """)!
+        let layer = directory.appendingPathComponent("layer.cpio.gz")
+        try input.write(to: layer)
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        XCTAssertThrowsError(try extractor.apply(try ArchiveReader(path: layer.path), layer: "sha256:cpio")) { error in
+            XCTAssertEqual((error as? ArchiveError)?.source, layer.path)
+            XCTAssertEqual((error as? ArchiveError)?.message, "Unrecognized archive format")
+        }
+        XCTAssertNotNil(try ArchiveReader(path: layer.path, format: .any).next(), "an explicit .any still reads cpio")
+    }
+
     func testTruncatedLayerNamesTheLayer() throws {
         let good = try layer("good.tar.gz", [("file", "big", "random:400000")])
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
