@@ -153,7 +153,8 @@ public final class ArchiveReader {
         if let failure = streamSource?.failure {
             return ArchiveError(source: source, entry: currentPath, message: "\(failure)")
         }
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(status)"
+        let message = archive_error_string(handle).map { String(cString: $0) }
+            ?? "damaged or truncated data (libarchive status \(status))"
         return ArchiveError(source: source, entry: currentPath, message: message)
     }
 }
