@@ -126,3 +126,20 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets for the parsers of untrusted bytes (Fuzz/Sources, seeds in
+// Fuzz/corpus).
+// Declared only when IMAGEPREP_FUZZ is set — scripts/fuzz sets it and builds
+// with `-sanitize=fuzzer,address` into its own scratch path — so the normal
+// build and `swift build --build-tests` never see them.
+if Context.environment["IMAGEPREP_FUZZ"] != nil {
+    package.targets.append(contentsOf: [
+        // Declares libFuzzer's LLVMFuzzerRunDriver (linked by -sanitize=fuzzer).
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "imageprep-fuzz",
+            dependencies: ["CFuzzDriver", "ImagePrepArchive", "ImagePrepBuild", "ImagePrepPlan", "ImagePrepRegistry"],
+            path: "Fuzz/Sources"
+        ),
+    ])
+}

@@ -20,6 +20,9 @@ public struct ArchiveEntry: Sendable, Equatable {
 /// buffer is held whatever the archive's size.
 public final class ArchiveReader {
     public enum Format: Sendable {
+        /// An image layer: tar, compressed or not. Not cpio, whose 4 GiB
+        /// name-size field makes libarchive allocate that much up front.
+        case tar
         /// tar or cpio, compressed or not.
         case any
         /// An RPM file: its payload (cpio) after the lead and headers.
@@ -33,7 +36,7 @@ public final class ArchiveReader {
     private var streamSource: StreamSource?
 
     /// Opens a file on disk.
-    public init(path: String, format: Format = .any) throws(ArchiveError) {
+    public init(path: String, format: Format = .tar) throws(ArchiveError) {
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: path, message: "cannot allocate a libarchive reader")
         }
@@ -47,7 +50,7 @@ public final class ArchiveReader {
     /// it): `read` fills the buffer it is given and returns the count, 0 at
     /// the end. Only one 64 KiB buffer is held.
     public init(
-        source: String, format: Format = .any, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int
+        source: String, format: Format = .tar, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int
     ) throws(ArchiveError) {
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: source, message: "cannot allocate a libarchive reader")
@@ -76,6 +79,8 @@ public final class ArchiveReader {
     private func configure(_ format: Format) throws(ArchiveError) {
         try check(archive_read_support_filter_all(handle))
         switch format {
+        case .tar:
+            try check(archive_read_support_format_tar(handle))
         case .any:
             try check(archive_read_support_format_tar(handle))
             try check(archive_read_support_format_cpio(handle))
@@ -118,7 +123,9 @@ public final class ArchiveReader {
         while true {
             let count = buffer.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
             if count == 0 { return }
-            if count < 0 { try check(Int32(count)) }
+            // A negative count is a status, never a length: ARCHIVE_WARN and
+            // ARCHIVE_RETRY (a damaged sparse map, say) returned no data.
+            if count < 0 { throw failure(Int32(count)) }
             try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
     }
@@ -139,11 +146,16 @@ public final class ArchiveReader {
     /// stream's own error) on failure.
     private func check(_ status: Int32) throws(ArchiveError) {
         guard status < ARCHIVE_WARN else { return }
+        throw failure(status)
+    }
+
+    private func failure(_ status: Int32) -> ArchiveError {
         if let failure = streamSource?.failure {
-            throw ArchiveError(source: source, entry: currentPath, message: "\(failure)")
+            return ArchiveError(source: source, entry: currentPath, message: "\(failure)")
         }
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error \(status)"
-        throw ArchiveError(source: source, entry: currentPath, message: message)
+        let message = archive_error_string(handle).map { String(cString: $0) }
+            ?? "damaged or truncated data (libarchive status \(status))"
+        return ArchiveError(source: source, entry: currentPath, message: message)
     }
 }
 

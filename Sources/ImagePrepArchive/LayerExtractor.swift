@@ -35,8 +35,11 @@ public struct LayerExtractor {
                 continue
             }
             if path.isEmpty { continue }
-            let name = (path as NSString).lastPathComponent
-            let parent = (path as NSString).deletingLastPathComponent
+            // Not NSString's path methods: deletingLastPathComponent traps on
+            // a one-character path (swift-corelibs-foundation 6.3).
+            let slash = path.lastIndex(of: "/")
+            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+            let parent = slash.map { String(path[..<$0]) } ?? ""
             if name == ".wh..wh..opq" {
                 try clear(parent, keeping: writtenInThisLayer, layer: layer)
                 continue

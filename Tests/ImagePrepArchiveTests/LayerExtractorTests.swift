@@ -97,6 +97,69 @@ final class LayerExtractorTests: XCTestCase {
         ])
     }
 
+    /// Found by `scripts/fuzz` (target layer): a top-level entry with a
+    /// one-character name trapped in Foundation's path handling.
+    func testOneCharacterNamesAtTheTopAreExtracted() throws {
+        let single = try layer("single.tar.gz", [
+            ("dir", "d", ""), ("file", "d/f", "inside"), ("file", "a", "top"), ("file", "./b", "dot"),
+            ("link", "l", "a"), ("file", ".wh.b", ""), ("file", "é", "accent"),
+        ])
+        let root = directory.appendingPathComponent("root")
+        var extractor = LayerExtractor(root: root)
+        try extractor.apply(try ArchiveReader(path: single), layer: "sha256:single")
+        XCTAssertEqual(read("d/f", in: root), "inside")
+        XCTAssertEqual(read("a", in: root), "top")
+        XCTAssertEqual(read("l", in: root), "top")
+        XCTAssertNil(read("b", in: root), "the whiteout .wh.b at the top removes b")
+        XCTAssertEqual(read("é", in: root), "accent")
+        XCTAssertEqual(extractor.notes, [])
+    }
+
+    /// Found by `scripts/fuzz` (target layer), kept byte for byte (gzipped):
+    /// a GNU sparse file whose map is damaged. libarchive's data read
+    /// answered ARCHIVE_WARN, which reached a slice as a length and trapped.
+    func testDamagedSparseMapIsAnErrorNamingTheLayerAndEntry() throws {
+        let input = Data(base64Encoded: """
+            H4sIAAAAAAACA+3SUQrDIAwG4DzvFN6g0ZjsIDuBsD1XjLv/RDYGDloYtFCa7+UPKD7kV/MEW8PmytyzGbPPnglJOAhFQI8BGRz\
+            DDp5aU3EOyjzXpXtr5weledKcij427l9iXOifh/5FiMDdTtE/ts/e+HEjPXz4zu+t/bX+z0M/7qmmCxhjjDmbF0YUknEACgAA
+            """)!
+        var offset = 0
+        let reader = try ArchiveReader(source: "sha256:sparse") { buffer in
+            let count = min(buffer.count, input.count - offset)
+            input.copyBytes(to: buffer.bindMemory(to: UInt8.self), from: offset..<offset + count)
+            offset += count
+            return count
+        }
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        XCTAssertThrowsError(try extractor.apply(reader, layer: "sha256:sparse")) { error in
+            let error = error as? ArchiveError
+            XCTAssertEqual(error?.source, "sha256:sparse")
+            XCTAssertEqual(error?.entry, "sp/sparse")
+        }
+    }
+
+    /// Found by `scripts/fuzz` (target layer): a 3 KiB cpio archive whose
+    /// name size claims 2.5 GB made libarchive allocate that much. A layer is
+    /// read as tar only, so a cpio "layer" is refused before any allocation.
+    func testACpioArchiveIsNotALayer() throws {
+        // The fuzzer's input, gzipped.
+        let input = Data(base64Encoded: """
+            H4sIAAAAAAACA+2VzW6CQBSFZ+1b8AJwL8wPswSdSUxcme6aLrCS1FRbi9bEJ+y2j1TA2g4TrEgkMSknIeFnwnfm3sMFBAhAAB0q\
+            DIaQi6IaQb0CHoNmTMrqba3gb9HjSbp9JISAyRydYfrtmAgG09u/r9wsXb9u3LnF5+WeI9T61IuqfPQb7lma/OXi5ZkQw4WXlGff\
+            XqR/8BIV60OM6JVrIU7U4seFVZNLfYg2NXlKsrwZ94WBh0E1E6rrHO6SzM6h7ogZGsw8BzOLe7B0/fzD0OJ62Xpl9zk+02cr+8Ab\
+            svt50e28aPud3vS8+Pzo58X/nBcoa9jFMZ+5m7flYpsSUl4Nfv00UpN1GFLKBaUggvxHzBhyZPHx4d00Gk/U1HEc0utS3UqH69R3\
+            uGN9Ac3jZtdYDAAA
+            """)!
+        let layer = directory.appendingPathComponent("layer.cpio.gz")
+        try input.write(to: layer)
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        XCTAssertThrowsError(try extractor.apply(try ArchiveReader(path: layer.path), layer: "sha256:cpio")) { error in
+            XCTAssertEqual((error as? ArchiveError)?.source, layer.path)
+            XCTAssertEqual((error as? ArchiveError)?.message, "Unrecognized archive format")
+        }
+        XCTAssertNotNil(try ArchiveReader(path: layer.path, format: .any).next(), "an explicit .any still reads cpio")
+    }
+
     func testTruncatedLayerNamesTheLayer() throws {
         let good = try layer("good.tar.gz", [("file", "big", "random:400000")])
         let data = try Data(contentsOf: URL(fileURLWithPath: good))

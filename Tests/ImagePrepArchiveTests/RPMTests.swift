@@ -103,6 +103,43 @@ final class RPMTests: XCTestCase {
         }
     }
 
+    /// Found by `scripts/fuzz` (target rpm), kept byte for byte (gzipped):
+    /// a payload whose cpio header claims a 4 GB name. libarchive 3.6
+    /// reserves that much (address space only), then fails without a
+    /// message; the error says what is wrong and names the file.
+    func testPayloadClaimingAHugeNameIsAClearError() throws {
+        let input = Data(base64Encoded: """
+            H4sIAAAAAAACA+2YW2gcVRjHz25i0ktqEtPSXBTzUDERd/fMfQbUtEZqAmoLWogYi3PmnJOO3WTX3U1I96niBaqgtQq2EanVUOL1\
+            xVoqSFEUqeBDKX1QRCjYYiK96EuxxRrPzvzXNkV98Hn+yZkzv/l/35mzZ87swnfu/fM/NBCllJysVstC8IyWpRmN/B+lyA3XX3rp\
+            w/kUTpsJaTuk+ntwPqv6NpW0SvVNf49AUu3g/pgb5lXfqFoefDbOJ8U4v+EC/J3wf4X/rLJ7fcfVfSfwXEcKyblrOcKkjiEtzTVd\
+            19d0g0pKTZe4kmvM4YK71DYpE9wLLIMJ6VuWbXqWRnWD654jKXe55weBTw3OhEq2dd9S4dH0m75/84WNp3Y99uTRL9jRmeH9Zo6Q\
+            dCdJlChRokSJEiVKlChRokSJEiVCTWRxcXE3iWoaS+omBiHpS6ofIFFdI72AmFrJYRli6nWSWt0kDV4ArwT/Am4lV+soy1VrB58D\
+            94DPk7iu0gu+gPx14N/g94Evwr8T/DvGo+Ar8O8C/wm+N+bGRoz3gGoN6rQp7skIeDl4K3gF4jl4JdajCG4Bfwxehfhvwa3wvwO3\
+            gX8Gr8b8LmJ+a+L8VBv8tXF86mb4nfD74HfBN8Hd4GfAffH4qX3Ivx/5b8EfAn8AHkb+EfAI/M+Q/yj8z8Gj8I8h/nH4J8FbwWfA\
+            LJ5PGvupkYObwQLcApZg7J/GPLgDXInvn66vxyS4vh5T8f3T62PueBX+SJzf8TXGGwWfRjwDn0H8LHgB/lyNB0m9nkm0LCVahL0R\
+            R4ftrVv2TI1H707Pg8OPkC0T5aIIQhkqLx9OTE6TiYJfCrZd847W9sKaDeeenj2wGF+ojVFvxHI9jVnM0nVucUldm1MpKdM0Khn3\
+            uK4xZsrA0WzDl4bJqau7tq8L17SlzQQ1agNmszn1LypBrjbbnJ8NChNy6RdFqVCo/PthaQ03Wy4F2VIx+pSL1yiKWheXLNXCrag3\
+            FZoPWd9gYbxYEuWy4BvDvHjIHxflfgKvduW+cEyUK1evbfZ35At+FFwe8qfE5pKQ4XQ/MbI0a2Y0YmbtqKJs4qi5WYpbL2lpvN81\
+            LbuuCB35tXkTLIp6RttJtFTk6oKR3GS5lGPhRI5kNum9mTESFMMCGauGReLhgWa4YKE/kYkf8j8puhcPSyKoFEo7yIaHB4eHeyti\
+            ulKf22RFZlziS5ubmuZpgWcErmvY6sTyAmoxX1rMsKjlWqbJuYoLpKFifMNzHY8FprQdGdjxWGq7SOYq9gLDF7rpSF1tJN3SfO5b\
+            3HEsy7G4iqG2bxua0DQmHeqp/eJwETA9eoYD8Y/HH8drPwy3vhj/JqQbDOqoP3MnoeNs7wzbeUvnzG1ds/tmTnR37W7a80TL3VdO\
+            7uFXDp14746mXrr+cE/+4HP+28tfmXqjfeyTA+0Hf7y8q/pfu/SbSzvClq53Pe/S6LbztKl91/Nh+NWnXx5/7RgdGjzyzqEjQwP9\
+            xqaB241cz+obq9XL1b0fDZbXbni5e3fzqac6bjo9v/BT9+zc3LJSB9l/+PWznep75y/uad5QjRgAAA==
+            """)!
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let compressed = directory.appendingPathComponent("huge-name.rpm.gz")
+        try input.write(to: compressed)
+        let result = try CLI.runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["gzip", "-d", compressed.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let rpm = directory.appendingPathComponent("huge-name.rpm").path
+        XCTAssertEqual(try RPMPackage.read(path: rpm).name, "fuzzseed", "the header is intact")
+        XCTAssertThrowsError(try RPMInspection.inspect(path: rpm)) { error in
+            XCTAssertEqual("\(error)", "\(rpm): unreadable payload: damaged or truncated data (libarchive status -30)")
+        }
+    }
+
     func testTarLayersAreReadEntryByEntry() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-tar-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("root/etc"), withIntermediateDirectories: true)

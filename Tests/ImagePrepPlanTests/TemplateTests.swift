@@ -86,4 +86,30 @@ final class TemplateTests: XCTestCase {
             XCTAssertEqual((error as? TemplateError)?.line, 1)
         }
     }
+
+    /// Deep nesting overflowed the stack (the parser and the renderer recurse
+    /// per level): 2,000 parentheses or `{% if %}`s crashed the fuzz build.
+    /// Found with the template fuzz target; now each is a clear error.
+    func testDeepNestingIsAnErrorNotAStackOverflow() throws {
+        let parentheses = "{{ " + String(repeating: "(", count: 2000) + "x" + String(repeating: ")", count: 2000) + " }}"
+        let conditionals = String(repeating: "{% if x %}", count: 2000) + "x" + String(repeating: "{% endif %}", count: 2000)
+        let someParentheses = "{{ " + String(repeating: "(", count: 400) + "x" + String(repeating: ")", count: 400) + " }}"
+        let nots = "{{ " + String(repeating: "not ", count: 900) + "x }}"
+        let chain = "{{ " + Array(repeating: "x", count: 2000).joined(separator: " or ") + " }}"
+        for (source, message) in [
+            (parentheses, "t.j2:1: expression longer than 1000 tokens"),
+            (someParentheses, "t.j2:1: expression nested more than 32 deep"),
+            (conditionals, "t.j2:1: '{% if %}' nested more than 32 deep"),
+            (nots, "t.j2:1: expression nested more than 32 deep"),
+            (chain, "t.j2:1: expression longer than 1000 tokens"),
+        ] {
+            XCTAssertThrowsError(try render(source, ["x": .bool(true)])) { error in
+                XCTAssertEqual("\(error)", message)
+            }
+        }
+        // Nesting a catalog could plausibly use still renders.
+        let nested = String(repeating: "{% if x %}", count: 20) + "{{ " + String(repeating: "(", count: 20) + "x"
+            + String(repeating: ")", count: 20) + " }}" + String(repeating: "{% endif %}", count: 20)
+        XCTAssertEqual(try render(nested, ["x": .string("deep")]), "deep")
+    }
 }

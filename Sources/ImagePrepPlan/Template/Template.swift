@@ -87,6 +87,10 @@ struct TemplateParser {
     let file: String
     let tokens: [TemplateLexer.Token]
     var position = 0
+    /// `{% if %}` blocks open so far; bounded like expressions' nesting
+    /// (parsing and rendering recurse per level).
+    private var openConditionals = 0
+    static let maximumConditionalNesting = 32
 
     init(file: String, tokens: [TemplateLexer.Token]) {
         self.file = file
@@ -139,6 +143,11 @@ struct TemplateParser {
     }
 
     private mutating func parseConditional(condition: String, line: Int) throws(TemplateError) -> Template.Node {
+        openConditionals += 1
+        defer { openConditionals -= 1 }
+        guard openConditionals <= Self.maximumConditionalNesting else {
+            throw TemplateError(file: file, line: line, message: "'{% if %}' nested more than \(Self.maximumConditionalNesting) deep")
+        }
         var branches: [(TemplateExpression, [Template.Node])] = []
         var otherwise: [Template.Node] = []
         var currentCondition = condition

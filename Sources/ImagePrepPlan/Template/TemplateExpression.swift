@@ -60,6 +60,13 @@ struct TemplateExpressionParser {
     let line: Int
     private var tokens: [Token] = []
     private var position = 0
+    /// Parentheses, `not`s and `default(...)` arguments open so far.
+    private var nesting = 0
+
+    /// Bounds on what a template may ask of the parser and of the
+    /// recursive evaluation: far beyond any catalog, well within the stack.
+    static let maximumTokens = 1000
+    static let maximumNesting = 32
 
     init(file: String, line: Int) {
         self.file = file
@@ -69,7 +76,11 @@ struct TemplateExpressionParser {
     mutating func parse(_ source: String) throws(TemplateError) -> TemplateExpression {
         tokens = try tokenize(source)
         position = 0
+        nesting = 0
         guard !tokens.isEmpty else { throw failure("expected an expression") }
+        guard tokens.count <= Self.maximumTokens else {
+            throw failure("expression longer than \(Self.maximumTokens) tokens")
+        }
         let expression = try parseOr()
         if position < tokens.count { throw failure("unexpected '\(describe(tokens[position]))' in '\(source)'") }
         return expression
@@ -128,6 +139,13 @@ struct TemplateExpressionParser {
         return result
     }
 
+    private mutating func nest() throws(TemplateError) {
+        nesting += 1
+        guard nesting <= Self.maximumNesting else {
+            throw failure("expression nested more than \(Self.maximumNesting) deep")
+        }
+    }
+
     private mutating func take(_ token: Token) -> Bool {
         if position < tokens.count, tokens[position] == token {
             position += 1
@@ -137,6 +155,8 @@ struct TemplateExpressionParser {
     }
 
     private mutating func parseOr() throws(TemplateError) -> TemplateExpression {
+        try nest()
+        defer { nesting -= 1 }
         var left = try parseAnd()
         while take(.name("or")) { left = .or(left, try parseAnd()) }
         return left
@@ -149,7 +169,11 @@ struct TemplateExpressionParser {
     }
 
     private mutating func parseNot() throws(TemplateError) -> TemplateExpression {
-        if take(.name("not")) { return .not(try parseNot()) }
+        if take(.name("not")) {
+            try nest()
+            defer { nesting -= 1 }
+            return .not(try parseNot())
+        }
         return try parseComparison()
     }
 

@@ -1,12 +1,12 @@
 import Foundation
 
 /// A `WWW-Authenticate` challenge from a registry.
-enum AuthChallenge: Sendable, Equatable {
+package enum AuthChallenge: Sendable, Equatable {
     case basic
     case bearer(realm: String, service: String?, scope: String?)
 
     /// Parses `Basic realm="…"` or `Bearer realm="…",service="…",scope="…"`.
-    init?(header: String) {
+    package init?(header: String) {
         let trimmed = header.trimmingPrefix(while: \.isWhitespace)
         let schemeEnd = trimmed.firstIndex(where: \.isWhitespace) ?? trimmed.endIndex
         let scheme = trimmed[..<schemeEnd].lowercased()

@@ -1,0 +1,4 @@
+# escape=`
+FROM a AS b
+RUN dnf -y update
+HEALTHCHECK CMD true
