@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ImagePrepArchive", targets: ["ImagePrepArchive"]),
         .library(name: "ImagePrepBuild", targets: ["ImagePrepBuild"]),
         .library(name: "ImagePrepRegistry", targets: ["ImagePrepRegistry"]),
+        .library(name: "ImagePrepOCI", targets: ["ImagePrepOCI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,11 +34,17 @@ let package = Package(
         .target(
             name: "ImagePrep",
             dependencies: [
-                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive",
+                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive", "ImagePrepOCI",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The OCI image model: digests, descriptors, media types, manifests,
+        // indexes, image configs, references, platforms. Pure values; no I/O.
+        .target(
+            name: "ImagePrepOCI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         // libcurl, wrapped once in ImagePrepRegistry's transport.
         .systemLibrary(
@@ -50,7 +57,7 @@ let package = Package(
             name: "ImagePrepRegistry",
             dependencies: [
                 "CCurl",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "ImagePrepOCI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -109,12 +116,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"],
+            dependencies: ["ImagePrep", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ImagePrepRegistryTests",
-            dependencies: ["ImagePrepRegistry", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepOCI", "ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepBuildTests",
@@ -138,7 +145,7 @@ if Context.environment["IMAGEPREP_FUZZ"] != nil {
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(
             name: "imageprep-fuzz",
-            dependencies: ["CFuzzDriver", "ImagePrepArchive", "ImagePrepBuild", "ImagePrepPlan", "ImagePrepRegistry"],
+            dependencies: ["CFuzzDriver", "ImagePrepArchive", "ImagePrepBuild", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry"],
             path: "Fuzz/Sources"
         ),
     ])

@@ -2,6 +2,7 @@ import CFuzzDriver
 import Foundation
 import ImagePrepArchive
 import ImagePrepBuild
+import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
 

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepBuild
+import ImagePrepOCI
 import ImagePrepRegistry
 
 /// The run's logins and private CA, written for one buildah build: a directory only root can

@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepArchive
 import ImagePrepBuild
+import ImagePrepOCI
 import ImagePrepRegistry
 
 /// Which engine modifies an image.

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepBuild
+import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
 

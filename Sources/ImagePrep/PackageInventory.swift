@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepArchive
 import ImagePrepBuild
+import ImagePrepOCI
 import ImagePrepRegistry
 
 /// An RPM installed in an image.

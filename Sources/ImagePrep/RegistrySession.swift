@@ -1,9 +1,10 @@
 import Foundation
 import ImagePrepBuild
-import Logging
-import Synchronization
+import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
+import Logging
+import Synchronization
 
 /// Settings of a real (not dry) run that the environment does not give.
 public struct RegistryOptions: Sendable {

@@ -1,3 +1,4 @@
+import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
 import Synchronization

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ImagePrepRegistry
+import ImagePrepOCI
 
 /// The image-serve directory's pure parts: type maps and blob names.
 final class ImageServeUnitTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import ImagePrepRegistry
 
 /// Builds small synthetic images and pushes them through the client under test.

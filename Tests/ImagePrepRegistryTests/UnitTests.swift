@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 @testable import ImagePrepRegistry
 import XCTest
 
@@ -50,7 +51,7 @@ final class ReferenceTests: XCTestCase {
                      "has space", "quay.io:99999/a", "/leading", "quay.io/a..b"]
         {
             XCTAssertThrowsError(try Reference(text), text) { error in
-                guard case RegistryError.invalidReference(let input, _) = error else {
+                guard case OCIError.invalidReference(let input, _) = error else {
                     return XCTFail("unexpected \(error) for '\(text)'")
                 }
                 XCTAssertEqual(input, text)

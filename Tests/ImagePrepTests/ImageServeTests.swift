@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrep
+import ImagePrepOCI
 import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest

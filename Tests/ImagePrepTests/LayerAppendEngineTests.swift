@@ -4,6 +4,7 @@ import XCTest
 import ImagePrepRegistry
 
 @testable import ImagePrep
+import ImagePrepOCI
 
 /// The layer engine's pure parts: creation times and the config and manifest it writes.
 final class LayerAppendEngineTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest

@@ -3,6 +3,7 @@ import ImagePrepRegistry
 import XCTest
 
 @testable import ImagePrep
+import ImagePrepOCI
 
 /// registries.conf as the containers tools read it: v2 and v1 tables, drop-ins, prefix
 /// matching, mirrors, and errors that name the file and line or key.

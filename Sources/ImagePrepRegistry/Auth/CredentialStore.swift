@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Finds the credentials for a registry: those the caller supplied first, then the
 /// containers auth files in order.

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Image config blobs kept on disk by digest, so a re-run reads an unchanged image's labels
 /// without fetching its config again. Entries are content-addressed and checked against their

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Where an error happened: enough for a person to find the image and the operation.
 public struct RegistryErrorContext: Hashable, Sendable, CustomStringConvertible {
@@ -32,8 +33,6 @@ public struct RegistryErrorContext: Hashable, Sendable, CustomStringConvertible 
 
 /// Every error the registry library throws. Descriptions never contain secrets.
 public enum RegistryError: Error, Sendable, CustomStringConvertible {
-    case invalidReference(String, reason: String)
-    case invalidDigest(String)
     /// The registry could not be reached (after retries).
     case connection(RegistryErrorContext, message: String)
     /// An earlier request of this run could not reach the registry after all its attempts,
@@ -60,10 +59,6 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidReference(let text, let reason):
-            return "invalid image reference '\(text)': \(reason)"
-        case .invalidDigest(let text):
-            return "invalid digest '\(text)': expected 'sha256:' followed by 64 lowercase hex digits"
         case .connection(let context, let message):
             return "\(context): cannot reach registry \(context.registry): \(message); check the address, "
                 + "the network and any proxy settings (http_proxy, https_proxy, no_proxy)"

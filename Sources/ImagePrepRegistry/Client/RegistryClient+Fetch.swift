@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Synchronization
 
 /// A manifest exactly as the registry serves it.

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Logging
 
 /// What a cross-repository mount request achieved.
@@ -155,7 +156,7 @@ extension RegistryClient {
     public func deleteManifest(_ reference: Reference) async throws {
         let context = Self.context(reference, "deleting manifest")
         guard let digest = reference.digest else {
-            throw RegistryError.invalidReference(reference.description, reason: "deleting a manifest needs its digest")
+            throw OCIError.invalidReference(reference.description, reason: "deleting a manifest needs its digest")
         }
         var request = RegistryRequest(.delete, "/v2/\(reference.repository)/manifests/\(digest)",
                                       registry: reference.registry, context: context)

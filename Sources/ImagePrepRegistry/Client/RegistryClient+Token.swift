@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Logging
 
 extension RegistryClient {
@@ -23,7 +24,7 @@ extension RegistryClient {
         var lastError: RegistryError?
         candidateLoop: for (index, candidate) in candidates.enumerated() {
             guard let base = URL(string: "\(candidate.scheme)://\(registry)/") else {
-                throw RegistryError.invalidReference(registry, reason: "not a valid registry address")
+                throw OCIError.invalidReference(registry, reason: "not a valid registry address")
             }
             var request = HTTPRequest(method: .get, url: base.appendingPathComponent("v2/"))
             request.tls = candidate.tls

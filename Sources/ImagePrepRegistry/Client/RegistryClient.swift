@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Logging
 
 /// A client for the OCI distribution API (Docker Registry HTTP API v2) over libcurl.

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Synchronization
 
 /// A blob being downloaded, read as a byte stream from any thread (for

@@ -1,3 +1,5 @@
+import ImagePrepOCI
+
 /// How a blob came to be in the destination repository.
 public enum BlobPlacement: Sendable, Equatable {
     case alreadyPresent

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import Logging
 
 /// Copies images between registries the way `prepare` mirrors them: nothing that is already

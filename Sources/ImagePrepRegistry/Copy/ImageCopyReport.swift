@@ -1,3 +1,5 @@
+import ImagePrepOCI
+
 /// What copying one image (or manifest list) did.
 public struct ImageCopyReport: Sendable, Codable, Equatable {
     public enum Outcome: String, Sendable, Codable {

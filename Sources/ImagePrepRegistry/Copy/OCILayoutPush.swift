@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Pushes the image of an OCI image layout directory (as `buildah push
 /// oci:DIR` writes it) to a registry or an image-serve directory: blobs the

@@ -1,3 +1,5 @@
+import ImagePrepOCI
+
 /// How `tag_from_label` names a tag: one label (`rdo_version`) or a template of labels
 /// (`{version}-{release}`).
 public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {

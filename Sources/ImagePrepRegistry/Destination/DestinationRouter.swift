@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Decides, once per destination registry and run, whether images go to it through its push
 /// API or into the image-serve directory, as tripleo-common does: before the first copy it

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Where a blob's bytes come from when it has to be transferred.
 public enum BlobSource: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// A registry that accepts uploads: everything goes through its push API.
 public struct RegistryDestination: ImageDestination {

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// An image-serve registry (httpd serving a directory, no push API) as a destination: its
 /// directory is written instead, blobs read from their sources with `client`.

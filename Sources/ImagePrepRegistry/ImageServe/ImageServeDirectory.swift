@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import ImagePrepOCI
 #endif
 
 /// The undercloud's image-serve directory (`/var/lib/image-serve`), which httpd serves

@@ -2,6 +2,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import ImagePrepOCI
 #endif
 
 /// Something went wrong reading or writing an image-serve directory.

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// An Apache type map (`manifests/<tag>.type-map`): which manifest httpd serves for a tag,
 /// by the media type the client accepts. Written as tripleo-common writes it (a manifest

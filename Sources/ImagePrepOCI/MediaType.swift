@@ -46,7 +46,7 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, Expressi
     public var isSchema1: Bool { self == .dockerSchema1 || self == .dockerSchema1Signed }
 
     /// The media type without parameters such as `; charset=utf-8`.
-    var essence: MediaType {
+    public var essence: MediaType {
         let base = rawValue.split(separator: ";", maxSplits: 1).first.map(String.init) ?? rawValue
         return MediaType(rawValue: base.trimmingCharacters(in: .whitespaces).lowercased())
     }

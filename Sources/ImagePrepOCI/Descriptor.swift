@@ -42,7 +42,7 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// Whether an image for `self` satisfies a request for `wanted`; a variant is compared
     /// only when `wanted` names one.
-    func satisfies(_ wanted: Platform) -> Bool {
+    public func satisfies(_ wanted: Platform) -> Bool {
         os == wanted.os && architecture == wanted.architecture
             && (wanted.variant == nil || variant == wanted.variant)
     }

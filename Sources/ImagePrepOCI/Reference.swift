@@ -19,7 +19,7 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
     /// only when it contains `.` or `:` or is `localhost`; otherwise the image is on Docker Hub,
     /// where single-component names live under `library/`.
     public init(_ string: String) throws {
-        func invalid(_ reason: String) -> RegistryError {
+        func invalid(_ reason: String) -> OCIError {
             .invalidReference(string, reason: reason)
         }
         guard !string.isEmpty else { throw invalid("it is empty") }
@@ -106,7 +106,7 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
         try container.encode(description)
     }
 
-    static func isValidTag(_ tag: String) -> Bool {
+    public static func isValidTag(_ tag: String) -> Bool {
         guard let first = tag.first, tag.count <= 128 else { return false }
         let isWord = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || c == "_") }
         return isWord(first) && tag.allSatisfy { isWord($0) || $0 == "." || $0 == "-" }

@@ -8,7 +8,7 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public init(_ string: String) throws {
         guard let colon = string.firstIndex(of: ":") else {
-            throw RegistryError.invalidDigest(string)
+            throw OCIError.invalidDigest(string)
         }
         let algorithm = String(string[..<colon])
         let encoded = String(string[string.index(after: colon)...])
@@ -16,12 +16,12 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
         switch algorithm {
         case "sha256": expectedLength = 64
         case "sha512": expectedLength = 128
-        default: throw RegistryError.invalidDigest(string)
+        default: throw OCIError.invalidDigest(string)
         }
         guard encoded.count == expectedLength,
               encoded.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
         else {
-            throw RegistryError.invalidDigest(string)
+            throw OCIError.invalidDigest(string)
         }
         self.algorithm = algorithm
         self.encoded = encoded
