@@ -27,7 +27,7 @@ let package = Package(
         // rendering, filters, heat parameters. No I/O.
         .target(
             name: "ImagePrepPlan",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["ImagePrepOCI", .product(name: "Yams", package: "Yams")]
         ),
         // The prepare workflow: reads files, runs plan -> resolve -> transfer
         // -> write outputs.
@@ -126,6 +126,10 @@ let package = Package(
         .testTarget(
             name: "ImagePrepBuildTests",
             dependencies: ["ImagePrepBuild", "ImagePrepPlan", "ImagePrepTestSupport"]
+        ),
+        .testTarget(
+            name: "ImagePrepOCITests",
+            dependencies: ["ImagePrepOCI"]
         ),
         .testTarget(
             name: "ImagePrepArchiveTests",

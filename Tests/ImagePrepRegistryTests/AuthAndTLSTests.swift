@@ -36,7 +36,7 @@ final class BasicAuthRegistryTests: XCTestCase {
         let reference = try Reference("\(Self.server.address)/secure/heat:1")
         try await TestImages.push(client, to: reference, layers: [TestImages.layer(seed: "heat", size: 2048)],
                                   labels: ["rdo_version": "abc"])
-        let tag = try await client.discoverTag(reference, tagFromLabel: "rdo_version")
+        let tag = try await client.fetchImageConfig(reference).labels["rdo_version"]
         XCTAssertEqual(tag, "abc")
     }
 

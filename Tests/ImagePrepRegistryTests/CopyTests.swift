@@ -4,32 +4,13 @@ import ImagePrepRegistry
 import XCTest
 
 extension PlainRegistryTests {
-    func testTagDiscoveryFromPlainLabel() async throws {
+    func testLabelsReadFromTheImageConfig() async throws {
         let client = makeClient()
         let reference = try ref(source, "tripleo/nova-api:current-tripleo")
-        try await TestImages.push(client, to: reference, layers: [TestImages.layer(seed: "nova", size: 1024)],
-                                  labels: ["rdo_version": "35414701c176_43527485", "version": "17.1", "release": "5"])
-        let tag = try await client.discoverTag(reference, tagFromLabel: "rdo_version")
-        XCTAssertEqual(tag, "35414701c176_43527485")
-        let templated = try await client.discoverTag(reference, tagFromLabel: "{version}-{release}")
-        XCTAssertEqual(templated, "17.1-5")
-    }
-
-    func testTagDiscoveryMissingLabelNamesImageAndLabel() async throws {
-        let client = makeClient()
-        let reference = try ref(source, "tripleo/keystone:current-tripleo")
-        try await TestImages.push(client, to: reference, layers: [TestImages.layer(seed: "keystone", size: 1024)],
-                                  labels: ["version": "17.1"])
-        do {
-            _ = try await client.discoverTag(reference, tagFromLabel: "{version}-{release}")
-            XCTFail("expected a missing label error")
-        } catch let error as RegistryError {
-            guard case .missingLabel(let image, let label, _) = error else { return XCTFail("unexpected \(error)") }
-            XCTAssertEqual(label, "release")
-            XCTAssertEqual(image, reference.description)
-            XCTAssertTrue(error.description.contains("tripleo/keystone:current-tripleo"), error.description)
-            XCTAssertTrue(error.description.contains("'release'"), error.description)
-        }
+        let labels = ["rdo_version": "35414701c176_43527485", "version": "17.1", "release": "5"]
+        try await TestImages.push(client, to: reference, layers: [TestImages.layer(seed: "nova", size: 1024)], labels: labels)
+        let config = try await client.fetchImageConfig(reference)
+        XCTAssertEqual(config.labels, labels)
     }
 
     func testCopyThenRerunSkipsWithOneRequestPerRegistry() async throws {

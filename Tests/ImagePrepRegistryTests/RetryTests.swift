@@ -56,8 +56,8 @@ final class RetryThroughFaultProxyTests: XCTestCase {
         let before = proxy.requests().count
 
         let started = Date()
-        let tag = try await client.discoverTag(try Reference("\(proxy.address)/retry/nova-api:current-tripleo"),
-                                               tagFromLabel: "rdo_version")
+        let tag = try await client.fetchImageConfig(try Reference("\(proxy.address)/retry/nova-api:current-tripleo"))
+            .labels["rdo_version"]
         let elapsed = Date().timeIntervalSince(started)
 
         XCTAssertEqual(tag, "abc_123")

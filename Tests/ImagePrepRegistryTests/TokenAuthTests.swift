@@ -48,7 +48,7 @@ final class TokenAuthRegistryTests: XCTestCase {
             layers: [TestImages.layer(seed: "token-1", size: 4096), TestImages.layer(seed: "token-2", size: 2048)],
             labels: ["rdo_version": "35414701c176_43527485"])
         for _ in 0..<3 {
-            let tag = try await client.discoverTag(reference, tagFromLabel: "rdo_version")
+            let tag = try await client.fetchImageConfig(reference).labels["rdo_version"]
             XCTAssertEqual(tag, "35414701c176_43527485")
             let head = try await client.headManifest(reference)
             XCTAssertEqual(head?.digest, pushed.digest)

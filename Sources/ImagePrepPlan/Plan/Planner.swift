@@ -90,6 +90,7 @@ public struct Planner: Sendable {
                 }
             }
             let modify = try modifyRequest(for: entry, pushDestination: pushDestination, file: file)
+            let imagesBefore = images.count
             for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
                 let modifiesThis = modify != nil
                     && (entry.modifyOnlyWithSource.isEmpty || entry.modifyOnlyWithSource.contains(image.source ?? ""))
@@ -106,6 +107,14 @@ public struct Planner: Sendable {
                         entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
                         pushDestination: pushDestination, tagFromLabel: entry.tagFromLabel,
                         modify: modifiesThis ? modify : nil, multiArch: multiArch, pullSource: entry.pullSource))
+            }
+            if let label = entry.tagFromLabel, images.count > imagesBefore {
+                do {
+                    _ = try TagTemplate(label)
+                } catch {
+                    throw PlanError.unsupported(
+                        file: file, key: "ContainerImagePrepare[\(entry.index)].tag_from_label", reason: "\(error)")
+                }
             }
         }
         return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry, warnings: warnings)

@@ -52,8 +52,6 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case sizeMismatch(RegistryErrorContext, expected: Int64, actual: Int64)
     case invalidResponse(RegistryErrorContext, reason: String)
     case tokenRequestFailed(RegistryErrorContext, realm: String, status: Int?, message: String)
-    case missingLabel(image: String, label: String, available: [String])
-    case invalidTagTemplate(String, reason: String)
     case invalidAuthFile(path: String, reason: String)
     case cancelled
 
@@ -97,11 +95,6 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         case .tokenRequestFailed(let context, let realm, let status, let message):
             let statusText = status.map { " (HTTP \($0))" } ?? ""
             return "\(context): could not get a token from \(realm)\(statusText): \(message)"
-        case .missingLabel(let image, let label, let available):
-            let list = available.isEmpty ? "it has no labels" : "its labels are: \(available.sorted().joined(separator: ", "))"
-            return "image \(image) has no label '\(label)' to take its tag from; \(list)"
-        case .invalidTagTemplate(let template, let reason):
-            return "invalid tag_from_label '\(template)': \(reason)"
         case .invalidAuthFile(let path, let reason):
             return "cannot read auth file \(path): \(reason)"
         case .cancelled:

@@ -12,7 +12,7 @@ public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
     public init(_ text: String) throws {
-        func invalid(_ reason: String) -> RegistryError { .invalidTagTemplate(text, reason: reason) }
+        func invalid(_ reason: String) -> TagTemplateError { .invalid(template: text, reason: reason) }
         guard !text.isEmpty else { throw invalid("it is empty") }
         description = text
         guard text.contains("{") || text.contains("}") else {
@@ -54,7 +54,7 @@ public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
     /// The tag for an image with `labels`; `image` names it in errors.
     public func tag(labels: [String: String], image: String) throws -> String {
         if let missing = missingLabel(in: labels) {
-            throw RegistryError.missingLabel(image: image, label: missing, available: Array(labels.keys))
+            throw TagTemplateError.missingLabel(image: image, label: missing, available: Array(labels.keys))
         }
         return try tagIfLabelled(labels: labels, image: image)!
     }
@@ -78,19 +78,24 @@ public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard Reference.isValidTag(tag) else {
-            throw RegistryError.invalidTagTemplate(description, reason: "it gives '\(tag)' for \(image), which is not a valid tag")
+            throw TagTemplateError.invalid(template: description, reason: "it gives '\(tag)' for \(image), which is not a valid tag")
         }
         return tag
     }
 }
 
-extension RegistryClient {
-    /// The tag `tagFromLabel` gives for the image `reference` names, from its config labels.
-    public func discoverTag(_ reference: Reference, tagFromLabel: String, platform: Platform? = nil) async throws
-        -> String
-    {
-        let template = try TagTemplate(tagFromLabel)
-        let config = try await fetchImageConfig(reference, platform: platform)
-        return try template.tag(labels: config.labels, image: reference.description)
+/// A `tag_from_label` that does not parse, or an image that lacks a label it reads.
+public enum TagTemplateError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalid(template: String, reason: String)
+    case missingLabel(image: String, label: String, available: [String])
+
+    public var description: String {
+        switch self {
+        case .invalid(let template, let reason):
+            return "invalid tag_from_label '\(template)': \(reason)"
+        case .missingLabel(let image, let label, let available):
+            let list = available.isEmpty ? "it has no labels" : "its labels are: \(available.sorted().joined(separator: ", "))"
+            return "image \(image) has no label '\(label)' to take its tag from; \(list)"
+        }
     }
 }

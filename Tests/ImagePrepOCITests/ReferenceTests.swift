@@ -1,0 +1,60 @@
+import ImagePrepOCI
+import XCTest
+
+final class ReferenceTests: XCTestCase {
+    func testDockerDefaults() throws {
+        let short = try Reference("ubuntu")
+        XCTAssertEqual(short.registry, "registry-1.docker.io")
+        XCTAssertEqual(short.repository, "library/ubuntu")
+        XCTAssertNil(short.tag)
+        XCTAssertEqual(short.manifestReference, "latest")
+
+        let hub = try Reference("docker.io/tripleomaster/centos-binary-nova-api:current-tripleo")
+        XCTAssertEqual(hub.registry, "registry-1.docker.io")
+        XCTAssertEqual(hub.repository, "tripleomaster/centos-binary-nova-api")
+        XCTAssertEqual(hub.tag, "current-tripleo")
+
+        let namespaced = try Reference("tripleomaster/nova:1")
+        XCTAssertEqual(namespaced.registry, "registry-1.docker.io")
+        XCTAssertEqual(namespaced.repository, "tripleomaster/nova")
+    }
+
+    func testRegistryDetection() throws {
+        let withPort = try Reference("192.168.24.1:8787/tripleo/nova-api:17.1_20230101.1")
+        XCTAssertEqual(withPort.registry, "192.168.24.1:8787")
+        XCTAssertEqual(withPort.repository, "tripleo/nova-api")
+        XCTAssertEqual(withPort.tag, "17.1_20230101.1")
+
+        let localhost = try Reference("localhost/app")
+        XCTAssertEqual(localhost.registry, "localhost")
+        XCTAssertEqual(localhost.repository, "app")
+
+        let dotted = try Reference("quay.io/tripleomastercentos9/openstack-nova-api")
+        XCTAssertEqual(dotted.registry, "quay.io")
+        XCTAssertEqual(dotted.repository, "tripleomastercentos9/openstack-nova-api")
+    }
+
+    func testDigestAndTag() throws {
+        let hex = String(repeating: "ab", count: 32)
+        let reference = try Reference("quay.io/a/b:v1@sha256:\(hex)")
+        XCTAssertEqual(reference.tag, "v1")
+        XCTAssertEqual(reference.digest?.description, "sha256:\(hex)")
+        XCTAssertEqual(reference.manifestReference, "sha256:\(hex)")
+        XCTAssertEqual(reference.description, "quay.io/a/b:v1@sha256:\(hex)")
+        XCTAssertEqual(try Reference(reference.description), reference)
+    }
+
+    func testMalformedReferences() {
+        for text in ["", "UPPER/case", "quay.io/a/b:", "quay.io/a/b@sha256:1234", "a//b", "quay.io/a/b:-bad",
+                     "has space", "quay.io:99999/a", "/leading", "quay.io/a..b"]
+        {
+            XCTAssertThrowsError(try Reference(text), text) { error in
+                guard case OCIError.invalidReference(let input, _) = error else {
+                    return XCTFail("unexpected \(error) for '\(text)'")
+                }
+                XCTAssertEqual(input, text)
+                XCTAssertTrue("\(error)".contains("invalid image reference"))
+            }
+        }
+    }
+}
