@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// imageprep runs on Linux (the undercloud): libcurl, libarchive, buildah and
+// glibc symbol versioning are assumed, so no other platform is claimed.
 let package = Package(
     name: "imageprep",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "imageprep", targets: ["imageprep"]),
         .library(name: "ImagePrepPlan", targets: ["ImagePrepPlan"]),
@@ -14,12 +15,12 @@ let package = Package(
         .library(name: "ImagePrepOCI", targets: ["ImagePrepOCI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
