@@ -25,22 +25,8 @@ public struct HotfixPlanner: Sendable {
         self.inventory = inventory
     }
 
-    /// The hotfix RPMs of a directory, their headers checked.
-    public static func rpms(in directory: String) throws -> [(file: String, package: RPMPackage)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PrepareError.unreadable(path: directory, reason: "not a directory of RPMs")
-        }
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".rpm") }.sorted()
-        guard !files.isEmpty else { throw PrepareError.unreadable(path: directory, reason: "no *.rpm files") }
-        return try files.map { name in
-            let path = directory + "/" + name
-            return (path, try RPMPackage.read(path: path))
-        }
-    }
-
     public func plan(rpmsPath: String, image: String) async throws -> ImagePlan {
-        let rpms = try Self.rpms(in: rpmsPath)
+        let rpms = try RPMDirectory(path: rpmsPath, key: "--rpms-path").packages
         let installed = try await inventory.packages(of: image)
         let architecture = try await inventory.architecture(of: image)
         var replacements: [Replacement] = []
@@ -48,8 +34,8 @@ public struct HotfixPlanner: Sendable {
             let matching = installed.filter { $0.name == rpm.name }
             guard !matching.isEmpty else { continue }
             guard rpm.arch == "noarch" || rpm.arch == architecture else {
-                throw PrepareError.invalidReference(
-                    image, "hotfix \(file) is built for \(rpm.arch), which cannot be installed in this \(architecture) image")
+                throw PrepareError.hotfixArchitecture(
+                    image: image, rpm: file, rpmArchitecture: rpm.arch, imageArchitecture: architecture)
             }
             for package in matching {
                 replacements.append(Replacement(installed: package.nevra, replacement: rpm.nevra))

@@ -49,7 +49,7 @@ public struct ImageOperations: Sendable {
         do {
             return try Reference(text)
         } catch {
-            throw PrepareError.invalidReference(text, "\(error)")
+            throw PrepareError.invalidName(error)
         }
     }
 
@@ -98,13 +98,13 @@ public struct ImageOperations: Sendable {
         var reference = try Self.reference(name)
         if let imageServe = try await destinations.destination(for: reference) as? ImageServeDestination {
             guard reference.digest == nil else {
-                throw PrepareError.invalidReference(name, "an image-serve registry deletes tags, not digests")
+                throw PrepareError.imageServeDeletesTags(name)
             }
             return try imageServe.directory.delete(repository: reference.repository, tag: reference.tag ?? "latest").description
         }
         if reference.digest == nil {
             guard let descriptor = try await client.headManifest(reference) else {
-                throw PrepareError.invalidReference(name, "no such image")
+                throw PrepareError.noSuchImage(name)
             }
             reference = reference.withDigest(descriptor.digest)
         }
@@ -134,8 +134,7 @@ public struct ImageOperations: Sendable {
             throw PrepareError.plan(error)
         }
         if ImageName.isLocal(source) {
-            throw PrepareError.invalidReference(
-                source, "a locally built image is not modified (as upstream): build the change into the local image, or modify a registry image")
+            throw PrepareError.localImageNotModified(source)
         }
         let requested = try Self.reference(source)
         try sources.checkNotBlocked([requested])

@@ -4,19 +4,6 @@ import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepRegistry
 
-/// An RPM installed in an image.
-public struct InstalledPackage: Sendable, Equatable, Hashable, Codable {
-    public var name: String
-    public var epoch: String?
-    public var version: String
-    public var release: String
-    public var arch: String
-
-    public var nevra: String {
-        "\(name)-\(epoch.map { "\($0):" } ?? "")\(version)-\(release).\(arch)"
-    }
-}
-
 /// The RPMs installed in images, read by streaming their layers from the
 /// registry (top layer first, stopping at the first layer that holds the
 /// rpmdb), extracting only the rpmdb files and asking the host's `rpm` about

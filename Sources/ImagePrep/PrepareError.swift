@@ -1,3 +1,4 @@
+import ImagePrepOCI
 import ImagePrepPlan
 
 /// Why a prepare run stopped, naming the file, image or registry involved.
@@ -8,6 +9,15 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
     case invalidReference(String, String)
+    /// An image name that does not parse.
+    case invalidName(OCIError)
+    case noSuchImage(String)
+    /// A digest given to delete from an image-serve directory, which keeps tags only.
+    case imageServeDeletesTags(String)
+    /// A locally built image (`containers-storage:`) given to modify.
+    case localImageNotModified(String)
+    /// A hotfix RPM built for another architecture than the image's.
+    case hotfixArchitecture(image: String, rpm: String, rpmArchitecture: String, imageArchitecture: String)
     /// A configuration file (registries.conf) that cannot be used; `line` when the parser
     /// knows it.
     case invalidConfiguration(path: String, line: Int?, reason: String)
@@ -20,6 +30,13 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .unwritable(let path, let reason): return "\(path): cannot write: \(reason)"
         case .plan(let error): return error.description
         case .invalidReference(let name, let reason): return "\(name): \(reason)"
+        case .invalidName(let error): return error.description
+        case .noSuchImage(let name): return "\(name): no such image"
+        case .imageServeDeletesTags(let name): return "\(name): an image-serve registry deletes tags, not digests"
+        case .localImageNotModified(let name):
+            return "\(name): a locally built image is not modified (as upstream): build the change into the local image, or modify a registry image"
+        case .hotfixArchitecture(let image, let rpm, let rpmArchitecture, let imageArchitecture):
+            return "\(image): hotfix \(rpm) is built for \(rpmArchitecture), which cannot be installed in this \(imageArchitecture) image"
         case .invalidConfiguration(let path, let line, let reason):
             return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
         case .blockedRegistry(let prefix, let file, let images):

@@ -14,11 +14,6 @@ public struct RPMPackage: Sendable, Equatable, Encodable {
     public var payloadCompressor: String?
     public var isSource: Bool
 
-    /// `name-[epoch:]version-release.arch`, as `rpm -q` prints it.
-    public var nevra: String {
-        "\(name)-\(epoch.map { "\($0):" } ?? "")\(version)-\(release).\(arch)"
-    }
-
     /// Reads the lead and headers of the RPM at `path` (not the payload).
     public static func read(path: String) throws(RPMError) -> RPMPackage {
         guard let handle = FileHandle(forReadingAtPath: path) else {

@@ -106,24 +106,14 @@ public struct BuildContext: Sendable {
         return context
     }
 
+    /// A file that is no RPM would reach rpm inside the image and fail there
+    /// obscurely: `RPMDirectory` reads every header first.
     static func rpmFiles(in path: String) throws -> [URL] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ContextError("rpms_path \(path) is not a directory")
+        do {
+            return try RPMDirectory(path: path).files.map { URL(fileURLWithPath: $0) }
+        } catch {
+            throw ContextError("\(error)")
         }
-        let rpms = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".rpm") }.sorted()
-        guard !rpms.isEmpty else { throw ContextError("rpms_path \(path) has no *.rpm files") }
-        let urls = rpms.map { URL(fileURLWithPath: path).appendingPathComponent($0) }
-        // A file that is no RPM would reach rpm inside the image and fail
-        // there obscurely: check every header first.
-        for url in urls {
-            do {
-                _ = try RPMPackage.read(path: url.path)
-            } catch {
-                throw ContextError("\(error)")
-            }
-        }
-        return urls
     }
 
     private static func copyDirectory(_ path: String, to target: URL, what: String) throws {

@@ -6,7 +6,7 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
     public let algorithm: String
     public let encoded: String
 
-    public init(_ string: String) throws {
+    public init(_ string: String) throws(OCIError) {
         guard let colon = string.firstIndex(of: ":") else {
             throw OCIError.invalidDigest(string)
         }

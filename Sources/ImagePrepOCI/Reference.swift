@@ -18,7 +18,7 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Parses a reference the way `docker pull` does: the first path component is a registry
     /// only when it contains `.` or `:` or is `localhost`; otherwise the image is on Docker Hub,
     /// where single-component names live under `library/`.
-    public init(_ string: String) throws {
+    public init(_ string: String) throws(OCIError) {
         func invalid(_ reason: String) -> OCIError {
             .invalidReference(string, reason: reason)
         }
