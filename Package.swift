@@ -112,13 +112,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
-            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport", .product(name: "Yams", package: "Yams")],
-            exclude: ["Fixtures"]
+            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"],
-            exclude: ["Fixtures"]
+            dependencies: ["ImagePrep", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepRegistryTests",

@@ -31,6 +31,6 @@ enum Reference {
     }
 
     static func fixture(_ name: String) -> String {
-        packageRoot.appendingPathComponent("Tests/ImagePrepPlanTests/Fixtures/\(name)").path
+        packageRoot.appendingPathComponent("Tests/Fixtures/\(name)").path
     }
 }

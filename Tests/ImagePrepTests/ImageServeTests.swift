@@ -41,7 +41,7 @@ final class ImageServeTests: XCTestCase {
 
     /// Runs tripleo-common's image-serve code on `directory` (see tripleo_common_image_serve.py).
     static func upstream(_ python: URL, _ arguments: [String], directory: URL) throws -> String {
-        let script = CLI.packageRoot.appendingPathComponent("Tests/ImagePrepTests/Fixtures/tripleo_common_image_serve.py")
+        let script = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/tripleo_common_image_serve.py")
         let result = try CLI.runProcess(python, [script.path, arguments[0], directory.path] + arguments.dropFirst())
         XCTAssertEqual(result.status, 0, result.stderr)
         return result.stdout

@@ -14,7 +14,7 @@ public struct CLI {
     }
 
     public static func fixture(_ name: String) -> String {
-        packageRoot.appendingPathComponent("Tests/ImagePrepTests/Fixtures/\(name)").path
+        packageRoot.appendingPathComponent("Tests/Fixtures/\(name)").path
     }
 
     public static var binary: URL {
