@@ -71,6 +71,8 @@ let package = Package(
             dependencies: [
                 "ImagePrepPlan",
                 "ImagePrepArchive",
+                // For the OCI model (Sources/ImagePrepRegistry/Model) until it is its own target.
+                "ImagePrepRegistry",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -100,6 +102,7 @@ let package = Package(
         // Runs the built binary and builds real RPMs for the tests.
         .target(
             name: "ImagePrepTestSupport",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -118,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepBuildTests",
-            dependencies: ["ImagePrepBuild", "ImagePrepPlan", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepBuild", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepArchiveTests",
