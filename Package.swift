@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "ImagePrepPlan",
                 "ImagePrepArchive",
+                "ImagePrepOCI",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -108,6 +109,7 @@ let package = Package(
         // Runs the built binary and builds real RPMs for the tests.
         .target(
             name: "ImagePrepTestSupport",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -124,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepBuildTests",
-            dependencies: ["ImagePrepBuild", "ImagePrepPlan", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepBuild", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepOCITests",

@@ -21,8 +21,17 @@ struct ImageModification {
         task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
     ) async throws -> String {
         var note = ""
-        if case .modifyImage = task, options.engine != .buildah {
-            switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
+        var attempt: LayerAttempt?
+        if options.engine != .buildah {
+            switch task {
+            case .modifyImage:
+                attempt = try await appendLayer(task: task, appendTag: appendTag, source: source, target: target)
+            default:
+                break
+            }
+        }
+        if let attempt {
+            switch attempt {
             case .built(let summary): return summary
             case .needsBuildah(let reason): note = " (\(reason))"
             }
@@ -106,11 +115,9 @@ struct ImageModification {
         } catch {
             throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
         }
-        var engine = LayerAppendEngine(copier: copier, workDirectory: buildDirectory)
-        engine.keepSourceMtimes = options.keepSourceMtimes
         do {
             let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))
-            let report = try await engine.append(recipe, context: context, source: source, target: target)
+            let report = try await appendLayer(recipe, context: context, source: source, target: target, in: buildDirectory)
             var summary = "\(task.name), layer engine, "
             summary += report.layer.map { "1 layer of \(RegistrySession.bytes($0.size)) appended" } ?? "config only, no layer"
             let base = report.baseLayers
@@ -134,5 +141,45 @@ struct ImageModification {
         } catch {
             throw failure("\(error)")
         }
+    }
+
+    /// What the layer engine pushed.
+    struct LayerReport {
+        var digest: Digest
+        /// The new layer; nil when the Dockerfile copies nothing (only config changes).
+        var layer: Descriptor?
+        /// How the base's layers were placed (none copied unless another registry had to send them).
+        var baseLayers: BlobPlacementCounts
+    }
+
+    /// Applies `recipe` (from `context`) to `source` without buildah and pushes the result to
+    /// `target`: the base's manifest and config are read, its layers never downloaded.
+    private func appendLayer(
+        _ recipe: LayerRecipe, context: URL, source: Reference, target: Reference, in buildDirectory: URL
+    ) async throws -> LayerReport {
+        let base = try await client.resolveImage(source)
+        let baseConfig = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+        let applied = try recipe.apply(
+            toConfig: baseConfig, context: context, mtime: AppendedImage.created(in: baseConfig).seconds,
+            keepSourceMtimes: options.keepSourceMtimes)
+        try FileManager.default.createDirectory(at: buildDirectory, withIntermediateDirectories: true)
+        let image = try AppendedImage.make(
+            base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
+            config: applied.config, entries: applied.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
+            createdBy: "imageprep layer engine: " + recipe.instructions.joined(separator: "; "), comment: "imageprep --engine layer")
+        return LayerReport(
+            digest: image.digest, layer: image.layer?.descriptor,
+            baseLayers: try await push(image, base: base, source: source, target: target))
+    }
+
+    /// Pushes what the layer engine made: its new blobs from disk, the base's by placement.
+    private func push(_ image: AppendedImage, base: ResolvedManifest, source: Reference, target: Reference) async throws
+        -> BlobPlacementCounts
+    {
+        var blobs = [BuiltImagePush.Blob(image.configDescriptor, from: .data(image.config))]
+        if let layer = image.layer { blobs.append(BuiltImagePush.Blob(layer.descriptor, from: .file(layer.file))) }
+        return try await BuiltImagePush(copier: copier).push(
+            manifest: image.manifest, mediaType: image.mediaType, blobs: blobs, baseLayers: base.manifest.layers, base: source,
+            to: target)
     }
 }

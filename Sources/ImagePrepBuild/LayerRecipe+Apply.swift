@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepArchive
+import ImagePrepOCI
 
 extension LayerRecipe {
     /// The recipe applied to a base image: the new layer's entries, sorted by path, and the
@@ -7,8 +8,8 @@ extension LayerRecipe {
     /// entrypoint, command). The base config's other fields are kept as they are.
     public struct Applied: Sendable {
         public var entries: [ArchiveWriter.Entry]
-        /// The whole image config JSON, before its `rootfs` and `history` are extended.
-        public var config: Data
+        /// The whole image config, before its `rootfs` and `history` are extended.
+        public var config: ImageDocument
     }
 
     /// A Dockerfile input that is missing or unusable (a hard error, whichever engine runs).
@@ -20,24 +21,21 @@ extension LayerRecipe {
     /// every entry gets `mtime` unless `keepSourceMtimes`, which keeps the files' own.
     /// Throws ``Ineligible`` when the result would depend on the base image's files, and
     /// ``InputError`` for a missing or unsafe source.
-    public func apply(toConfig baseConfig: Data, context: URL, mtime: Int, keepSourceMtimes: Bool = false) throws -> Applied {
-        guard var image = try? JSONSerialization.jsonObject(with: baseConfig) as? [String: Any] else {
-            throw InputError(description: "the base image's config is not a JSON object")
-        }
+    public func apply(toConfig baseConfig: ImageDocument, context: URL, mtime: Int, keepSourceMtimes: Bool = false) throws -> Applied {
+        var image = baseConfig
         if FileManager.default.fileExists(atPath: context.appendingPathComponent(".dockerignore").path) {
             throw Ineligible(line: nil, reason: ".dockerignore needs buildah")
         }
-        var settings = image["config"] as? [String: Any] ?? [:]
-        var workdir = (settings["WorkingDir"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-        var labels = settings["Labels"] as? [String: String] ?? [:]
-        var env = settings["Env"] as? [String] ?? []
+        var workdir = image[setting: "WorkingDir"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        var labels = image.labels
+        var env = image[setting: "Env"]?.strings ?? []
         var cmdSet = false
         var files: [String: ArchiveWriter.Entry] = [:]
-        let shell = settings["Shell"] as? [String] ?? ["/bin/sh", "-c"]
-        func command(_ command: Command) -> [String] {
+        let shell = image[setting: "Shell"]?.strings ?? ["/bin/sh", "-c"]
+        func command(_ command: Command) -> ImageDocument.Value {
             switch command {
-            case .exec(let words): words
-            case .shell(let text): shell + [text]
+            case .exec(let words): .strings(words)
+            case .shell(let text): .strings(shell + [text])
             }
         }
 
@@ -54,16 +52,16 @@ extension LayerRecipe {
                     if let index = env.firstIndex(where: { $0.hasPrefix(pair.key + "=") }) { env[index] = line } else { env.append(line) }
                 }
             case .user(let user):
-                settings["User"] = user
+                image[setting: "User"] = .string(user)
             case .workdir(let directory):
                 workdir = Self.absolute(directory, in: workdir)
-                settings["WorkingDir"] = workdir
+                image[setting: "WorkingDir"] = .string(workdir)
             case .entrypoint(let entrypoint):
-                settings["Entrypoint"] = command(entrypoint)
+                image[setting: "Entrypoint"] = command(entrypoint)
                 // As docker and buildah do: an entrypoint drops the base's command.
-                if !cmdSet { settings["Cmd"] = nil }
+                if !cmdSet { image[setting: "Cmd"] = nil }
             case .cmd(let cmd):
-                settings["Cmd"] = command(cmd)
+                image[setting: "Cmd"] = command(cmd)
                 cmdSet = true
             }
         }
@@ -71,11 +69,9 @@ extension LayerRecipe {
         if !env.contains(where: { $0.hasPrefix("PATH=") }) {
             env.insert("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", at: 0)
         }
-        if !labels.isEmpty { settings["Labels"] = labels }
-        if !env.isEmpty { settings["Env"] = env }
-        image["config"] = settings
-        let config = try JSONSerialization.data(withJSONObject: image, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Applied(entries: files.values.sorted { $0.path < $1.path }, config: config)
+        if !labels.isEmpty { image.labels = labels }
+        if !env.isEmpty { image[setting: "Env"] = .strings(env) }
+        return Applied(entries: files.values.sorted { $0.path < $1.path }, config: image)
     }
 
     /// `path` made absolute against `directory` and normalised; `..` stops at `/`.

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepArchive
+import ImagePrepOCI
 import XCTest
 
 @testable import ImagePrepBuild
@@ -92,7 +93,9 @@ final class LayerRecipeTests: XCTestCase {
             USER nova
             ENTRYPOINT ["/opt/app/bin/tool"]
             """)
-        let base = Data(#"{"architecture":"amd64","config":{"Cmd":["/bin/sh"],"Env":["MODE=base"],"Labels":{"rdo_version":"1"},"WorkingDir":"/opt"},"os":"linux"}"#.utf8)
+        let base = try ImageDocument(
+            Data(#"{"architecture":"amd64","config":{"Cmd":["/bin/sh"],"Env":["MODE=base"],"Labels":{"rdo_version":"1"},"WorkingDir":"/opt"},"os":"linux"}"#.utf8),
+            what: "config")
         let applied = try recipe.apply(toConfig: base, context: context, mtime: 1_600_000_000)
         XCTAssertEqual(applied.entries.map(\.path), [
             "etc/hotfix.conf", "opt/app/bin", "opt/app/bin/tool", "opt/app/conf.d/hotfix.conf", "opt/app/config.yaml", "opt/app/current",
@@ -101,7 +104,7 @@ final class LayerRecipeTests: XCTestCase {
         XCTAssertTrue(applied.entries.allSatisfy { $0.mtime == 1_600_000_000 && $0.uid == 0 && $0.gid == 0 })
         XCTAssertEqual(applied.entries[5].kind, .symlink(target: "config.yaml"))
 
-        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: applied.config) as? [String: Any])
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: applied.config.encoded()) as? [String: Any])
         XCTAssertEqual(config["architecture"] as? String, "amd64", "the base's other fields are kept")
         let settings = try XCTUnwrap(config["config"] as? [String: Any])
         XCTAssertEqual(settings["Env"] as? [String], [
@@ -118,7 +121,7 @@ final class LayerRecipeTests: XCTestCase {
     }
 
     func testApplyRefusesWhatDependsOnTheBaseAndBadSources() throws {
-        let base = Data(#"{"config":{}}"#.utf8)
+        let base = try ImageDocument(Data(#"{"config":{}}"#.utf8), what: "config")
         func apply(_ dockerfile: String) throws { _ = try LayerRecipe.parse(dockerfile).apply(toConfig: base, context: context, mtime: 0) }
         func message(_ dockerfile: String) -> String {
             do { try apply(dockerfile); return "no error" } catch { return "\(error)" }

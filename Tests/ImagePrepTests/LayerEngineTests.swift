@@ -18,38 +18,6 @@ final class LayerEngineTests: XCTestCase {
         try? fixture?.get().stop()
     }
 
-    /// What a file tree holds, path by path: type, mode, owner, and content or link target.
-    private func tree(of image: String, _ buildah: BuildahFixture) throws -> [String: String] {
-        try buildah.buildah(["pull", "--quiet", "--tls-verify=false", image])
-        let container = try buildah.buildah(["from", "--pull-never", image]).trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? buildah.buildah(["rm", container]) }
-        let root = try buildah.buildah(["mount", container]).trimmingCharacters(in: .whitespacesAndNewlines)
-        var entries: [String: String] = [:]
-        func walk(_ relative: String) throws {
-            let path = root + relative
-            for name in try FileManager.default.contentsOfDirectory(atPath: path) {
-                let child = relative + "/" + name
-                let attributes = try FileManager.default.attributesOfItem(atPath: root + child)
-                let mode = String((attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1, radix: 8)
-                let owner = "\(attributes[.ownerAccountID] ?? "?"):\(attributes[.groupOwnerAccountID] ?? "?")"
-                switch attributes[.type] as? FileAttributeType {
-                case .typeDirectory?:
-                    entries[child] = "dir \(mode) \(owner)"
-                    try walk(child)
-                case .typeSymbolicLink?:
-                    entries[child] = "link \(owner) -> \(try FileManager.default.destinationOfSymbolicLink(atPath: root + child))"
-                case .typeRegular?:
-                    let content = try Data(contentsOf: URL(fileURLWithPath: root + child))
-                    entries[child] = "file \(mode) \(owner) \(content.count) \(Digest(of: content))"
-                default:
-                    entries[child] = "other \(mode) \(owner)"
-                }
-            }
-        }
-        try walk("")
-        return entries
-    }
-
     private func config(of image: String, _ buildah: BuildahFixture) throws -> [String: Any] {
         let inspect = try buildah.buildah(["inspect", "--type", "image", image])
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any])
@@ -152,8 +120,8 @@ final class LayerEngineTests: XCTestCase {
         // The same image either way.
         let layerImage = "\(destination.address)/apps/app:1-layer"
         let buildahImage = "\(destination.address)/apps/app:1-buildah"
-        let layerTree = try tree(of: layerImage, buildah)
-        let buildahTree = try tree(of: buildahImage, buildah)
+        let layerTree = try buildah.fileTree(of: layerImage)
+        let buildahTree = try buildah.fileTree(of: buildahImage)
         XCTAssertEqual(layerTree["/opt/app/bin/tool"]?.hasPrefix("file 755 0:0 "), true, "\(layerTree["/opt/app/bin/tool"] ?? "missing")")
         XCTAssertEqual(layerTree["/etc/app/secret.conf"]?.hasPrefix("file 640 0:0 "), true)
         XCTAssertEqual(layerTree["/opt/app/current"], "link 0:0 -> config.yaml")

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 
@@ -43,6 +44,40 @@ public final class BuildahFixture: @unchecked Sendable {
         let container = try buildah(["from", "--pull-never", image]).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? buildah(["rm", container]) }
         return try buildah(["run", "--isolation", "chroot", container, "--"] + command)
+    }
+
+    /// What the file tree of `image` (pulled from a registry) holds, path by path: type, mode,
+    /// owner, and content digest or link target.
+    public func fileTree(of image: String) throws -> [String: String] {
+        try buildah(["pull", "--quiet", "--tls-verify=false", image])
+        let container = try buildah(["from", "--pull-never", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? buildah(["rm", container]) }
+        let root = try buildah(["mount", container]).trimmingCharacters(in: .whitespacesAndNewlines)
+        var entries: [String: String] = [:]
+        func walk(_ relative: String) throws {
+            let path = root + relative
+            for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+                let child = relative + "/" + name
+                let attributes = try FileManager.default.attributesOfItem(atPath: root + child)
+                let mode = String((attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1, radix: 8)
+                let owner = "\(attributes[.ownerAccountID] ?? "?"):\(attributes[.groupOwnerAccountID] ?? "?")"
+                switch attributes[.type] as? FileAttributeType {
+                case .typeDirectory?:
+                    entries[child] = "dir \(mode) \(owner)"
+                    try walk(child)
+                case .typeSymbolicLink?:
+                    entries[child] = "link \(owner) -> \(try FileManager.default.destinationOfSymbolicLink(atPath: root + child))"
+                case .typeRegular?:
+                    let content = try Data(contentsOf: URL(fileURLWithPath: root + child))
+                    let digest = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+                    entries[child] = "file \(mode) \(owner) \(content.count) sha256:\(digest)"
+                default:
+                    entries[child] = "other \(mode) \(owner)"
+                }
+            }
+        }
+        try walk("")
+        return entries
     }
 
     public func remove() {

@@ -116,17 +116,18 @@ public struct OCILayoutPush: Sendable {
 
     /// The manifest with some layers' digest and size replaced; everything else kept.
     static func replacingLayers(_ replacements: [Int: Descriptor], in manifest: Data, context: RegistryErrorContext) throws -> Data {
-        guard var object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any],
-              var layers = object["layers"] as? [[String: Any]]
-        else {
-            throw RegistryError.invalidResponse(context, reason: "the layout's manifest has no layers array")
+        var document: ImageDocument
+        do {
+            document = try ImageDocument(manifest, what: "the layout's manifest")
+        } catch {
+            throw RegistryError.invalidResponse(context, reason: "\(error)")
         }
         for (position, descriptor) in replacements {
-            layers[position]["digest"] = descriptor.digest.description
-            layers[position]["size"] = descriptor.size
+            guard document.setLayer(at: position, digest: descriptor.digest, size: descriptor.size) else {
+                throw RegistryError.invalidResponse(context, reason: "the layout's manifest has no layer \(position)")
+            }
         }
-        object["layers"] = layers
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return document.encoded()
     }
 
     private func blob(_ digest: Digest, in layout: URL) -> URL {
