@@ -73,21 +73,46 @@ struct PrepareRun: AsyncParsableCommand {
         options.reportFile = report
         options.dryRun = dryRun
         options.discover = discover
-        options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
+        options.registry = RegistryOptions(registry)
+        options.modification = ModificationOptions(build)
 
-        let result = try await PrepareWorkflow(options: options).run()
+        // On a terminal, each image's line as it finishes.
+        let live = isatty(STDERR_FILENO) != 0 && !json
+        let result = try await PrepareWorkflow(options: options).run { event in
+            if live, case .finished(let result) = event {
+                FileHandle.standardError.write(Data((ReportText.line(result) + "\n").utf8))
+            }
+        }
         for warning in result.plan.warnings {
             FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
         }
+        let report = ReportText.report(result)
         if json {
-            try printJSON(result)
+            try printJSON(PrepareJSON(result: result, report: report))
         } else if dryRun {
             print(PlanTable.render(result), terminator: "")
         } else {
             // The plan and the run's report for the operator; the env file's
             // text on standard output when it is not written to a file.
-            FileHandle.standardError.write(Data(PlanTable.render(result).utf8))
+            let table = PlanTable.render(result) + report.map { $0 + "\n" }.joined()
+            FileHandle.standardError.write(Data(table.utf8))
             if outputEnvFile == nil { print(result.environmentYAML, terminator: "") }
         }
+    }
+}
+
+/// `prepare --json`: the result, with the report's lines as the operator reads them.
+struct PrepareJSON: Encodable {
+    var result: PrepareResult
+    var report: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case report
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(report, forKey: .report)
     }
 }
