@@ -14,26 +14,51 @@ struct ImageModification {
     /// buildah builds are heavy: one at a time, while layer-engine modifications run
     /// concurrently.
     let buildSlot: ConcurrencyLimiter
-    let options: RegistryOptions
+    /// The run's CA file, for buildah to pull the base as the run reads it.
+    let caFile: String?
+    let options: ModificationOptions
 
-    /// Returns what was built, for the report line after the image name.
-    func run(
-        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
-    ) async throws -> String {
-        var note = ""
-        var attempt: LayerAttempt?
-        if options.engine != .buildah {
-            switch task {
-            case .modifyImage:
-                attempt = try await appendLayer(task: task, appendTag: appendTag, source: source, target: target)
-            default:
-                break
-            }
+    /// What modifying one image came to.
+    enum Outcome {
+        /// The target tag is already at the destination: nothing was built.
+        case alreadyThere
+        /// `checkHotfix` and `onlyImagesWithPackages`: the image has none of the packages.
+        case notATarget
+        case built(ModificationReport)
+    }
+
+    /// The one path of `prepare` and `imageprep modify`: nothing when `target` is already
+    /// at the destination (or, with `checkHotfix` and `onlyImagesWithPackages`, when the
+    /// image has none of an rpm_install's packages; `prepare` decided that when resolving),
+    /// else the modification built and pushed, and with `reportPackageChanges` the packages
+    /// compared before and after.
+    func apply(
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
+        checkHotfix: Bool = false
+    ) async throws -> Outcome {
+        if try await copier.destinationManifest(target) != nil { return .alreadyThere }
+        if checkHotfix, options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
+            let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: source.description)
+            if !plan.applies { return .notATarget }
         }
-        if let attempt {
-            switch attempt {
-            case .built(let summary): return summary
-            case .needsBuildah(let reason): note = " (\(reason))"
+        var report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
+        if options.reportPackageChanges {
+            let before = try await inventory.packages(of: source.description)
+            let after = try await inventory.packages(of: target.description)
+            report.packageChanges = PackageChanges(image: target.description, before: before, after: after)
+        }
+        return .built(report)
+    }
+
+    /// Builds with the engine the options ask for and pushes the result.
+    private func run(
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
+    ) async throws -> ModificationReport {
+        var note: ModificationReport.Note?
+        if case .modifyImage = task, options.engine != .buildah {
+            switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
+            case .built(let report): return report
+            case .needsBuildah(let reason): note = .layerEngineDeclined(reason)
             }
         } else if options.engine == .layer {
             throw BuildError(
@@ -42,9 +67,9 @@ struct ImageModification {
         }
         await buildSlot.acquire()
         do {
-            let summary = try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
+            let report = try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
             await buildSlot.release()
-            return summary
+            return report
         } catch {
             await buildSlot.release()
             throw error
@@ -52,22 +77,21 @@ struct ImageModification {
     }
 
     private func build(
-        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool, note: String
-    ) async throws -> String {
+        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
+        note: ModificationReport.Note?
+    ) async throws -> ModificationReport {
         var note = note
         var updatePackages: [String]?
         if case .yumUpdate(let update) = task, update.compareHostPackages {
             // The image's inventory (its layers streamed from the registry) against the host's.
             let names = PackageInventory.packagesToUpdate(
                 try await inventory.packages(of: source.description), host: try await inventory.hostPackages())
-            note = names.isEmpty
-                ? " (compare_host_packages: no package differs from the host's)"
-                : " (compare_host_packages: updating \(names.joined(separator: ", ")))"
+            note = .hostPackages(names)
             updatePackages = names
         }
         // The run's logins and CA, for buildah to pull the base as the run reads it.
         let logins = try BuildahLogins.write(
-            credentials: client.configuration.credentials, caFile: options.caFile, in: options.workDirectory)
+            credentials: client.configuration.credentials, caFile: caFile, in: options.workDirectory)
         defer { logins?.remove() }
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
@@ -83,15 +107,14 @@ struct ImageModification {
             reference: source, layers: resolved.manifest.layers, diffIDs: baseConfig.rootfs?.diffIDs ?? [])
         let mountFrom = source.registry == target.registry ? [source.repository] : []
         let report = try await OCILayoutPush(copier: copier).push(layout: built.layout, to: target, mountFrom: mountFrom, base: base)
-        let blobs = report.blobs
-        let mounted = await copier.destinations.mountedWord(target.registry)
-        return "\(task.name), buildah\(note), \(report.baseLayersReused) base layer(s) reused, "
-            + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) \(mounted), \(blobs.present) present"
+        return ModificationReport(
+            task: task.name, engine: .buildah(baseLayersReused: report.baseLayersReused), note: note, blobs: report.blobs,
+            destination: await copier.destinationKind(target))
     }
 
     enum LayerAttempt {
         /// What was built.
-        case built(String)
+        case built(ModificationReport)
         /// The Dockerfile needs buildah, and `--engine auto` lets buildah have it.
         case needsBuildah(String)
     }
@@ -118,12 +141,10 @@ struct ImageModification {
         do {
             let recipe = try LayerRecipe.parse(try String(contentsOf: written.dockerfile, encoding: .utf8))
             let report = try await appendLayer(recipe, context: context, source: source, target: target, in: buildDirectory)
-            var summary = "\(task.name), layer engine, "
-            summary += report.layer.map { "1 layer of \(RegistrySession.bytes($0.size)) appended" } ?? "config only, no layer"
-            let base = report.baseLayers
-            summary += "; base layers: \(base.present) present, \(base.mounted) \(await copier.destinations.mountedWord(target.registry)), "
-            summary += "\(base.copied) copied (\(RegistrySession.bytes(base.bytesCopied)))"
-            return .built(summary)
+            return .built(
+                ModificationReport(
+                    task: task.name, engine: .layer(layerSize: report.layer?.size), blobs: report.baseLayers,
+                    destination: await copier.destinationKind(target)))
         } catch var ineligible as LayerRecipe.Ineligible {
             // Name the line of the operator's own Dockerfile.
             var location = "Dockerfile.modified"
@@ -181,5 +202,12 @@ struct ImageModification {
         return try await BuiltImagePush(copier: copier).push(
             manifest: image.manifest, mediaType: image.mediaType, blobs: blobs, baseLayers: base.manifest.layers, base: source,
             to: target)
+    }
+}
+
+extension ImageCopier {
+    /// Whether `reference`'s registry is pushed to or is an image-serve directory.
+    func destinationKind(_ reference: Reference) async -> DestinationKind {
+        await destinations.isImageServe(reference.registry) ? .imageServe : .registry
     }
 }

@@ -30,14 +30,16 @@ public struct ImageInspection: Sendable, Encodable {
 public struct ImageOperations: Sendable {
     let client: RegistryClient
     let options: RegistryOptions
+    let modification: ModificationOptions
     let destinations: DestinationRouter
     /// registries.conf: blocked registries and mirrors for the images read (copy and
     /// modify sources).
     let sources: PullSources
     let insecure: Set<String>
 
-    public init(options: RegistryOptions) throws(PrepareError) {
+    public init(options: RegistryOptions, modification: ModificationOptions = ModificationOptions()) throws(PrepareError) {
         self.options = options
+        self.modification = modification
         let registries = try RegistriesConf.load(path: options.registriesConfFile)
         insecure = Set(options.insecureRegistries + registries.insecureRegistries)
         client = try RegistrySession.makeClient(options: options, insecure: insecure)
@@ -114,7 +116,7 @@ public struct ImageOperations: Sendable {
 
     public enum ModifyOutcome: Sendable, Equatable {
         /// The target reference and what was built.
-        case built(String, summary: String)
+        case built(String, ModificationReport)
         case alreadyThere(String)
         /// `--only-images-with-packages`: the image has none of the hotfix's packages.
         case notATarget(String)
@@ -141,19 +143,18 @@ public struct ImageOperations: Sendable {
         let targetName = target + appendTag
         let targetReference = try Self.reference(targetName)
         let copier = ImageCopier(client: client, destinations: destinations)
-        if try await copier.destinationManifest(targetReference) != nil { return .alreadyThere(targetName) }
         let sourceReference = await sources.available(requested)
         let inventory = PackageInventory(client: client)
-        if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
-            let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
-            if !plan.applies { return .notATarget(sourceReference.description) }
-        }
         let modification = ImageModification(
-            client: client, copier: copier, inventory: inventory,
-            buildSlot: ConcurrencyLimiter(limit: 1), options: options)
-        let summary = try await modification.run(
+            client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1),
+            caFile: options.caFile, options: self.modification)
+        switch try await modification.apply(
             task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
-            tlsVerify: !insecure.contains(sourceReference.registry))
-        return .built(targetName, summary: summary)
+            tlsVerify: !insecure.contains(sourceReference.registry), checkHotfix: true)
+        {
+        case .alreadyThere: return .alreadyThere(targetName)
+        case .notATarget: return .notATarget(sourceReference.description)
+        case .built(let report): return .built(targetName, report)
+        }
     }
 }

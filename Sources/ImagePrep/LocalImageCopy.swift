@@ -10,7 +10,7 @@ import ImagePrepRegistry
 /// (blobs the destination has are skipped, the manifest put byte for byte).
 struct LocalImageCopy {
     let copier: ImageCopier
-    let options: RegistryOptions
+    let options: ModificationOptions
 
     struct Report {
         var image: Buildah.LocalImage

@@ -50,7 +50,6 @@ public enum PlanTable {
         } else if result.dryRun {
             lines.append("Dry run: no registry was contacted; tags are as given, nothing was copied or modified.")
         }
-        lines += result.report
         return lines.joined(separator: "\n") + "\n"
     }
 }

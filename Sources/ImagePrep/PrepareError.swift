@@ -1,5 +1,7 @@
+import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepPlan
+import ImagePrepRegistry
 
 /// Why a prepare run stopped, naming the file, image or registry involved.
 public enum PrepareError: Error, Sendable, CustomStringConvertible {
@@ -49,12 +51,40 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why one image failed; the run goes on with the others and writes no output.
 public struct ImageFailure: Error, Sendable, Equatable {
+    /// What failed, from the error's type.
+    public enum Kind: String, Sendable, Encodable {
+        /// A registry or the network: an HTTP status, a connection, a digest that did not match.
+        case registry
+        /// A modification: buildah, the layer engine, local container storage.
+        case build
+        /// Tag discovery: the label's tag is not in the repository, a bad `tag_from_label`.
+        case tagDiscovery = "tag_discovery"
+        /// An image-serve directory that could not be written.
+        case destination
+        case other
+    }
+
     public var image: String
+    public var kind: Kind
     public var reason: String
 
-    public init(image: String, reason: String) {
+    public init(image: String, kind: Kind, reason: String) {
         self.image = image
+        self.kind = kind
         self.reason = reason
+    }
+
+    /// The failure `error` means for `image`.
+    public init(image: String, error: any Error) {
+        switch error {
+        case let error as BuildError: self.init(image: image, kind: .build, reason: error.detail)
+        case is TagTemplateError: self.init(image: image, kind: .tagDiscovery, reason: "\(error)")
+        case is RegistryError: self.init(image: image, kind: .registry, reason: "\(error)")
+        case is ImageServeError: self.init(image: image, kind: .destination, reason: "\(error)")
+        case is TagNotFound: self.init(image: image, kind: .tagDiscovery, reason: "\(error)")
+        default: self.init(image: image, kind: .other, reason: "\(error)")
+        }
     }
 }

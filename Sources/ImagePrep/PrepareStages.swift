@@ -1,30 +1,143 @@
+import Foundation
 import ImagePrepPlan
 
-/// The resolve stage: discovers each image's versioned tag from its labels
+/// The resolve stage: discovers an image's versioned tag from its labels
 /// (`tag_from_label`) and settles label-dependent modifications.
 public protocol ImageResolver: Sendable {
-    func resolve(_ plan: PreparePlan) async -> [Result<ResolvedImage, ImageFailure>]
+    func resolve(_ image: PlannedImage) async -> Result<ImageResolution, ImageFailure>
 }
 
-/// The transfer stage: copies (and modifies) resolved images to their push
-/// destinations.
+/// The transfer stage: copies or modifies resolved images at their push destinations.
 public protocol ImageTransfer: Sendable {
-    func transfer(_ images: [ResolvedImage], plan: PreparePlan) async -> TransferOutcome
+    /// Copies one image; `progress` gets the bytes of its blobs as they stream in.
+    func copy(_ image: ImageResolution, progress: @escaping @Sendable (Int) -> Void) async -> ImageOutcome
+    func modify(_ image: ImageResolution) async -> ImageOutcome
+    /// What the transfers showed about the registries reached, once they are done.
+    func notes() async -> TransferNotes
 }
 
-public struct TransferOutcome: Sendable, Equatable {
-    public var failures: [ImageFailure]
+/// What the transfers showed about the registries reached.
+public struct TransferNotes: Sendable, Equatable {
     /// Registries reached over plain HTTP or unverified TLS.
-    public var insecureRegistries: [String]
-    /// One line per image or a summary, for the operator.
-    public var report: [String]
-    /// Package changes of modified images, when asked for.
-    public var packageChanges: [PackageChanges] = []
+    public var insecureRegistries: [String] = []
+    /// Destinations without a push API whose images were written as files.
+    public var imageServeRegistries: [String] = []
+    /// Where those files are.
+    public var imageServeDirectory: String = ""
 
-    public init(failures: [ImageFailure] = [], insecureRegistries: [String] = [], report: [String] = []) {
-        self.failures = failures
+    public init(insecureRegistries: [String] = [], imageServeRegistries: [String] = [], imageServeDirectory: String = "") {
         self.insecureRegistries = insecureRegistries
-        self.report = report
+        self.imageServeRegistries = imageServeRegistries
+        self.imageServeDirectory = imageServeDirectory
+    }
+}
+
+/// What the stages of a run produced, in plan order.
+public struct StageResults: Sendable {
+    /// Every image that resolved, in plan order.
+    public var resolutions: [ImageResolution] = []
+    /// The transfers: copies in plan order, then modifications in plan order.
+    public var results: [ImageResult] = []
+    /// Images that failed to resolve or transfer.
+    public var failures: [ImageFailure] = []
+    public var notes = TransferNotes()
+    public var summary = TransferSummary()
+}
+
+/// Runs the resolve and transfer stages over a plan with at most `concurrency` images at
+/// once, reporting progress as values. Copies run before modifications, whose base layers
+/// can then be mounted from the copied repositories.
+public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: Sendable {
+    public var resolver: Resolver
+    public var transfer: Transfer
+    public var concurrency: Int
+
+    public init(resolver: Resolver, transfer: Transfer, concurrency: Int) {
+        self.resolver = resolver
+        self.transfer = transfer
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// Resolves every image (a dry run with `--discover`).
+    public func resolve(_ plan: PreparePlan) async -> (resolutions: [ImageResolution], failures: [ImageFailure]) {
+        let resolver = self.resolver
+        var resolutions: [ImageResolution] = []
+        var failures: [ImageFailure] = []
+        for result in await Self.forEach(plan.images, concurrency: concurrency, { await resolver.resolve($0) }) {
+            switch result {
+            case .success(let resolution): resolutions.append(resolution)
+            case .failure(let failure): failures.append(failure)
+            }
+        }
+        return (resolutions, failures)
+    }
+
+    /// Resolves and transfers every image of the plan.
+    public func run(_ plan: PreparePlan, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> StageResults {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var stages = StageResults()
+        (stages.resolutions, stages.failures) = await resolve(plan)
+        let copies = stages.resolutions.filter { $0.work == .copy }
+        let modifications = stages.resolutions.filter { $0.work == .modify }
+        progress(.planned(images: copies.count + modifications.count))
+        let transfer = self.transfer
+        let copied = await Self.forEach(copies, concurrency: concurrency) { image in
+            await Self.transfer(image, progress: progress) { await transfer.copy(image, progress: $0) }
+        }
+        let modified = await Self.forEach(modifications, concurrency: concurrency) { image in
+            await Self.transfer(image, progress: progress) { _ in await transfer.modify(image) }
+        }
+        for result in copied + modified {
+            stages.results.append(result)
+            stages.summary.add(result)
+            if case .failed(let failure) = result.outcome { stages.failures.append(failure) }
+        }
+        stages.notes = await transfer.notes()
+        stages.summary.seconds = Self.seconds(clock.now - start)
+        return stages
+    }
+
+    /// One image's transfer between its `started` and `finished` events.
+    private static func transfer(
+        _ image: ImageResolution, progress: @escaping @Sendable (ProgressEvent) -> Void,
+        _ body: (@escaping @Sendable (Int) -> Void) async -> ImageOutcome
+    ) async -> ImageResult {
+        let target = image.resolved.targetName
+        progress(.started(target: target, expectedBytes: image.sourceSize))
+        let outcome = await body { progress(.bytes(target: target, count: $0)) }
+        let result = ImageResult(image: image.resolved.image.imageName, target: target, work: image.work, outcome: outcome)
+        progress(.finished(result))
+        return result
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Runs `body` for every element with at most `concurrency` at once, keeping the input
+    /// order in the results.
+    static func forEach<Element: Sendable, Output: Sendable>(
+        _ elements: [Element], concurrency: Int, _ body: @escaping @Sendable (Element) async -> Output
+    ) async -> [Output] {
+        await withTaskGroup(of: (Int, Output).self) { group in
+            var results = [Output?](repeating: nil, count: elements.count)
+            var next = 0
+            for _ in 0..<min(max(1, concurrency), elements.count) {
+                let index = next
+                group.addTask { (index, await body(elements[index])) }
+                next += 1
+            }
+            while let (index, output) = await group.next() {
+                results[index] = output
+                if next < elements.count {
+                    let index = next
+                    group.addTask { (index, await body(elements[index])) }
+                    next += 1
+                }
+            }
+            return results.map { $0! }
+        }
     }
 }
 

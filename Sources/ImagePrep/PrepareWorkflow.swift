@@ -27,8 +27,10 @@ public struct PrepareOptions: Sendable {
     public var discover = false
     public var now = Date()
     public var hostsFile = "/etc/hosts"
-    /// Registry and build settings of a real run.
+    /// How a real run reaches registries.
     public var registry = RegistryOptions()
+    /// How a real run modifies images.
+    public var modification = ModificationOptions()
 
     public init() {}
 }
@@ -41,16 +43,42 @@ public struct PrepareResult: Sendable, Encodable {
     public var images: [ResolvedImage]
     public var parameters: [String: String]
     public var insecureRegistries: [String]
-    public var report: [String]
-    public var packageChanges: [PackageChanges]
+    /// The resolve stage's results (a real run, or a dry run with `--discover`).
+    public var resolutions: [ImageResolution] = []
+    /// The transfers of a real run: copies in plan order, then modifications.
+    public var results: [ImageResult] = []
+    public var notes = TransferNotes()
+    /// The transfers' counts, bytes and time; nil when nothing was transferred.
+    public var summary: TransferSummary?
     /// The roles file that filtered the images, if any.
     public var rolesFile: String?
     /// The output env file's YAML.
     public var environmentYAML: String
 
+    /// Package changes of modified images, when asked for.
+    public var packageChanges: [PackageChanges] {
+        results.compactMap { result in
+            if case .modified(let report) = result.outcome { return report.packageChanges }
+            return nil
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", discovered, plan, images, parameters, insecureRegistries = "insecure_registries", report
-        case packageChanges = "package_changes", rolesFile = "roles_file"
+        case dryRun = "dry_run", discovered, plan, images, parameters, insecureRegistries = "insecure_registries"
+        case packageChanges = "package_changes", rolesFile = "roles_file", summary
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dryRun, forKey: .dryRun)
+        try container.encode(discovered, forKey: .discovered)
+        try container.encode(plan, forKey: .plan)
+        try container.encode(images, forKey: .images)
+        try container.encode(parameters, forKey: .parameters)
+        try container.encode(insecureRegistries, forKey: .insecureRegistries)
+        try container.encode(packageChanges, forKey: .packageChanges)
+        try container.encodeIfPresent(rolesFile, forKey: .rolesFile)
+        try container.encodeIfPresent(summary, forKey: .summary)
     }
 }
 
@@ -125,65 +153,80 @@ public struct PrepareWorkflow: Sendable {
         return fileManager.fileExists(atPath: underTemplates) ? underTemplates : given
     }
 
-    public func run() async throws(PrepareError) -> PrepareResult {
+    /// Runs the prepare; `progress` gets the transfer stage's events as they happen.
+    public func run(progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) async throws(PrepareError)
+        -> PrepareResult
+    {
         let plan = try loadPlan()
-        let locks = try FileSystem.lockOutputs(
-            [options.outputEnvFile, options.outputImagesFile, options.reportFile].compactMap { $0 })
-        defer { withExtendedLifetime(locks) {} }
-        var resolved: [ResolvedImage]
-        var outcome = TransferOutcome()
-        if options.dryRun && options.discover && plan.needsLookups {
-            let session = try RegistrySession(plan: plan, options: options.registry)
-            resolved = []
-            var failures: [ImageFailure] = []
-            for result in await session.resolve(plan) {
-                switch result {
-                case .success(let image): resolved.append(image)
-                case .failure(let failure): failures.append(failure)
-                }
-            }
-            guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
-        } else if options.dryRun {
-            resolved = plan.images.map(ResolvedImage.unresolved)
-        } else if !plan.needsRegistry {
-            resolved = plan.images.map { ResolvedImage(image: $0, tag: nil, modified: false) }
-        } else {
-            var registryOptions = options.registry
-            registryOptions.reportPackageChanges = registryOptions.reportPackageChanges || options.reportFile != nil
-            let session = try RegistrySession(plan: plan, options: registryOptions)
-            var failures: [ImageFailure] = []
-            resolved = []
-            for result in await session.resolve(plan) {
-                switch result {
-                case .success(let image): resolved.append(image)
-                case .failure(let failure): failures.append(failure)
-                }
-            }
-            outcome = await session.transfer(resolved, plan: plan)
-            failures += outcome.failures
-            guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
+        if !options.dryRun && plan.needsRegistry {
+            var modification = options.modification
+            modification.reportPackageChanges = modification.reportPackageChanges || options.reportFile != nil
+            let session = try RegistrySession(plan: plan, options: options.registry, modification: modification)
+            return try await run(plan, resolver: session, transfer: session, progress: progress)
         }
+        let locks = try lockOutputs()
+        defer { withExtendedLifetime(locks) {} }
+        var stages = StageResults()
+        if options.dryRun && options.discover && plan.needsLookups {
+            let session = try RegistrySession(plan: plan, options: options.registry, modification: options.modification)
+            (stages.resolutions, stages.failures) = await PrepareStages(
+                resolver: session, transfer: session, concurrency: options.registry.concurrency
+            ).resolve(plan)
+            guard stages.failures.isEmpty else { throw PrepareError.imagesFailed(stages.failures) }
+        } else if options.dryRun {
+            stages.resolutions = plan.images.map { ImageResolution(resolved: .unresolved($0)) }
+        } else {
+            stages.resolutions = plan.images.map { ImageResolution(resolved: ResolvedImage(image: $0, tag: nil, modified: false)) }
+        }
+        return try write(plan: plan, stages: stages, summary: nil)
+    }
 
-        let environment = PrepareOutput.environment(resolved, reachedInsecurely: outcome.insecureRegistries)
+    /// A real run's stages over `resolver` and `transfer`; the output files are written only
+    /// when every image succeeded.
+    public func run(
+        _ plan: PreparePlan, resolver: some ImageResolver, transfer: some ImageTransfer,
+        progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in }
+    ) async throws(PrepareError) -> PrepareResult {
+        let locks = try lockOutputs()
+        defer { withExtendedLifetime(locks) {} }
+        let stages = await PrepareStages(resolver: resolver, transfer: transfer, concurrency: options.registry.concurrency)
+            .run(plan, progress: progress)
+        guard stages.failures.isEmpty else { throw PrepareError.imagesFailed(stages.failures) }
+        return try write(plan: plan, stages: stages, summary: stages.summary)
+    }
+
+    private func lockOutputs() throws(PrepareError) -> OutputLocks {
+        try FileSystem.lockOutputs([options.outputEnvFile, options.outputImagesFile, options.reportFile].compactMap { $0 })
+    }
+
+    /// Writes the outputs of a run whose every image succeeded.
+    private func write(plan: PreparePlan, stages: StageResults, summary: TransferSummary?) throws(PrepareError)
+        -> PrepareResult
+    {
+        let resolved = stages.resolutions.map(\.resolved)
+        let reachedInsecurely = stages.notes.insecureRegistries
+        let environment = PrepareOutput.environment(resolved, reachedInsecurely: reachedInsecurely)
         let environmentYAML = ConfigDocument.serialize(environment)
+        var result = PrepareResult(
+            dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
+            parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
+            insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: reachedInsecurely),
+            resolutions: stages.resolutions, results: stages.results, notes: stages.notes, summary: summary,
+            rolesFile: rolesFile(), environmentYAML: environmentYAML)
         if let path = options.outputImagesFile {
             try FileSystem.writeAtomically(ConfigDocument.serialize(PrepareOutput.images(resolved)), to: path)
         }
         if let path = options.reportFile {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = (try? encoder.encode(["modified_images": outcome.packageChanges])) ?? Data()
+            let data = (try? encoder.encode(["modified_images": result.packageChanges])) ?? Data()
             try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: path)
         }
         if let path = options.outputEnvFile {
             try FileSystem.writeAtomically(environmentYAML, to: path)
         }
-        return PrepareResult(
-            dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
-            parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
-            insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: outcome.insecureRegistries),
-            report: outcome.report, packageChanges: outcome.packageChanges, rolesFile: rolesFile(),
-            environmentYAML: environmentYAML)
+        result.environmentYAML = environmentYAML
+        return result
     }
 
     /// The document `prepare default` writes, as YAML.

@@ -56,11 +56,11 @@ struct ModifyCommand: AsyncParsableCommand {
             // The value as YAML would read it: true/false, numbers, lists.
             entries.append(ConfigEntry(parts[0], (try? ConfigDocument.parse(value, file: "--var")) ?? .string(value)))
         }
-        let operations = try ImageOperations(options: RegistryOptions(registry, build))
+        let operations = try ImageOperations(options: RegistryOptions(registry), modification: ModificationOptions(build))
         let result = try await operations.modify(
             source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()))
         switch result {
-        case .built(let name, let summary): print("built \(name) (\(summary))")
+        case .built(let name, let report): print("built \(name) (\(ReportText.modification(report)))")
         case .alreadyThere(let name): print("skipped \(name) (already there)")
         case .notATarget(let source): print("skipped \(source) (none of the hotfix packages is installed: not modified)")
         }

@@ -47,6 +47,12 @@ struct PrepareRun: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Option(help: "How to show progress on standard error: auto (tty on a terminal, else plain), tty (a status redrawn in place), plain (a status line now and then, no control characters), none.")
+    var progress: ProgressMode = .auto
+
+    @Option(help: ArgumentHelp("Seconds between plain progress lines.", visibility: .hidden))
+    var progressInterval: Double = 5
+
     @OptionGroup(title: "Registries") var registry: RegistryOptionGroup
 
     @OptionGroup(title: "Modification") var build: BuildOptionGroup
@@ -55,6 +61,7 @@ struct PrepareRun: AsyncParsableCommand {
         if environmentFiles.isEmpty && environmentDirectory.isEmpty {
             throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
         }
+        guard progressInterval > 0 else { throw ValidationError("--progress-interval must be more than 0 seconds") }
         if discover && !dryRun {
             throw ValidationError("--discover goes with --dry-run (a real run always looks tags and labels up)")
         }
@@ -73,21 +80,52 @@ struct PrepareRun: AsyncParsableCommand {
         options.reportFile = report
         options.dryRun = dryRun
         options.discover = discover
-        options.registry = RegistryOptions(registry, build, progress: isatty(STDERR_FILENO) != 0 && !json)
+        options.registry = RegistryOptions(registry)
+        options.modification = ModificationOptions(build)
 
-        let result = try await PrepareWorkflow(options: options).run()
+        // A real run draws its progress; --json alone keeps standard error for errors.
+        let mode: ProgressMode = dryRun ? .none : (json && progress == .auto ? .none : progress)
+        let display = ProgressDisplay.make(mode, interval: .milliseconds(Int(progressInterval * 1000)))
+        display?.begin()
+        let result: PrepareResult
+        do {
+            result = try await PrepareWorkflow(options: options).run { display?.handle($0) }
+        } catch {
+            display?.finish()
+            throw error
+        }
+        display?.stop()
         for warning in result.plan.warnings {
             FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
         }
+        let report = ReportText.report(result)
         if json {
-            try printJSON(result)
+            try printJSON(PrepareJSON(result: result, report: report))
         } else if dryRun {
             print(PlanTable.render(result), terminator: "")
         } else {
             // The plan and the run's report for the operator; the env file's
             // text on standard output when it is not written to a file.
-            FileHandle.standardError.write(Data(PlanTable.render(result).utf8))
+            let table = PlanTable.render(result) + report.map { $0 + "\n" }.joined()
+            FileHandle.standardError.write(Data(table.utf8))
             if outputEnvFile == nil { print(result.environmentYAML, terminator: "") }
         }
+        display?.finish()
+    }
+}
+
+/// `prepare --json`: the result, with the report's lines as the operator reads them.
+struct PrepareJSON: Encodable {
+    var result: PrepareResult
+    var report: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case report
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(report, forKey: .report)
     }
 }

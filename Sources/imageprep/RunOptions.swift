@@ -94,7 +94,7 @@ enum CleanupName: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension RegistryOptions {
-    init(_ registry: RegistryOptionGroup, _ build: BuildOptionGroup? = nil, progress: Bool = false) {
+    init(_ registry: RegistryOptionGroup) {
         self.init()
         insecureRegistries = registry.insecureRegistries
         caFile = registry.caCert
@@ -109,15 +109,18 @@ extension RegistryOptions {
         } else if let directory = registry.cacheDir {
             configCacheDirectory = URL(fileURLWithPath: directory)
         }
-        if let build {
-            buildah = build.buildah
-            cleanup = build.cleanup.cleanup
-            keepBuildDirectory = build.keepBuildDir
-            onlyImagesWithPackages = build.onlyImagesWithPackages
-            engine = build.engine.engine
-            keepSourceMtimes = build.keepFileMtimes
-            if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
-        }
-        self.progress = progress
+    }
+}
+
+extension ModificationOptions {
+    init(_ build: BuildOptionGroup) {
+        self.init()
+        buildah = build.buildah
+        cleanup = build.cleanup.cleanup
+        keepBuildDirectory = build.keepBuildDir
+        onlyImagesWithPackages = build.onlyImagesWithPackages
+        engine = build.engine.engine
+        keepSourceMtimes = build.keepFileMtimes
+        if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
     }
 }

@@ -57,7 +57,7 @@ extension RegistryClient {
             http.tls = endpoint.tls
             http.followRedirects = request.followRedirects
             http.body = request.body
-            http.bodyWriter = request.bodyWriter
+            http.bodyWriter = ByteProgress.observing(request.bodyWriter)
             http.maxCollectedBody = request.maxCollectedBody
             http.headers = request.headers
             http.headers.set("User-Agent", configuration.userAgent)

@@ -87,9 +87,11 @@ public struct ImageCopier: Sendable {
             if !isTagged, try await target.manifest(destination.withDigest(raw.digest)) != nil {
                 continue
             }
+            let copiedBefore = report.bytesCopied
             for placement in try await copyBlobs(manifest.blobs, from: source, to: destination) {
                 report.add(placement)
             }
+            report.bytesNotCopied += Self.uniqueSize(manifest.blobs) - (report.bytesCopied - copiedBefore)
             if !isTagged {
                 try await target.putManifest(raw.bytes, mediaType: raw.mediaType, to: destination.withDigest(raw.digest))
                 report.manifestsPushed += 1
@@ -102,6 +104,12 @@ public struct ImageCopier: Sendable {
             "blobsCopied": "\(report.blobsCopied)", "blobsMounted": "\(report.blobsMounted)",
         ])
         return report
+    }
+
+    /// The bytes of the distinct blobs among `blobs`.
+    static func uniqueSize(_ blobs: [Descriptor]) -> Int64 {
+        var seen = Set<Digest>()
+        return blobs.reduce(0) { $0 + (seen.insert($1.digest).inserted ? $1.size : 0) }
     }
 
     /// The manifest `reference` names at its destination (registry or image-serve), or nil.

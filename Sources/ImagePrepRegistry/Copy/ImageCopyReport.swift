@@ -19,6 +19,8 @@ public struct ImageCopyReport: Sendable, Codable, Equatable {
     public var blobsMounted = 0
     public var blobsCopied = 0
     public var bytesCopied: Int64 = 0
+    /// Bytes of the blobs that were mounted or already present (not transferred).
+    public var bytesNotCopied: Int64 = 0
 
     mutating func add(_ placement: BlobPlacement) {
         switch placement {

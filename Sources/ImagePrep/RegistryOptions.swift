@@ -1,0 +1,52 @@
+import Foundation
+import ImagePrepBuild
+import ImagePrepRegistry
+import Logging
+
+/// How a run reaches registries: TLS, credentials, registries.conf, concurrency, caches,
+/// timeouts, and where an image-serve destination's files go.
+public struct RegistryOptions: Sendable {
+    /// `--insecure-registry HOST[:PORT]`, besides push destinations and
+    /// `DockerInsecureRegistryAddress`.
+    public var insecureRegistries: [String] = []
+    public var caFile: String?
+    /// `--authfile`, read before the default containers auth files.
+    public var authFile: String?
+    /// `--registries-conf`: read this file instead of `$CONTAINERS_REGISTRIES_CONF` or
+    /// `/etc/containers/registries.conf`.
+    public var registriesConfFile: String?
+    /// Images resolved or copied at once.
+    public var concurrency = 4
+    /// The registry client's log level (requests, retries, copies).
+    public var logLevel: Logger.Level = .warning
+    /// Where image config blobs are cached by digest between runs; nil for no cache.
+    public var configCacheDirectory: URL? = ConfigBlobCache.defaultDirectory()
+    /// Where the images of a destination without a push API (the undercloud's image-serve
+    /// registry) are written (`--image-serve-dir`).
+    public var imageServeDirectory = URL(fileURLWithPath: "/var/lib/image-serve")
+    /// A transfer that moves no byte for this long is aborted and retried (`--stall-timeout`);
+    /// also the longest wait for a connection, up to 30 s.
+    public var stallTimeout: Duration = .seconds(30)
+
+    public init() {}
+}
+
+/// How images are modified: the engine, buildah's storage and cleanup, build directories,
+/// and the hotfix and package-change checks around a modification.
+public struct ModificationOptions: Sendable {
+    public var buildah = Buildah()
+    public var cleanup: Cleanup = .full
+    public var keepBuildDirectory = false
+    public var workDirectory = FileManager.default.temporaryDirectory
+    /// rpm_install modifies only images that already have a package named
+    /// like one of the hotfix RPMs.
+    public var onlyImagesWithPackages = false
+    /// Compare package inventories before and after each modification.
+    public var reportPackageChanges = false
+    /// Which engine modifies images (`--engine`).
+    public var engine: ModifyEngine = .auto
+    /// Layer engine: keep the copied files' modification times.
+    public var keepSourceMtimes = false
+
+    public init() {}
+}
