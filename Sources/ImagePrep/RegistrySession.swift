@@ -7,8 +7,8 @@ import ImagePrepRegistry
 
 /// Settings of a real (not dry) run that the environment does not give.
 public struct RegistryOptions: Sendable {
-    /// `--insecure-registry HOST[:PORT]`, besides push destinations and
-    /// `DockerInsecureRegistryAddress`.
+    /// `--insecure-registry HOST[:PORT]`, besides `DockerInsecureRegistryAddress`,
+    /// `insecure = true` in registries.conf and a push destination on the undercloud's `:8787`.
     public var insecureRegistries: [String] = []
     public var caFile: String?
     /// `--authfile`, read before the default containers auth files.
@@ -68,7 +68,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     private let sourceDigests = Mutex<[String: Digest]>([:])
 
     public init(plan: PreparePlan, options: RegistryOptions) throws(PrepareError) {
-        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
+        // A push destination is verified like any registry, unless it is the undercloud's own.
+        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
+            + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
         var mirror: String?
         if let configured = plan.registry.mirror {
             var host = configured

@@ -8,7 +8,7 @@ import Logging
 struct RegistryOptionGroup: ParsableArguments {
     @Option(
         name: .customLong("insecure-registry"),
-        help: ArgumentHelp("Reach this registry over plain HTTP or unverified TLS (repeatable). Push destinations and DockerInsecureRegistryAddress are insecure already.", valueName: "host[:port]"))
+        help: ArgumentHelp("Reach this registry over plain HTTP or unverified TLS (repeatable); other registries, push destinations included, get verified TLS. DockerInsecureRegistryAddress, insecure = true in registries.conf and a push destination on the undercloud's port 8787 are insecure already.", valueName: "host[:port]"))
     var insecureRegistries: [String] = []
 
     @Option(name: .customLong("ca-cert"), help: ArgumentHelp("Also trust the CA certificates in this PEM file.", valueName: "file"))
