@@ -143,7 +143,7 @@ public struct ImageOperations: Sendable {
         let copier = ImageCopier(client: client, destinations: destinations)
         if try await copier.destinationManifest(targetReference) != nil { return .alreadyThere(targetName) }
         let sourceReference = await sources.available(requested)
-        let inventory = PackageInventory(client: client)
+        let inventory = PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize)
         if options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
             let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: sourceReference.description)
             if !plan.applies { return .notATarget(sourceReference.description) }

@@ -43,6 +43,8 @@ public struct RegistryOptions: Sendable {
     /// A transfer that moves no byte for this long is aborted and retried (`--stall-timeout`);
     /// also the longest wait for a connection, up to 30 s.
     public var stallTimeout: Duration = .seconds(30)
+    /// The largest rpmdb file a package inventory extracts from a layer (`--max-rpmdb-size`).
+    public var maxDatabaseSize: Int64 = 2 << 30
 
     public init() {}
 }
@@ -100,7 +102,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         copier = ImageCopier(
             client: client, platforms: platforms,
             destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
-        hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
+        hotfixes = HotfixPlanner(inventory: PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize))
         tags = TagLookup(client: client)
     }
 
