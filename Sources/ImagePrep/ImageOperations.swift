@@ -144,7 +144,7 @@ public struct ImageOperations: Sendable {
         let targetReference = try Self.reference(targetName)
         let copier = ImageCopier(client: client, destinations: destinations)
         let sourceReference = await sources.available(requested)
-        let inventory = PackageInventory(client: client)
+        let inventory = PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize)
         let modification = ImageModification(
             client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1),
             caFile: options.caFile, options: self.modification)

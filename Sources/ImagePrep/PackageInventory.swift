@@ -4,11 +4,18 @@ import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepRegistry
 
+/// Why a layer's rpm database could not be read (the caller names the image and layer).
+struct LayerReadError: Error {
+    var message: String
+}
+
 /// The RPMs installed in images, read by streaming their layers from the
 /// registry (top layer first, stopping at the first layer that holds the
 /// rpmdb), extracting only the rpmdb files and asking the host's `rpm` about
 /// them. Results are kept per layer digest, so images sharing a base are read
-/// once.
+/// once. Every layer read is checked against its digest (to its last byte),
+/// each rpmdb file is capped in size, and an error names the image and the
+/// layer, never the scratch directory.
 public actor PackageInventory {
     enum Finding {
         case noDatabase
@@ -18,6 +25,8 @@ public actor PackageInventory {
     static let databaseDirectories = ["usr/lib/sysimage/rpm", "var/lib/rpm"]
 
     let client: RegistryClient
+    /// The largest rpmdb file extracted from a layer, in bytes (`--max-rpmdb-size`).
+    let maxDatabaseSize: Int64
     private var findings: [String: Finding] = [:]
     private var host: Result<[InstalledPackage], any Error>?
     /// Layers streamed from the registry, for the operator and the tests.
@@ -26,10 +35,12 @@ public actor PackageInventory {
     public init(options: RegistryOptions) throws(PrepareError) {
         let registries = try RegistriesConf.load(path: options.registriesConfFile)
         client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries + registries.insecureRegistries))
+        maxDatabaseSize = options.maxDatabaseSize
     }
 
-    init(client: RegistryClient) {
+    init(client: RegistryClient, maxDatabaseSize: Int64 = RegistryOptions().maxDatabaseSize) {
         self.client = client
+        self.maxDatabaseSize = maxDatabaseSize
     }
 
     /// Each image's manifest, resolved once per inventory (a name is looked at for its
@@ -53,7 +64,11 @@ public actor PackageInventory {
             if let known = findings[key] {
                 finding = known
             } else {
-                finding = try await scan(layer, of: repository)
+                do {
+                    finding = try await scan(layer, of: repository)
+                } catch {
+                    throw Self.failure(error, image: name, layer: layer.digest)
+                }
                 findings[key] = finding
                 layersRead += 1
             }
@@ -62,16 +77,33 @@ public actor PackageInventory {
         throw PrepareError.invalidReference(name, "no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer")
     }
 
+    /// Why reading `layer` of image `image` failed, in one line naming both.
+    static func failure(_ error: any Error, image: String, layer: Digest) -> PrepareError {
+        let reason: String
+        switch error {
+        case let error as ArchiveError:
+            reason = (error.entry.map { "\($0): " } ?? "") + error.message
+        case let error as LayerReadError:
+            reason = error.message
+        case let error as RegistryError:
+            reason = error.description
+        default:
+            reason = "\(error)"
+        }
+        return .invalidReference(image, "layer \(layer): \(reason)")
+    }
+
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
         let stream = client.streamBlob(repository, descriptor: layer)
         let name = layer.digest.description
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
+        let limit = maxDatabaseSize
         // libarchive reads block: keep them off the concurrency pool.
         let found: (database: URL, backend: String)? = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    continuation.resume(returning: try Self.extractDatabase(stream, layer: name, into: directory))
+                    continuation.resume(returning: try Self.extractDatabase(stream, layer: name, into: directory, limit: limit))
                 } catch {
                     stream.cancel()
                     continuation.resume(throwing: error)
@@ -79,27 +111,58 @@ public actor PackageInventory {
             }
         }
         guard let found else { return .noDatabase }
-        return .packages(try await Self.query(found.database, backend: found.backend, layer: name))
+        return .packages(try await Self.query(found.database, backend: found.backend, root: directory))
     }
 
-    /// Extracts only the rpmdb files of a layer into `directory`; returns
-    /// the database found there and its backend.
+    /// Extracts only the rpmdb files of a layer into `directory`, reads the layer to its end
+    /// (its digest is checked there), and returns the database found and its backend.
     private static func extractDatabase(
-        _ stream: BlobStream, layer: String, into directory: URL
+        _ stream: BlobStream, layer: String, into directory: URL, limit: Int64
     ) throws -> (database: URL, backend: String)? {
         let reader = try ArchiveReader(source: layer) { try stream.read(into: $0) }
         var extractor = LayerExtractor(root: directory) { path in
             databaseDirectories.contains { path.hasPrefix($0 + "/") }
         }
+        extractor.maxFileSize = limit
+        extractor.maxFileSizeName = "--max-rpmdb-size"
         try extractor.apply(reader, layer: layer)
+        // libarchive stops at the archive's end marker: the rest (padding, or bytes a
+        // hostile registry added) still has to match the digest.
+        var rest = [UInt8](repeating: 0, count: 64 * 1024)
+        while try rest.withUnsafeMutableBytes({ try stream.read(into: $0) }) > 0 {}
         for relative in databaseDirectories {
             let database = directory.appendingPathComponent(relative)
+            guard isPlainDirectory(database, under: directory) else { continue }
             let files = (try? FileManager.default.contentsOfDirectory(atPath: database.path)) ?? []
-            if files.contains("rpmdb.sqlite") { return (database, "sqlite") }
-            if files.contains("Packages") { return (database, "bdb_ro") }
-            if files.contains("Packages.db") { return (database, "ndb") }
+            // rpm reads only regular files of the image: a symbolic link there could name a
+            // file of the host (its own rpm database, say).
+            for file in files where !isRegular(database.appendingPathComponent(file)) {
+                guard unlink(database.appendingPathComponent(file).path) == 0 || errno == EISDIR else {
+                    throw LayerReadError(message: "\(relative)/\(file): cannot remove: \(String(cString: strerror(errno)))")
+                }
+            }
+            let kept = Set(files.filter { isRegular(database.appendingPathComponent($0)) })
+            if kept.contains("rpmdb.sqlite") { return (database, "sqlite") }
+            if kept.contains("Packages") { return (database, "bdb_ro") }
+            if kept.contains("Packages.db") { return (database, "ndb") }
         }
         return nil
+    }
+
+    /// Whether `url` and every directory between `root` and it are directories, not links.
+    private static func isPlainDirectory(_ url: URL, under root: URL) -> Bool {
+        var current = root
+        for part in url.path.dropFirst(root.path.count).split(separator: "/") {
+            current.appendPathComponent(String(part))
+            var info = stat()
+            guard lstat(current.path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return false }
+        }
+        return true
+    }
+
+    private static func isRegular(_ url: URL) -> Bool {
+        var info = stat()
+        return lstat(url.path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
     }
 
     static let queryFormat = ["-qa", "--queryformat", "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"]
@@ -136,17 +199,26 @@ public actor PackageInventory {
         }).sorted()
     }
 
-    private static func query(_ database: URL, backend: String, layer: String) async throws -> [InstalledPackage] {
+    /// The packages in the database extracted under `root`; rpm's messages name the
+    /// database's path in the image, not `root`.
+    private static func query(_ database: URL, backend: String, root: URL) async throws -> [InstalledPackage] {
         let output: String
         do {
             output = try await CommandRunner.capture("rpm", [
                 "--dbpath", database.path, "--define", "_db_backend \(backend)",
             ] + queryFormat)
         } catch let failure as CommandRunner.Failure {
-            throw PrepareError.invalidReference(
-                layer,
-                "the host's rpm cannot read this image's \(backend == "bdb_ro" ? "Berkeley DB" : backend) rpm database: "
-                    + failure.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            // One line, naming paths as the image has them.
+            var message = failure.output.replacingOccurrences(of: root.path, with: "")
+                .split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { $0.hasPrefix("error: ") ? String($0.dropFirst("error: ".count)) : $0 }
+                .filter { !$0.isEmpty }
+                .joined(separator: "; ")
+            if message.isEmpty { message = "rpm \(failure.status)" }
+            throw LayerReadError(
+                message: "the host's rpm cannot read this image's \(backend == "bdb_ro" ? "Berkeley DB" : backend) rpm database: "
+                    + message)
         }
         return parse(output)
     }

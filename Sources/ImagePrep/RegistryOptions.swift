@@ -6,8 +6,8 @@ import Logging
 /// How a run reaches registries: TLS, credentials, registries.conf, concurrency, caches,
 /// timeouts, and where an image-serve destination's files go.
 public struct RegistryOptions: Sendable {
-    /// `--insecure-registry HOST[:PORT]`, besides push destinations and
-    /// `DockerInsecureRegistryAddress`.
+    /// `--insecure-registry HOST[:PORT]`, besides `DockerInsecureRegistryAddress`,
+    /// `insecure = true` in registries.conf and a push destination on the undercloud's `:8787`.
     public var insecureRegistries: [String] = []
     public var caFile: String?
     /// `--authfile`, read before the default containers auth files.
@@ -27,6 +27,8 @@ public struct RegistryOptions: Sendable {
     /// A transfer that moves no byte for this long is aborted and retried (`--stall-timeout`);
     /// also the longest wait for a connection, up to 30 s.
     public var stallTimeout: Duration = .seconds(30)
+    /// The largest rpmdb file a package inventory extracts from a layer (`--max-rpmdb-size`).
+    public var maxDatabaseSize: Int64 = 2 << 30
 
     public init() {}
 }

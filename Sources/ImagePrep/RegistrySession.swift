@@ -26,7 +26,9 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public init(
         plan: PreparePlan, options: RegistryOptions, modification: ModificationOptions = ModificationOptions()
     ) throws(PrepareError) {
-        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries + plan.pushDestinations)
+        // A push destination is verified like any registry, unless it is the undercloud's own.
+        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
+            + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
         var mirror: String?
         if let configured = plan.registry.mirror {
             var host = configured
@@ -57,7 +59,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         copier = ImageCopier(
             client: client, platforms: platforms,
             destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
-        hotfixes = HotfixPlanner(inventory: PackageInventory(client: client))
+        hotfixes = HotfixPlanner(inventory: PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize))
         tags = TagLookup(client: client)
     }
 

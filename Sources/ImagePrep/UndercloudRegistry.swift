@@ -10,6 +10,13 @@ public enum UndercloudRegistry {
         return (canonicalName(of: "\(short).ctlplane", hosts: text) ?? "localhost") + ":8787"
     }
 
+    /// Whether a push destination's `host:port` is on the undercloud registry's port, 8787:
+    /// the undercloud serves it over plain HTTP, so it is reached insecurely without being
+    /// marked (as the env files tripleoclient writes expect).
+    public static func isUndercloudPort(_ registry: String) -> Bool {
+        registry.hasSuffix(":8787")
+    }
+
     /// The first name on the first hosts line that lists `name`, as
     /// `getent hosts` prints it.
     static func canonicalName(of name: String, hosts: String) -> String? {

@@ -3,12 +3,19 @@ import Foundation
 /// Applies image layers, in order, to a directory: OCI whiteouts remove what
 /// lower layers put there, and no entry is ever written outside the root —
 /// absolute paths are made relative, `..` is refused, and nothing is written
-/// through a symbolic link. Devices, FIFOs and unsafe entries are skipped
-/// with a note.
+/// through a symbolic link. Devices, FIFOs, hard links to anything but a
+/// regular file of the image and unsafe entries are skipped with a note.
+/// Errors name the layer and the entry's path in the image, never the
+/// directory extracted into.
 public struct LayerExtractor {
     public let root: URL
     /// Which (normalized, relative) paths to extract; whiteouts apply to all.
     public var include: (String) -> Bool
+    /// The largest file written, in bytes (its header's claim and the data
+    /// read); nil for no limit.
+    public var maxFileSize: Int64?
+    /// Names the limit in the error for a file over it (the option that sets it).
+    public var maxFileSizeName = "the size limit"
     public private(set) var notes: [String] = []
 
     public init(root: URL, include: @escaping (String) -> Bool = { _ in true }) {
@@ -27,58 +34,82 @@ public struct LayerExtractor {
     }
 
     /// Applies one layer on top of what is already extracted.
-    public mutating func apply(_ reader: ArchiveReader, layer: String) throws {
+    public mutating func apply(_ reader: ArchiveReader, layer: String) throws(ArchiveError) {
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw ArchiveError(source: layer, message: "cannot make the directory to extract into: \(Self.reason(error))")
+        }
         var writtenInThisLayer = Set<String>()
         while let entry = try reader.next() {
-            guard let path = Self.normalize(entry.path) else {
-                notes.append("\(layer): refused \(entry.path): the path leaves the image root")
-                continue
-            }
-            if path.isEmpty { continue }
-            // Not NSString's path methods: deletingLastPathComponent traps on
-            // a one-character path (swift-corelibs-foundation 6.3).
-            let slash = path.lastIndex(of: "/")
-            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-            let parent = slash.map { String(path[..<$0]) } ?? ""
-            if name == ".wh..wh..opq" {
-                try clear(parent, keeping: writtenInThisLayer, layer: layer)
-                continue
-            }
-            if name.hasPrefix(".wh.") {
-                let hidden = parent.isEmpty ? String(name.dropFirst(4)) : parent + "/" + name.dropFirst(4)
-                try remove(hidden, layer: layer)
-                continue
-            }
-            guard include(path) || (entry.kind == .directory && isAncestorOfIncluded(path)) else { continue }
-            guard try parentIsSafe(path) else {
-                notes.append("\(layer): refused \(entry.path): a parent is a symbolic link")
-                continue
-            }
-            let target = root.appendingPathComponent(path)
-            switch entry.kind {
-            case .directory:
-                try makeDirectory(target, mode: entry.mode, path: path, layer: layer)
-            case .file:
-                try removeExisting(target)
-                try writeFile(target, mode: entry.mode, from: reader, layer: layer, path: path)
-            case .symlink:
-                try removeExisting(target)
-                try FileManager.default.createSymbolicLink(atPath: target.path, withDestinationPath: entry.linkTarget ?? "")
-            case .hardlink:
-                guard let linkTarget = entry.linkTarget.flatMap(Self.normalize), try parentIsSafe(linkTarget),
-                    FileManager.default.fileExists(atPath: root.appendingPathComponent(linkTarget).path)
-                else {
-                    notes.append("\(layer): skipped hard link \(entry.path): its target is not in the image")
-                    continue
+            do {
+                if let path = try applyEntry(entry, from: reader, layer: layer, writtenInThisLayer: writtenInThisLayer) {
+                    writtenInThisLayer.insert(path)
                 }
-                try removeExisting(target)
-                try FileManager.default.linkItem(at: root.appendingPathComponent(linkTarget), to: target)
-            case .other:
-                notes.append("\(layer): skipped \(entry.path): devices and FIFOs are not extracted")
-                continue
+            } catch let error as ArchiveError {
+                throw error
+            } catch {
+                // A file system error (Foundation's names the extraction directory).
+                throw ArchiveError(source: layer, entry: entry.path, message: Self.reason(error))
             }
-            writtenInThisLayer.insert(path)
         }
+    }
+
+    /// Applies one entry; returns the path written, if any.
+    private mutating func applyEntry(
+        _ entry: ArchiveEntry, from reader: ArchiveReader, layer: String, writtenInThisLayer: Set<String>
+    ) throws -> String? {
+        guard let path = Self.normalize(entry.path) else {
+            notes.append("\(layer): refused \(entry.path): the path leaves the image root")
+            return nil
+        }
+        if path.isEmpty { return nil }
+        // Not NSString's path methods: deletingLastPathComponent traps on
+        // a one-character path (swift-corelibs-foundation 6.3).
+        let slash = path.lastIndex(of: "/")
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let parent = slash.map { String(path[..<$0]) } ?? ""
+        if name == ".wh..wh..opq" {
+            try clear(parent, keeping: writtenInThisLayer, layer: layer)
+            return nil
+        }
+        if name.hasPrefix(".wh.") {
+            let hidden = parent.isEmpty ? String(name.dropFirst(4)) : parent + "/" + name.dropFirst(4)
+            try remove(hidden, layer: layer)
+            return nil
+        }
+        guard include(path) || (entry.kind == .directory && isAncestorOfIncluded(path)) else { return nil }
+        guard try parentIsSafe(path) else {
+            notes.append("\(layer): refused \(entry.path): a parent is a symbolic link")
+            return nil
+        }
+        let target = root.appendingPathComponent(path)
+        switch entry.kind {
+        case .directory:
+            try makeDirectory(target, mode: entry.mode, path: path, layer: layer)
+        case .file:
+            try removeExisting(target)
+            if let maxFileSize, entry.size > maxFileSize {
+                throw ArchiveError(source: layer, entry: entry.path, message: tooLarge(entry.size))
+            }
+            try writeFile(target, mode: entry.mode, from: reader, layer: layer, path: path)
+        case .symlink:
+            try removeExisting(target)
+            try FileManager.default.createSymbolicLink(atPath: target.path, withDestinationPath: entry.linkTarget ?? "")
+        case .hardlink:
+            guard let linkTarget = entry.linkTarget.flatMap(Self.normalize), !linkTarget.isEmpty,
+                try parentIsSafe(linkTarget), isRegularFile(root.appendingPathComponent(linkTarget))
+            else {
+                notes.append("\(layer): skipped hard link \(entry.path): its target is not a file of the image")
+                return nil
+            }
+            try removeExisting(target)
+            try FileManager.default.linkItem(at: root.appendingPathComponent(linkTarget), to: target)
+        case .other:
+            notes.append("\(layer): skipped \(entry.path): devices and FIFOs are not extracted")
+            return nil
+        }
+        return path
     }
 
     /// Directories leading to included paths are made as needed by
@@ -104,18 +135,46 @@ public struct LayerExtractor {
             if info.st_mode & S_IFMT == S_IFDIR { return }
             try FileManager.default.removeItem(at: target)
         }
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        try makeDirectories(path, layer: layer)
         chmod(target.path, mode_t(mode | 0o700))
     }
 
+    /// `path` (relative to the root) and the directories leading to it, with mkdir(2): its
+    /// error names the entry, Foundation's the extraction directory.
+    private func makeDirectories(_ path: Substring, layer: String) throws {
+        var current = root.path
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw ArchiveError(source: layer, entry: String(path), message: "cannot create: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private func makeDirectories(_ path: String, layer: String) throws {
+        try makeDirectories(Substring(path), layer: layer)
+    }
+
     private func writeFile(_ target: URL, mode: UInt32, from reader: ArchiveReader, layer: String, path: String) throws {
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if let slash = path.lastIndex(of: "/") {
+            do {
+                try makeDirectories(path[..<slash], layer: layer)
+            } catch var error as ArchiveError {
+                error.entry = path
+                throw error
+            }
+        }
         let fd = open(target.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode & 0o777 | 0o600))
         guard fd >= 0 else {
             throw ArchiveError(source: layer, entry: path, message: "cannot create: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        var total: Int64 = 0
         try reader.readData { chunk in
+            total += Int64(chunk.count)
+            if let maxFileSize, total > maxFileSize {
+                throw ArchiveError(source: layer, entry: path, message: tooLarge(total))
+            }
             var offset = 0
             while offset < chunk.count {
                 let written = Foundation.write(fd, chunk.baseAddress!.advanced(by: offset), chunk.count - offset)
@@ -125,6 +184,28 @@ public struct LayerExtractor {
                 offset += written
             }
         }
+    }
+
+    private func isRegularFile(_ url: URL) -> Bool {
+        var info = stat()
+        return lstat(url.path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+
+    private func tooLarge(_ size: Int64) -> String {
+        "\(size) bytes or more, over the limit of \(maxFileSize ?? 0) bytes (\(maxFileSizeName))"
+    }
+
+    /// A file system error in words, without the paths Foundation puts in its messages.
+    static func reason(_ error: any Error) -> String {
+        let error = error as NSError
+        var code: Int?
+        if error.domain == NSPOSIXErrorDomain {
+            code = error.code
+        } else if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            code = underlying.code
+        }
+        if let code { return "cannot extract: \(String(cString: strerror(Int32(code))))" }
+        return "cannot extract (file system error \(error.code))"
     }
 
     private func removeExisting(_ target: URL) throws {

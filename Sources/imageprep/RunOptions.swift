@@ -8,7 +8,7 @@ import Logging
 struct RegistryOptionGroup: ParsableArguments {
     @Option(
         name: .customLong("insecure-registry"),
-        help: ArgumentHelp("Reach this registry over plain HTTP or unverified TLS (repeatable). Push destinations and DockerInsecureRegistryAddress are insecure already.", valueName: "host[:port]"))
+        help: ArgumentHelp("Reach this registry over plain HTTP or unverified TLS (repeatable); other registries, push destinations included, get verified TLS. DockerInsecureRegistryAddress, insecure = true in registries.conf and a push destination on the undercloud's port 8787 are insecure already.", valueName: "host[:port]"))
     var insecureRegistries: [String] = []
 
     @Option(name: .customLong("ca-cert"), help: ArgumentHelp("Also trust the CA certificates in this PEM file.", valueName: "file"))
@@ -38,8 +38,12 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Abort and retry a transfer that moves no byte for this long, waiting for an answer included; also the longest wait for a connection.", valueName: "seconds"))
     var stallTimeout = 30
 
+    @Option(help: ArgumentHelp("Package inventories (image packages, hotfix plan, --only-images-with-packages, compare_host_packages, --report): the largest rpm database file read from a layer.", valueName: "MiB"))
+    var maxRpmdbSize = 2048
+
     func validate() throws {
         guard concurrency >= 1, concurrency <= 64 else { throw ValidationError("--concurrency must be between 1 and 64") }
+        guard maxRpmdbSize >= 1, maxRpmdbSize <= 1 << 20 else { throw ValidationError("--max-rpmdb-size must be between 1 and 1048576 MiB") }
         guard stallTimeout >= 1, stallTimeout <= 3600 else { throw ValidationError("--stall-timeout must be between 1 and 3600 seconds") }
     }
 }
@@ -103,6 +107,7 @@ extension RegistryOptions {
         concurrency = registry.concurrency
         imageServeDirectory = URL(fileURLWithPath: registry.imageServeDir)
         stallTimeout = .seconds(registry.stallTimeout)
+        maxDatabaseSize = Int64(registry.maxRpmdbSize) << 20
         logLevel = registry.verbose ? .debug : .warning
         if registry.noCache {
             configCacheDirectory = nil

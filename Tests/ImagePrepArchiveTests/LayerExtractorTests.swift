@@ -92,9 +92,67 @@ final class LayerExtractorTests: XCTestCase {
             "sha256:attack: refused ../outside/escaped: the path leaves the image root",
             "sha256:attack: refused sneaky/through-link: a parent is a symbolic link",
             "sha256:attack: refused up/outside/climbed: a parent is a symbolic link",
-            "sha256:attack: skipped hard link hardlink: its target is not in the image",
+            "sha256:attack: skipped hard link hardlink: its target is not a file of the image",
             "sha256:attack: skipped pipe: devices and FIFOs are not extracted",
         ])
+    }
+
+    /// A hard link is made only to a regular file the image has put there: never to a
+    /// directory (link(2) would refuse it with a raw file system error), a symbolic link's
+    /// target or anything outside.
+    func testHardLinksToDirectoriesAndThroughLinksAreSkipped() throws {
+        let outside = directory.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try "outside".write(to: outside.appendingPathComponent("file"), atomically: true, encoding: .utf8)
+        let links = try layer("links.tar.gz", [
+            ("dir", "var/lib/rpm/sub", ""), ("file", "var/lib/rpm/real", "real"),
+            ("hard", "var/lib/rpm/to-dir", "var/lib/rpm/sub"), ("hard", "var/lib/rpm/to-root", "."),
+            ("link", "var/lib/rpm/out", outside.path), ("hard", "var/lib/rpm/through", "var/lib/rpm/out/file"),
+            ("hard", "var/lib/rpm/to-link", "var/lib/rpm/out"), ("hard", "var/lib/rpm/good", "var/lib/rpm/real"),
+        ])
+        let root = directory.appendingPathComponent("root")
+        var extractor = LayerExtractor(root: root)
+        try extractor.apply(try ArchiveReader(path: links), layer: "sha256:links")
+        XCTAssertEqual(read("var/lib/rpm/good", in: root), "real")
+        for name in ["to-dir", "to-root", "through", "to-link"] {
+            var info = stat()
+            XCTAssertNotEqual(lstat(root.appendingPathComponent("var/lib/rpm/\(name)").path, &info), 0, name)
+        }
+        XCTAssertEqual(extractor.notes.filter { $0.contains("skipped hard link") }.count, 4, "\(extractor.notes)")
+        XCTAssertEqual(try String(contentsOf: outside.appendingPathComponent("file"), encoding: .utf8), "outside")
+    }
+
+    /// `maxFileSize` bounds what a file's header claims and what its data turns out to be.
+    func testAFileOverTheSizeLimitIsAnErrorNamingTheEntry() throws {
+        let big = try layer("big.tar.gz", [("dir", "db", ""), ("file", "db/Packages", "random:5000")])
+        var extractor = LayerExtractor(root: directory.appendingPathComponent("root"))
+        extractor.maxFileSize = 4096
+        extractor.maxFileSizeName = "--max-rpmdb-size"
+        XCTAssertThrowsError(try extractor.apply(try ArchiveReader(path: big), layer: "sha256:big")) { error in
+            XCTAssertEqual(error as? ArchiveError, ArchiveError(
+                source: "sha256:big", entry: "db/Packages",
+                message: "5000 bytes or more, over the limit of 4096 bytes (--max-rpmdb-size)"))
+        }
+        extractor.maxFileSize = 5000
+        XCTAssertNoThrow(try extractor.apply(try ArchiveReader(path: big), layer: "sha256:big"))
+    }
+
+    /// A file system error is the entry's path in the image and the reason, never
+    /// Foundation's message with the extraction directory.
+    func testAFileSystemErrorNamesTheEntryNotTheDirectory() throws {
+        let name = "var/lib/rpm/" + String(repeating: "n", count: 300)
+        let deep = "var/lib/rpm/" + String(repeating: "d/", count: 2100) + "x"
+        for (file, path, message) in [
+            ("long.tar.gz", name, "cannot create: File name too long"),
+            ("deep.tar.gz", deep, "cannot create: File name too long"),
+        ] {
+            let input = try layer(file, [("file", path, "x")])
+            let root = directory.appendingPathComponent("root-\(file)")
+            var extractor = LayerExtractor(root: root)
+            XCTAssertThrowsError(try extractor.apply(try ArchiveReader(path: input), layer: "sha256:\(file)")) { error in
+                XCTAssertEqual(error as? ArchiveError, ArchiveError(source: "sha256:\(file)", entry: path, message: message))
+            }
+        }
     }
 
     /// Found by `scripts/fuzz` (target layer): a top-level entry with a

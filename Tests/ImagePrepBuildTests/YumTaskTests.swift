@@ -198,6 +198,7 @@ final class YumTaskTests: XCTestCase {
         let env = work.appendingPathComponent("env.yaml")
         try """
             parameter_defaults:
+              DockerInsecureRegistryAddress: [\(registry.address)]
               ContainerImagePrepare:
               - push_destination: \(registry.address)
                 set: {namespace: \(registry.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}

@@ -68,7 +68,7 @@ final class ImageServeTests: XCTestCase {
         let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
         try """
             parameter_defaults:
-              DockerInsecureRegistryAddress: [\(source.address)]
+              DockerInsecureRegistryAddress: [\(source.address), \(imageServe.address)]
               ContainerImagePrepare:
               - push_destination: \(imageServe.address)
                 tag_from_label: rdo_version
@@ -317,7 +317,7 @@ final class ImageServeTests: XCTestCase {
         let set = "{namespace: \(source.address)/modified, name_prefix: centos-binary-, tag: current-tripleo}"
         try """
             parameter_defaults:
-              DockerInsecureRegistryAddress: [\(source.address)]
+              DockerInsecureRegistryAddress: [\(source.address), \(imageServe.address)]
               ContainerImagePrepare:
               - push_destination: \(imageServe.address)
                 includes: [nova-compute]
@@ -408,7 +408,7 @@ final class ImageServeTests: XCTestCase {
         try """
             parameter_defaults:
               AdditionalArchitectures: [arm64]
-              DockerInsecureRegistryAddress: [\(source.address)]
+              DockerInsecureRegistryAddress: [\(source.address), \(imageServe.address)]
               ContainerImagePrepare:
               - push_destination: \(imageServe.address)
                 tag_from_label: rdo_version

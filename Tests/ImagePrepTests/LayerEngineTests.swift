@@ -181,7 +181,7 @@ final class LayerEngineTests: XCTestCase {
         let env = work.appendingPathComponent("prepare.yaml")
         try """
             parameter_defaults:
-              DockerInsecureRegistryAddress: [\(source.address)]
+              DockerInsecureRegistryAddress: [\(source.address), \(destination.address)]
               ContainerImagePrepare:
               - push_destination: \(destination.address)
                 tag_from_label: rdo_version

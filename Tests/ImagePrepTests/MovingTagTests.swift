@@ -102,6 +102,7 @@ final class MovingTagTests: XCTestCase {
             """.write(to: env, atomically: true, encoding: .utf8)
         let run = try CLI.run([
             "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", proxy.address,
+            "--insecure-registry", destination.address,
             "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("cache").path, "--engine", "layer",
         ])
         XCTAssertEqual(run.status, 0, run.stderr)

@@ -44,7 +44,7 @@ final class PrepareRegistryTests: XCTestCase {
         let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
         try """
             parameter_defaults:
-              DockerInsecureRegistryAddress: [\(source.address)]
+              DockerInsecureRegistryAddress: [\(source.address), \(destination.address)]
               ContainerImagePrepare:
               - push_destination: \(destination.address)
                 tag_from_label: rdo_version
@@ -188,7 +188,7 @@ final class PrepareRegistryTests: XCTestCase {
         // A plain-HTTP source not marked insecure: TLS is verified by
         // default, and the error says how to mark it.
         let started = Date()
-        let refused = try runVariant("strict.yaml", [("  DockerInsecureRegistryAddress: [\(source.address)]\n", "")])
+        let refused = try runVariant("strict.yaml", [("[\(source.address), \(destination.address)]", "[\(destination.address)]")])
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains(source.address), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("--insecure-registry"), refused.stderr)
@@ -218,7 +218,7 @@ final class PrepareRegistryTests: XCTestCase {
             let env = work.appendingPathComponent("\(mode).yaml")
             try """
                 parameter_defaults:
-                  DockerInsecureRegistryAddress: [\(source.address)]
+                  DockerInsecureRegistryAddress: [\(source.address), \(destination.address)]
                   ContainerImagePrepare:
                   - push_destination: \(destination.address)
                     set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
@@ -346,6 +346,7 @@ final class PrepareRegistryTests: XCTestCase {
         let env = work.appendingPathComponent("hotfix-env.yaml")
         try """
             parameter_defaults:
+              DockerInsecureRegistryAddress: [\(destination.address)]
               ContainerImagePrepare:
               - push_destination: \(destination.address)
                 set: {namespace: \(destination.address)/hotfixes, tag: current-hf1}

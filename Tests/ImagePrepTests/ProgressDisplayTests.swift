@@ -77,7 +77,7 @@ final class ProgressDisplayTests: XCTestCase {
                 set: {namespace: \(source)/progress, tag: current-tripleo}
             """.write(to: env, atomically: true, encoding: .utf8)
         return [
-            "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", source,
+            "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", source, "--insecure-registry", destination,
             "--output-env-file", work.appendingPathComponent("images-env.yaml").path,
             "--cache-dir", work.appendingPathComponent("cache").path,
         ]

@@ -69,7 +69,7 @@ final class RegistriesConfRegistryTests: XCTestCase {
                 tag_from_label: rdo_version
                 set: {namespace: \(source)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
             """, "prepare.yaml", in: work)
-        return ["prepare", "-e", env, "--template-file", template, "--no-cache"]
+        return ["prepare", "-e", env, "--template-file", template, "--no-cache", "--insecure-registry", destination]
     }
 
     func testPullsGoThroughTheMirrorsInOrderWhenTheRegistryIsDown() async throws {

@@ -105,6 +105,7 @@ final class UndercloudBuildahTests: XCTestCase {
         let env = try write(
             """
             parameter_defaults:
+              DockerInsecureRegistryAddress: [\(destination.address)]
               ContainerImageRegistryCredentials:
                 \(source.address):
                   \(Self.user): \(Self.password)
@@ -189,7 +190,7 @@ final class UndercloudBuildahTests: XCTestCase {
                 set: {namespace: 'containers-storage:mylocal', name_prefix: centos-binary-, tag: \(tag)}
             \(extra)
             """, "prepare-\(tag).yaml", in: work)
-        return ["prepare", "-e", env, "--template-file", template]
+        return ["prepare", "-e", env, "--template-file", template, "--insecure-registry", destination]
     }
 
     func testALocallyBuiltImageIsCopiedFromContainersStorage() async throws {

@@ -22,17 +22,21 @@ public final class RegistryServer: @unchecked Sendable {
     }
 
     public let directory: URL
+    public let host: String
     public let port: Int
     public let address: String
-    private let process = Process()
+    private var process = Process()
     private let logURL: URL
+    private let configPath: String
 
-    public init(auth: Auth = .none, tls: TLSFiles? = nil) throws {
+    /// A registry on `host` (any 127.x.y.z address) and `port` (a free one if nil).
+    public init(auth: Auth = .none, tls: TLSFiles? = nil, host: String = "127.0.0.1", port: Int? = nil) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("imageprep-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try Self.freePort()
-        address = "127.0.0.1:\(port)"
+        self.host = host
+        self.port = try port ?? Self.freePort()
+        address = "\(host):\(self.port)"
         logURL = directory.appendingPathComponent("registry.log")
 
         var config = """
@@ -81,11 +85,17 @@ public final class RegistryServer: @unchecked Sendable {
 
                 """
         }
-        let configPath = directory.appendingPathComponent("config.yml").path
+        configPath = directory.appendingPathComponent("config.yml").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
 
         try Data().write(to: logURL)
+        try launch()
+    }
+
+    private func launch() throws {
         let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
         process.arguments = ["serve", configPath]
         process.standardOutput = log
@@ -95,6 +105,23 @@ public final class RegistryServer: @unchecked Sendable {
     }
 
     public var storageDirectory: URL { directory.appendingPathComponent("storage") }
+
+    /// The registry process's id, while it runs.
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Kills the registry with SIGKILL, as a crash or the OOM killer would: no request is
+    /// finished, the storage stays as it was at that instant.
+    public func kill() {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts the registry again on the same address and storage.
+    public func restart() throws {
+        guard !process.isRunning else { return }
+        try launch()
+    }
 
     public func stop() {
         if process.isRunning {
@@ -140,6 +167,13 @@ public final class RegistryServer: @unchecked Sendable {
         try data.write(to: path)
     }
 
+    /// Replaces a stored blob's bytes, as a hostile or broken registry would serve them.
+    public func replaceBlob(_ digest: String, with data: Data) throws {
+        let hex = String(digest.dropFirst("sha256:".count))
+        try data.write(to: storageDirectory.appendingPathComponent(
+            "docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"))
+    }
+
     private func waitUntilListening() throws {
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
@@ -148,25 +182,25 @@ public final class RegistryServer: @unchecked Sendable {
                 throw NSError(domain: "RegistryServer", code: 1,
                               userInfo: [NSLocalizedDescriptionKey: "docker-registry exited: \(log)"])
             }
-            if Self.canConnect(port) { return }
+            if Self.canConnect(port, host: host) { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw NSError(domain: "RegistryServer", code: 2,
                       userInfo: [NSLocalizedDescriptionKey: "docker-registry did not listen on \(address)"])
     }
 
-    private static func loopback(_ port: Int) -> sockaddr_in {
+    private static func loopback(_ port: Int, host: String = "127.0.0.1") -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         return address
     }
 
-    private static func canConnect(_ port: Int) -> Bool {
+    private static func canConnect(_ port: Int, host: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = loopback(port)
+        var address = loopback(port, host: host)
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
