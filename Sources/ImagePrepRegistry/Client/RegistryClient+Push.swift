@@ -22,7 +22,8 @@ extension RegistryClient {
     }
 
     /// Asks the registry to link a blob from `sourceRepository` (same registry) into
-    /// `repository` without transferring it.
+    /// `repository` without transferring it. With `repository` itself as the source this asks
+    /// whether the blob is there and opens an upload session when it is not, in one request.
     public func mountBlob(_ digest: Digest, from sourceRepository: String, into repository: Reference) async throws
         -> MountResult
     {
@@ -30,7 +31,8 @@ extension RegistryClient {
         var request = RegistryRequest(.post, "/v2/\(repository.repository)/blobs/uploads/",
                                       registry: repository.registry, context: context)
         request.query = [("mount", digest.description), ("from", sourceRepository)]
-        request.scopes = [Self.pushScope(repository.repository), Self.pullScope(sourceRepository)]
+        request.scopes = [Self.pushScope(repository.repository)]
+        if sourceRepository != repository.repository { request.scopes.append(Self.pullScope(sourceRepository)) }
         let response = try await send(request)
         if response.status == 201 { return .mounted }
         guard let location = response.headers["Location"] else {
@@ -41,7 +43,9 @@ extension RegistryClient {
 
     /// Streams a blob from `source` into `destination`, verifying its digest and size while
     /// it flows; the blob is committed only when both match, and never held whole in memory.
-    /// Uses `uploadLocation` when a session is already open (after a refused mount).
+    /// Uses `uploadLocation` when a session is already open (after a refused mount). A blob up
+    /// to ``Configuration/monolithicUploadLimit`` goes in one `PUT ?digest=` (the registry checks
+    /// the digest before committing it), a larger one in a `PATCH` and an empty `PUT`.
     public func copyBlob(
         _ descriptor: Descriptor,
         from source: Reference,
@@ -64,7 +68,10 @@ extension RegistryClient {
         let pipe = BlobPipe()
         let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
 
-        var upload = RegistryRequest(.patch, location, registry: destination.registry, context: destinationContext)
+        let monolithic = descriptor.size <= configuration.monolithicUploadLimit
+        var upload = RegistryRequest(monolithic ? .put : .patch, location, registry: destination.registry,
+                                     context: destinationContext)
+        if monolithic { upload.query = [("digest", descriptor.digest.description)] }
         upload.headers.set("Content-Type", "application/octet-stream")
         upload.body = .stream(length: descriptor.size, reader: { try pipe.read(into: $0) })
         upload.scopes = [Self.pushScope(destination.repository)]
@@ -121,6 +128,7 @@ extension RegistryClient {
         case (nil, .success(let response)):
             uploadResponse = response
         }
+        if monolithic { return bytes }
         guard let next = uploadResponse.headers["Location"] else {
             throw RegistryError.invalidResponse(destinationContext, reason: "the upload answer has no Location header")
         }

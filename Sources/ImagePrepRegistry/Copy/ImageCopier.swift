@@ -156,18 +156,19 @@ public struct ImageCopier: Sendable {
     /// Puts one blob in `destination`'s repository, registry or image-serve directory:
     /// nothing when it is there, a mount (a hard link, in a directory) when another
     /// repository of the destination holds it (`preferred` first, then those known to), else
-    /// its bytes from `source`, checked against its digest. A blob placed by several images at
-    /// once is transferred once.
+    /// its bytes from `source`, checked against its digest. A registry is asked once, with a
+    /// mount request whose refusal opens the upload session; a blob placed by several images
+    /// at once is transferred once, and a blob known to be in the repository is not asked for
+    /// again in the run (``BlobTransferCoordinator``).
     public func place(
         _ blob: Descriptor, from source: BlobSource, in destination: Reference, preferring preferred: [String] = []
     ) async throws -> BlobPlacement {
         let target = try await destinations.destination(for: destination)
         return try await coordinator.place(blob.digest, registry: destination.registry, repository: destination.repository) { known in
-            if try await target.hasBlob(blob, in: destination) {
-                return .alreadyPresent
-            }
             let candidates = (preferred + known.subtracting(preferred).sorted()).filter { $0 != destination.repository }
             switch try await target.mount(blob, into: destination, candidates: candidates) {
+            case .present:
+                return .alreadyPresent
             case .mounted:
                 return .mounted
             case .notMounted(let uploadLocation):
