@@ -64,58 +64,60 @@ extension RegistryClient {
         let destinationContext = Self.context(destination, "uploading blob", reference: descriptor.digest.description)
         _ = try await endpoint(for: source.registry, context: sourceContext)
 
-        let lease = await transport.lease(slots: 2)
-        let pipe = BlobPipe()
-        let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
-
         let monolithic = descriptor.size <= configuration.monolithicUploadLimit
-        var upload = RegistryRequest(monolithic ? .put : .patch, location, registry: destination.registry,
-                                     context: destinationContext)
-        if monolithic { upload.query = [("digest", descriptor.digest.description)] }
-        upload.headers.set("Content-Type", "application/octet-stream")
-        upload.body = .stream(length: descriptor.size, reader: { try pipe.read(into: $0) })
-        upload.scopes = [Self.pushScope(destination.repository)]
-        upload.lease = lease
+        let (downloadError, uploadResult, bytes) = await transport.withLease(slots: 2) {
+            lease -> ((any Error)?, Result<HTTPResponse, any Error>, Int64) in
+            let pipe = BlobPipe()
+            let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
 
-        var download = RegistryRequest(.get, "/v2/\(source.repository)/blobs/\(descriptor.digest)",
-                                       registry: source.registry, context: sourceContext)
-        download.scopes = [Self.pullScope(source.repository)]
-        download.followRedirects = true
-        download.lease = lease
-        download.bodyWriter = { bytes in
-            try verifier.update(bytes)
-            try pipe.write(bytes)
-        }
+            var upload = RegistryRequest(monolithic ? .put : .patch, location, registry: destination.registry,
+                                         context: destinationContext)
+            if monolithic { upload.query = [("digest", descriptor.digest.description)] }
+            upload.headers.set("Content-Type", "application/octet-stream")
+            upload.body = .stream(length: descriptor.size, reader: { try pipe.read(into: $0) })
+            upload.scopes = [Self.pushScope(destination.repository)]
+            upload.lease = lease
 
-        async let uploaded: HTTPResponse = {
-            do {
-                let response = try await self.send(upload)
-                // Anything the source still sends has nowhere to go.
-                pipe.fail(RegistryError.sizeMismatch(sourceContext, expected: descriptor.size, actual: descriptor.size + 1))
-                return response
-            } catch {
-                pipe.fail(error)
-                throw error
+            var download = RegistryRequest(.get, "/v2/\(source.repository)/blobs/\(descriptor.digest)",
+                                           registry: source.registry, context: sourceContext)
+            download.scopes = [Self.pullScope(source.repository)]
+            download.followRedirects = true
+            download.lease = lease
+            download.bodyWriter = { bytes in
+                try verifier.update(bytes)
+                try pipe.write(bytes)
             }
-        }()
 
-        var downloadError: (any Error)?
-        var bytes: Int64 = 0
-        do {
-            _ = try await send(download)
-            bytes = try verifier.verify()
-            pipe.finish()
-        } catch {
-            downloadError = error
-            pipe.fail(error)
+            async let uploaded: HTTPResponse = {
+                do {
+                    let response = try await self.send(upload)
+                    // Anything the source still sends has nowhere to go.
+                    pipe.fail(RegistryError.sizeMismatch(sourceContext, expected: descriptor.size, actual: descriptor.size + 1))
+                    return response
+                } catch {
+                    pipe.fail(error)
+                    throw error
+                }
+            }()
+
+            var downloadError: (any Error)?
+            var bytes: Int64 = 0
+            do {
+                _ = try await send(download)
+                bytes = try verifier.verify()
+                pipe.finish()
+            } catch {
+                downloadError = error
+                pipe.fail(error)
+            }
+            let uploadResult: Result<HTTPResponse, any Error>
+            do {
+                uploadResult = .success(try await uploaded)
+            } catch {
+                uploadResult = .failure(error)
+            }
+            return (downloadError, uploadResult, bytes)
         }
-        let uploadResult: Result<HTTPResponse, any Error>
-        do {
-            uploadResult = .success(try await uploaded)
-        } catch {
-            uploadResult = .failure(error)
-        }
-        await transport.release(lease)
 
         let uploadResponse: HTTPResponse
         switch (downloadError, uploadResult) {

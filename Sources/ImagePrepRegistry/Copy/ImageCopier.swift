@@ -188,23 +188,19 @@ public struct ImageCopier: Sendable {
     ) async throws -> Int64 {
         let policy = client.configuration.retry
         var location = uploadLocation
-        var attempt = 0
-        while true {
-            attempt += 1
+        return try await policy.run { attempt in
             do {
-                return try await target.putBlob(blob, from: source, into: destination, uploadLocation: location)
-            } catch let error as RegistryError {
-                guard attempt < policy.maxAttempts, error.isTransient else {
-                    if attempt == policy.maxAttempts, case .connection(let context, _) = error {
-                        await client.breaker.trip(context.registry, after: error)
-                    }
+                return .done(try await target.putBlob(blob, from: source, into: destination, uploadLocation: location))
+            } catch let error as RegistryError where error.isTransient {
+                if policy.isLast(attempt) {
+                    if case .connection(let context, _) = error { await client.breaker.trip(context.registry, after: error) }
                     throw error
                 }
                 location = nil
                 client.logger.info("retrying blob copy", metadata: [
                     "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(attempt)",
                 ])
-                try await client.pause(policy.backoff(afterAttempt: attempt))
+                return .retry(failure: error)
             }
         }
     }
