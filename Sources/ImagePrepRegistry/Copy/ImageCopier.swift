@@ -18,6 +18,7 @@ public struct ImageCopier: Sendable {
     public var platforms: Platforms
     /// How many blobs of one image are transferred at once.
     public var blobConcurrency: Int
+    let lookups = ManifestLookups()
 
     public init(
         client: RegistryClient,
@@ -46,7 +47,7 @@ public struct ImageCopier: Sendable {
             switch platforms {
             case .all:
                 tagged = top
-                if try await target.manifest(destination)?.digest == tagged.digest {
+                if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
                     return skipped(source, destination, tagged)
                 }
                 for entry in index.manifests {
@@ -63,7 +64,7 @@ public struct ImageCopier: Sendable {
                     throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
                                                          available: index.manifests.compactMap(\.platform))
                 }
-                if let present = try await target.manifest(destination), present.digest == entry.digest {
+                if let present = try await taggedManifest(destination, in: target), present.digest == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
                 }
@@ -73,7 +74,7 @@ public struct ImageCopier: Sendable {
             }
         } else {
             tagged = top
-            if try await target.manifest(destination)?.digest == tagged.digest {
+            if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
                 return skipped(source, destination, tagged)
             }
             manifests.append((top, try client.decodeManifest(top, reference: source)))
@@ -104,8 +105,18 @@ public struct ImageCopier: Sendable {
     }
 
     /// The manifest `reference` names at its destination (registry or image-serve), or nil.
+    /// When there is none, the copy to `reference` that follows does not ask again.
     public func destinationManifest(_ reference: Reference) async throws -> Descriptor? {
-        try await destinations.destination(for: reference).manifest(reference)
+        let answer = try await destinations.destination(for: reference).manifest(reference)
+        if answer == nil { await lookups.recordAbsent(reference) }
+        return answer
+    }
+
+    /// The manifest the destination tag names; not asked again when ``destinationManifest(_:)``
+    /// just found none.
+    private func taggedManifest(_ destination: Reference, in target: any ImageDestination) async throws -> Descriptor? {
+        if await lookups.takeAbsent(destination) { return nil }
+        return try await target.manifest(destination)
     }
 
     /// Puts a manifest byte for byte at its destination (registry or image-serve).
