@@ -65,14 +65,8 @@ struct ImageModification {
                 image: source.description, step: "build \(task.name) (--engine layer)",
                 message: "\(task.name) runs commands in the image and needs buildah: use --engine auto or buildah")
         }
-        await buildSlot.acquire()
-        do {
-            let report = try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
-            await buildSlot.release()
-            return report
-        } catch {
-            await buildSlot.release()
-            throw error
+        return try await buildSlot.withSlots {
+            try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
         }
     }
 

@@ -77,7 +77,7 @@ final class RetryThroughFaultProxyTests: XCTestCase {
             layers: [TestImages.layer(seed: "retry-glance-1", size: 256 * 1024), TestImages.layer(seed: "retry-glance-2")])
         try proxy.setRules([
             .init(match: "^POST /v2/retry-mirror/glance-api/blobs/uploads/", status: 503, times: 1),
-            .init(match: "^PATCH /v2/retry-mirror/glance-api/blobs/uploads/", status: 503, times: 1),
+            .init(match: "^PUT /v2/retry-mirror/glance-api/blobs/uploads/", status: 503, times: 1),
             .init(match: "^PUT /v2/retry-mirror/glance-api/manifests/1", status: 429, times: 1, retryAfter: 1),
         ])
         let before = proxy.requests().count

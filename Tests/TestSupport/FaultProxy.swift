@@ -7,7 +7,7 @@ import Foundation
 /// `Location` URLs point back at the proxy. A rule may instead misbehave as no real registry
 /// does on demand (`Rule.Action`). Every request is logged to `proxy.log` as
 /// `METHOD PATH STATUS injected|forwarded|ACTION`, and to `headers.log` with whether it
-/// carried credentials.
+/// carried credentials; every TCP connection it accepts to `connections.log`.
 public final class FaultProxy: @unchecked Sendable {
     public struct Rule: Codable, Sendable {
         /// What a matching request gets.
@@ -92,6 +92,9 @@ public final class FaultProxy: @unchecked Sendable {
     /// Logged requests, as `METHOD PATH STATUS injected|forwarded`.
     public func requests() -> [String] { service.lines(of: "proxy.log") }
 
+    /// TCP connections the proxy accepted so far, as the client's `host:port`.
+    public func connections() -> [String] { service.lines(of: "connections.log") }
+
     public func stop() { service.stop() }
 
     static let script = #"""
@@ -122,6 +125,13 @@ public final class FaultProxy: @unchecked Sendable {
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                # One handler per TCP connection: log each accepted connection.
+                super().setup()
+                with lock:
+                    with open("connections.log", "a") as log:
+                        log.write("%s:%d\n" % self.client_address[:2])
 
             def record(self, status, how):
                 with lock:

@@ -23,7 +23,8 @@ extension RegistryClient {
     }
 
     /// Asks the registry to link a blob from `sourceRepository` (same registry) into
-    /// `repository` without transferring it.
+    /// `repository` without transferring it. With `repository` itself as the source this asks
+    /// whether the blob is there and opens an upload session when it is not, in one request.
     public func mountBlob(_ digest: Digest, from sourceRepository: String, into repository: Reference) async throws
         -> MountResult
     {
@@ -31,7 +32,8 @@ extension RegistryClient {
         var request = RegistryRequest(.post, "/v2/\(repository.repository)/blobs/uploads/",
                                       registry: repository.registry, context: context)
         request.query = [("mount", digest.description), ("from", sourceRepository)]
-        request.scopes = [Self.pushScope(repository.repository), Self.pullScope(sourceRepository)]
+        request.scopes = [Self.pushScope(repository.repository)]
+        if sourceRepository != repository.repository { request.scopes.append(Self.pullScope(sourceRepository)) }
         let response = try await send(request)
         if response.status == 201 { return .mounted }
         guard let location = response.headers["Location"] else {
@@ -42,7 +44,9 @@ extension RegistryClient {
 
     /// Streams a blob from `source` into `destination`, verifying its digest and size while
     /// it flows; the blob is committed only when both match, and never held whole in memory.
-    /// Uses `uploadLocation` when a session is already open (after a refused mount).
+    /// Uses `uploadLocation` when a session is already open (after a refused mount). A blob up
+    /// to ``Configuration/monolithicUploadLimit`` goes in one `PUT ?digest=` (the registry checks
+    /// the digest before committing it), a larger one in a `PATCH` and an empty `PUT`.
     public func copyBlob(
         _ descriptor: Descriptor,
         from source: Reference,
@@ -61,55 +65,60 @@ extension RegistryClient {
         let destinationContext = Self.context(destination, "uploading blob", reference: descriptor.digest.description)
         _ = try await endpoint(for: source.registry, context: sourceContext)
 
-        let lease = await transport.lease(slots: 2)
-        let pipe = BlobPipe()
-        let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
+        let monolithic = descriptor.size <= configuration.monolithicUploadLimit
+        let (downloadError, uploadResult, bytes) = await transport.withLease(slots: 2) {
+            lease -> ((any Error)?, Result<HTTPResponse, any Error>, Int64) in
+            let pipe = BlobPipe()
+            let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
 
-        var upload = RegistryRequest(.patch, location, registry: destination.registry, context: destinationContext)
-        upload.headers.set("Content-Type", "application/octet-stream")
-        upload.body = .stream(length: descriptor.size, reader: { try pipe.read(into: $0) })
-        upload.scopes = [Self.pushScope(destination.repository)]
-        upload.lease = lease
+            var upload = RegistryRequest(monolithic ? .put : .patch, location, registry: destination.registry,
+                                         context: destinationContext)
+            if monolithic { upload.query = [("digest", descriptor.digest.description)] }
+            upload.headers.set("Content-Type", "application/octet-stream")
+            upload.body = .stream(length: descriptor.size, reader: { try pipe.read(into: $0) })
+            upload.scopes = [Self.pushScope(destination.repository)]
+            upload.lease = lease
 
-        var download = RegistryRequest(.get, "/v2/\(source.repository)/blobs/\(descriptor.digest)",
-                                       registry: source.registry, context: sourceContext)
-        download.scopes = [Self.pullScope(source.repository)]
-        download.followRedirects = true
-        download.lease = lease
-        download.bodyWriter = { bytes in
-            try verifier.update(bytes)
-            try pipe.write(bytes)
-        }
-
-        async let uploaded: HTTPResponse = {
-            do {
-                let response = try await self.send(upload)
-                // Anything the source still sends has nowhere to go.
-                pipe.fail(RegistryError.sizeMismatch(sourceContext, expected: descriptor.size, actual: descriptor.size + 1))
-                return response
-            } catch {
-                pipe.fail(error)
-                throw error
+            var download = RegistryRequest(.get, "/v2/\(source.repository)/blobs/\(descriptor.digest)",
+                                           registry: source.registry, context: sourceContext)
+            download.scopes = [Self.pullScope(source.repository)]
+            download.followRedirects = true
+            download.lease = lease
+            download.bodyWriter = { bytes in
+                try verifier.update(bytes)
+                try pipe.write(bytes)
             }
-        }()
 
-        var downloadError: (any Error)?
-        var bytes: Int64 = 0
-        do {
-            _ = try await send(download)
-            bytes = try verifier.verify()
-            pipe.finish()
-        } catch {
-            downloadError = error
-            pipe.fail(error)
+            async let uploaded: HTTPResponse = {
+                do {
+                    let response = try await self.send(upload)
+                    // Anything the source still sends has nowhere to go.
+                    pipe.fail(RegistryError.sizeMismatch(sourceContext, expected: descriptor.size, actual: descriptor.size + 1))
+                    return response
+                } catch {
+                    pipe.fail(error)
+                    throw error
+                }
+            }()
+
+            var downloadError: (any Error)?
+            var bytes: Int64 = 0
+            do {
+                _ = try await send(download)
+                bytes = try verifier.verify()
+                pipe.finish()
+            } catch {
+                downloadError = error
+                pipe.fail(error)
+            }
+            let uploadResult: Result<HTTPResponse, any Error>
+            do {
+                uploadResult = .success(try await uploaded)
+            } catch {
+                uploadResult = .failure(error)
+            }
+            return (downloadError, uploadResult, bytes)
         }
-        let uploadResult: Result<HTTPResponse, any Error>
-        do {
-            uploadResult = .success(try await uploaded)
-        } catch {
-            uploadResult = .failure(error)
-        }
-        await transport.release(lease)
 
         let uploadResponse: HTTPResponse
         switch (downloadError, uploadResult) {
@@ -122,6 +131,7 @@ extension RegistryClient {
         case (nil, .success(let response)):
             uploadResponse = response
         }
+        if monolithic { return bytes }
         guard let next = uploadResponse.headers["Location"] else {
             throw RegistryError.invalidResponse(destinationContext, reason: "the upload answer has no Location header")
         }

@@ -48,10 +48,8 @@ extension RegistryClient {
         try await breaker.check(request.registry, context: request.context)
         var endpoint = try await endpoint(for: request.registry, context: request.context)
         let policy = configuration.retry
-        var attempt = 0
         var renewedToken = false
-        while true {
-            attempt += 1
+        return try await policy.run { attempt in
             if Task.isCancelled { throw RegistryError.cancelled }
             var http = HTTPRequest(method: request.method, url: try url(for: request, base: endpoint.baseURL))
             http.tls = endpoint.tls
@@ -73,15 +71,13 @@ extension RegistryClient {
             do {
                 response = try await transport.perform(http, slot: request.lease.map { .leased($0) } ?? .acquire)
             } catch let error as TransportError {
-                if error.isRetryable, request.isReplayable, attempt < policy.maxAttempts {
-                    let delay = policy.backoff(afterAttempt: attempt)
+                let failure = Self.registryError(error, context: request.context)
+                if error.isRetryable, request.isReplayable, !policy.isLast(attempt) {
                     logger.info("retrying after connection error", metadata: [
                         "target": "\(request.context)", "error": "\(error.message)", "attempt": "\(attempt)",
                     ])
-                    try await pause(delay)
-                    continue
+                    return .retry(failure: failure)
                 }
-                let failure = Self.registryError(error, context: request.context)
                 if error.isRetryable, attempt == policy.maxAttempts {
                     await breaker.trip(request.registry, after: failure)
                 }
@@ -98,20 +94,19 @@ extension RegistryClient {
                     await endpoints.update(request.registry, challenge: challenge)
                 }
                 await tokens.invalidate(TokenCache.Key(registry: request.registry, scopes: request.scopes.sorted()))
-                continue
+                return .again
             }
             if RetryPolicy.retryableStatuses.contains(response.status), request.isReplayableAfterErrorStatus,
-               attempt < policy.maxAttempts
+               !policy.isLast(attempt)
             {
                 let delay = policy.retryAfter(response.headers["Retry-After"]) ?? policy.backoff(afterAttempt: attempt)
                 logger.info("retrying after HTTP \(response.status)", metadata: [
                     "target": "\(request.context)", "delay": "\(delay)", "attempt": "\(attempt)",
                 ])
-                try await pause(delay)
-                continue
+                return .retry(after: delay, failure: statusError(response, context: request.context))
             }
             if response.isSuccess || request.allowedStatuses.contains(response.status) {
-                return response
+                return .done(response)
             }
             throw statusError(response, context: request.context)
         }
@@ -174,14 +169,6 @@ extension RegistryClient {
     static func challenge(in headers: HTTPHeaders) -> AuthChallenge? {
         let challenges = headers.values("WWW-Authenticate").compactMap(AuthChallenge.init(header:))
         return challenges.first { if case .bearer = $0 { true } else { false } } ?? challenges.first
-    }
-
-    func pause(_ delay: Duration) async throws {
-        do {
-            try await Task.sleep(for: delay)
-        } catch {
-            throw RegistryError.cancelled
-        }
     }
 
     private static let unreserved = CharacterSet(

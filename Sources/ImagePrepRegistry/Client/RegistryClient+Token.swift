@@ -30,34 +30,35 @@ extension RegistryClient {
             request.tls = candidate.tls
             request.headers.set("User-Agent", configuration.userAgent)
             request.maxCollectedBody = 64 * 1024
-            for attempt in 1...configuration.retry.maxAttempts {
+            let retry = configuration.retry
+            let found: Endpoint? = try await retry.run { _ in
                 let response: HTTPResponse
                 do {
                     response = try await transport.perform(request, slot: .unlimited)
                 } catch let error as TransportError {
-                    lastError = Self.registryError(error, context: context)
-                    if index < candidates.count - 1 { continue candidateLoop }
-                    if error.isRetryable, attempt < configuration.retry.maxAttempts {
-                        try await pause(configuration.retry.backoff(afterAttempt: attempt))
-                        continue
-                    }
-                    throw lastError!
+                    let failure = Self.registryError(error, context: context)
+                    lastError = failure
+                    // Insecure: on to plain HTTP.
+                    if index < candidates.count - 1 { return .done(nil) }
+                    if error.isRetryable { return .retry(failure: failure) }
+                    throw failure
                 }
                 switch response.status {
                 case 200..<300:
-                    return Endpoint(baseURL: base, tls: candidate.tls, challenge: nil)
+                    return .done(Endpoint(baseURL: base, tls: candidate.tls, challenge: nil))
                 case 401:
-                    return Endpoint(baseURL: base, tls: candidate.tls, challenge: Self.challenge(in: response.headers))
-                case let status where RetryPolicy.retryableStatuses.contains(status)
-                    && attempt < configuration.retry.maxAttempts:
-                    let retry = configuration.retry
-                    try await pause(retry.retryAfter(response.headers["Retry-After"]) ?? retry.backoff(afterAttempt: attempt))
+                    return .done(Endpoint(baseURL: base, tls: candidate.tls, challenge: Self.challenge(in: response.headers)))
                 default:
                     let message = RegistryError.serverMessage(from: response.body)
-                    throw RegistryError.http(context, status: response.status,
-                                             serverMessage: message ?? "\(base)v2/ does not answer like a registry")
+                    let failure = RegistryError.http(context, status: response.status,
+                                                     serverMessage: message ?? "\(base)v2/ does not answer like a registry")
+                    if RetryPolicy.retryableStatuses.contains(response.status) {
+                        return .retry(after: retry.retryAfter(response.headers["Retry-After"]), failure: failure)
+                    }
+                    throw failure
                 }
             }
+            if let found { return found }
         }
         throw lastError ?? RegistryError.connection(context, message: "no way to reach the registry")
     }
@@ -117,31 +118,32 @@ extension RegistryClient {
         request.maxCollectedBody = 1024 * 1024
 
         let retry = configuration.retry
-        var attempt = 0
-        while true {
-            attempt += 1
+        let response: HTTPResponse = try await retry.run { _ in
             let response: HTTPResponse
             do {
                 response = try await transport.perform(request, slot: .unlimited)
             } catch let error as TransportError {
-                if error.isRetryable, attempt < retry.maxAttempts {
-                    try await pause(retry.backoff(afterAttempt: attempt))
-                    continue
-                }
-                throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: error.message)
+                let failure = RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: error.message)
+                if error.isRetryable { return .retry(failure: failure) }
+                throw failure
             }
-            if RetryPolicy.retryableStatuses.contains(response.status), attempt < retry.maxAttempts {
-                try await pause(retry.retryAfter(response.headers["Retry-After"]) ?? retry.backoff(afterAttempt: attempt))
-                continue
+            if RetryPolicy.retryableStatuses.contains(response.status) {
+                return .retry(after: retry.retryAfter(response.headers["Retry-After"]),
+                              failure: RegistryError.tokenRequestFailed(
+                                  context, realm: realm, status: response.status,
+                                  message: RegistryError.serverMessage(from: response.body) ?? "no details"))
             }
-            if response.status == 401 || response.status == 403 {
-                throw RegistryError.unauthorized(context, status: response.status, user: credentials?.username,
-                                                 serverMessage: RegistryError.serverMessage(from: response.body))
-            }
-            guard response.isSuccess else {
-                throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
-                                                       message: RegistryError.serverMessage(from: response.body) ?? "no details")
-            }
+            return .done(response)
+        }
+        if response.status == 401 || response.status == 403 {
+            throw RegistryError.unauthorized(context, status: response.status, user: credentials?.username,
+                                             serverMessage: RegistryError.serverMessage(from: response.body))
+        }
+        guard response.isSuccess else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
+                                                   message: RegistryError.serverMessage(from: response.body) ?? "no details")
+        }
+        do {
             struct TokenResponse: Decodable {
                 var token: String?
                 var accessToken: String?

@@ -22,6 +22,9 @@ public final class RegistryClient: Sendable {
         public var configCache: ConfigBlobCache?
         /// When a stalled or unanswered transfer is given up.
         public var timeouts: TransferTimeouts
+        /// Blobs up to this size are copied between registries in one `PUT ?digest=` with the
+        /// body; larger ones are streamed with `PATCH` and committed with an empty `PUT`.
+        public var monolithicUploadLimit: Int64
 
         public init(
             credentials: CredentialStore? = nil,
@@ -32,7 +35,8 @@ public final class RegistryClient: Sendable {
             userAgent: String = "imageprep",
             defaultPlatform: Platform = .linuxAMD64,
             configCache: ConfigBlobCache? = nil,
-            timeouts: TransferTimeouts = TransferTimeouts()
+            timeouts: TransferTimeouts = TransferTimeouts(),
+            monolithicUploadLimit: Int64 = 8 * 1024 * 1024
         ) {
             // An empty store cannot fail to load.
             self.credentials = credentials ?? (try! CredentialStore())
@@ -44,6 +48,7 @@ public final class RegistryClient: Sendable {
             self.defaultPlatform = defaultPlatform
             self.configCache = configCache
             self.timeouts = timeouts
+            self.monolithicUploadLimit = monolithicUploadLimit
         }
     }
 

@@ -49,3 +49,43 @@ public struct RetryPolicy: Sendable {
         return wait.map { min($0, maxRetryAfter) }
     }
 }
+
+/// What one attempt of an operation run by ``RetryPolicy/run(_:)`` came to.
+enum RetryStep<Value> {
+    /// Finished: this is the result.
+    case done(Value)
+    /// Failed transiently: tried again after `delay` (nil: the policy's backoff) while
+    /// attempts remain, else `failure` is thrown.
+    case retry(after: Duration? = nil, failure: any Error)
+    /// Tried again at once, whatever the attempts left (a bearer token renewed after a 401).
+    case again
+}
+
+extension RetryPolicy {
+    /// Runs `attempt` (given its number, from 1) until it is done, throws, or has failed
+    /// transiently `maxAttempts` times; waits between attempts as each asks. The one retry
+    /// loop of the registry client: requests, endpoint pings, token requests and whole blob
+    /// transfers all go through it.
+    func run<Value>(_ attempt: (_ number: Int) async throws -> RetryStep<Value>) async throws -> Value {
+        var number = 0
+        while true {
+            number += 1
+            switch try await attempt(number) {
+            case .done(let value):
+                return value
+            case .again:
+                continue
+            case .retry(let delay, let failure):
+                guard number < maxAttempts else { throw failure }
+                do {
+                    try await Task.sleep(for: delay ?? backoff(afterAttempt: number))
+                } catch {
+                    throw RegistryError.cancelled
+                }
+            }
+        }
+    }
+
+    /// Whether attempt `number` is the last one the policy allows.
+    func isLast(_ number: Int) -> Bool { number >= maxAttempts }
+}

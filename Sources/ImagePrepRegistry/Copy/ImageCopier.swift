@@ -19,6 +19,7 @@ public struct ImageCopier: Sendable {
     public var platforms: Platforms
     /// How many blobs of one image are transferred at once.
     public var blobConcurrency: Int
+    let lookups = ManifestLookups()
 
     public init(
         client: RegistryClient,
@@ -47,7 +48,7 @@ public struct ImageCopier: Sendable {
             switch platforms {
             case .all:
                 tagged = top
-                if try await target.manifest(destination)?.digest == tagged.digest {
+                if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
                     return skipped(source, destination, tagged)
                 }
                 for entry in index.manifests {
@@ -64,7 +65,7 @@ public struct ImageCopier: Sendable {
                     throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
                                                          available: index.manifests.compactMap(\.platform))
                 }
-                if let present = try await target.manifest(destination), present.digest == entry.digest {
+                if let present = try await taggedManifest(destination, in: target), present.digest == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
                 }
@@ -74,7 +75,7 @@ public struct ImageCopier: Sendable {
             }
         } else {
             tagged = top
-            if try await target.manifest(destination)?.digest == tagged.digest {
+            if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
                 return skipped(source, destination, tagged)
             }
             manifests.append((top, try client.decodeManifest(top, reference: source)))
@@ -113,8 +114,18 @@ public struct ImageCopier: Sendable {
     }
 
     /// The manifest `reference` names at its destination (registry or image-serve), or nil.
+    /// When there is none, the copy to `reference` that follows does not ask again.
     public func destinationManifest(_ reference: Reference) async throws -> Descriptor? {
-        try await destinations.destination(for: reference).manifest(reference)
+        let answer = try await destinations.destination(for: reference).manifest(reference)
+        if answer == nil { await lookups.recordAbsent(reference) }
+        return answer
+    }
+
+    /// The manifest the destination tag names; not asked again when ``destinationManifest(_:)``
+    /// just found none.
+    private func taggedManifest(_ destination: Reference, in target: any ImageDestination) async throws -> Descriptor? {
+        if await lookups.takeAbsent(destination) { return nil }
+        return try await target.manifest(destination)
     }
 
     /// Puts a manifest byte for byte at its destination (registry or image-serve).
@@ -165,18 +176,19 @@ public struct ImageCopier: Sendable {
     /// Puts one blob in `destination`'s repository, registry or image-serve directory:
     /// nothing when it is there, a mount (a hard link, in a directory) when another
     /// repository of the destination holds it (`preferred` first, then those known to), else
-    /// its bytes from `source`, checked against its digest. A blob placed by several images at
-    /// once is transferred once.
+    /// its bytes from `source`, checked against its digest. A registry is asked once, with a
+    /// mount request whose refusal opens the upload session; a blob placed by several images
+    /// at once is transferred once, and a blob known to be in the repository is not asked for
+    /// again in the run (``BlobTransferCoordinator``).
     public func place(
         _ blob: Descriptor, from source: BlobSource, in destination: Reference, preferring preferred: [String] = []
     ) async throws -> BlobPlacement {
         let target = try await destinations.destination(for: destination)
         return try await coordinator.place(blob.digest, registry: destination.registry, repository: destination.repository) { known in
-            if try await target.hasBlob(blob, in: destination) {
-                return .alreadyPresent
-            }
             let candidates = (preferred + known.subtracting(preferred).sorted()).filter { $0 != destination.repository }
             switch try await target.mount(blob, into: destination, candidates: candidates) {
+            case .present:
+                return .alreadyPresent
             case .mounted:
                 return .mounted
             case .notMounted(let uploadLocation):
@@ -196,23 +208,19 @@ public struct ImageCopier: Sendable {
     ) async throws -> Int64 {
         let policy = client.configuration.retry
         var location = uploadLocation
-        var attempt = 0
-        while true {
-            attempt += 1
+        return try await policy.run { attempt in
             do {
-                return try await target.putBlob(blob, from: source, into: destination, uploadLocation: location)
-            } catch let error as RegistryError {
-                guard attempt < policy.maxAttempts, error.isTransient else {
-                    if attempt == policy.maxAttempts, case .connection(let context, _) = error {
-                        await client.breaker.trip(context.registry, after: error)
-                    }
+                return .done(try await target.putBlob(blob, from: source, into: destination, uploadLocation: location))
+            } catch let error as RegistryError where error.isTransient {
+                if policy.isLast(attempt) {
+                    if case .connection(let context, _) = error { await client.breaker.trip(context.registry, after: error) }
                     throw error
                 }
                 location = nil
                 client.logger.info("retrying blob copy", metadata: [
                     "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(attempt)",
                 ])
-                try await client.pause(policy.backoff(afterAttempt: attempt))
+                return .retry(failure: error)
             }
         }
     }

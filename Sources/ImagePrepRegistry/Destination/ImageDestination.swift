@@ -12,9 +12,11 @@ public enum BlobSource: Sendable {
 
 /// What an attempt to make a blob available without transferring it achieved.
 public enum MountAttempt: Sendable, Equatable {
+    /// The repository holds it already.
+    case present
     /// Linked from another repository of the same destination.
     case mounted
-    /// Not linked; a registry may have opened an upload session to use instead.
+    /// Not there and not linked; a registry opened an upload session to use instead.
     case notMounted(uploadLocation: String?)
 }
 
@@ -26,11 +28,9 @@ public protocol ImageDestination: Sendable {
     /// when there is none.
     func manifest(_ reference: Reference) async throws -> Descriptor?
 
-    func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool
-
-    /// Makes a blob that other repositories of the destination hold available in
-    /// `repository` without transferring it; `candidates` are repositories known to hold it,
-    /// preferred first.
+    /// Makes a blob available in `repository` without transferring it when it can: it is
+    /// there already, or another repository of the destination holds it (`candidates`, known
+    /// to hold it, preferred first).
     func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt
 
     /// Puts the blob's bytes from `source`, committed only when its digest and size match

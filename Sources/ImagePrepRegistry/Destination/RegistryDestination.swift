@@ -13,16 +13,13 @@ public struct RegistryDestination: ImageDestination {
         try await client.headManifest(reference)
     }
 
-    public func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool {
-        try await client.headBlob(repository, digest: descriptor.digest) != nil
-    }
-
-    /// A cross-repository mount from the first candidate (the registry answers for that one
-    /// only); no request without candidates.
+    /// One `POST ?mount=` from the first candidate (the registry answers for that one only),
+    /// or without candidates from `repository` itself: 201 means the blob is there (mounted
+    /// or present), 202 opens the upload session the transfer then uses. No `HEAD` first.
     public func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt {
-        guard let from = candidates.first else { return .notMounted(uploadLocation: nil) }
+        let from = candidates.first ?? repository.repository
         switch try await client.mountBlob(descriptor.digest, from: from, into: repository) {
-        case .mounted: return .mounted
+        case .mounted: return from == repository.repository ? .present : .mounted
         case .uploadStarted(let location): return .notMounted(uploadLocation: location)
         }
     }

@@ -17,13 +17,11 @@ public struct ImageServeDestination: ImageDestination {
         return directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
     }
 
-    public func hasBlob(_ descriptor: Descriptor, in repository: Reference) async throws -> Bool {
-        directory.blobFile(descriptor.digest, in: repository.repository) != nil
-    }
-
-    /// A hard link from any repository of the directory that holds the blob.
+    /// Present when the repository's directory has the blob, else a hard link from any
+    /// repository of the directory that holds it.
     public func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt {
-        try directory.link(descriptor.digest, mediaType: descriptor.mediaType, into: repository.repository, candidates: candidates)
+        if directory.blobFile(descriptor.digest, in: repository.repository) != nil { return .present }
+        return try directory.link(descriptor.digest, mediaType: descriptor.mediaType, into: repository.repository, candidates: candidates)
             ? .mounted : .notMounted(uploadLocation: nil)
     }
 

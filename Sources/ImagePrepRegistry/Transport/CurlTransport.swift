@@ -33,13 +33,9 @@ final class CurlTransport: Sendable {
         limiter = ConcurrencyLimiter(limit: maxConcurrentRequests)
     }
 
-    func lease(slots: Int) async -> Lease {
-        await limiter.acquire(slots)
-        return Lease(slots: slots)
-    }
-
-    func release(_ lease: Lease) async {
-        await limiter.release(lease.slots)
+    /// Runs `body` holding `slots` slots of the limiter, for requests it sends in them together.
+    func withLease<Value>(slots: Int, _ body: (Lease) async throws -> Value) async rethrows -> Value {
+        try await limiter.withSlots(slots) { try await body(Lease(slots: slots)) }
     }
 
     /// Which limiter slot a request runs in.
@@ -60,15 +56,7 @@ final class CurlTransport: Sendable {
         guard case .acquire = slot else {
             return try await runOnThread(request)
         }
-        await limiter.acquire(1)
-        do {
-            let response = try await runOnThread(request)
-            await limiter.release(1)
-            return response
-        } catch {
-            await limiter.release(1)
-            throw error
-        }
+        return try await limiter.withSlots { try await runOnThread(request) }
     }
 
     private func runOnThread(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -1,4 +1,5 @@
-/// Hands out at most `limit` slots; waiters are served in order.
+/// Hands out at most `limit` slots; waiters are served in order. The registry client's
+/// transport bounds its requests with one, `modify` its buildah builds.
 public actor ConcurrencyLimiter {
     private let limit: Int
     private var inUse = 0
@@ -23,6 +24,19 @@ public actor ConcurrencyLimiter {
             waiters.removeFirst()
             inUse += next.slots
             next.continuation.resume()
+        }
+    }
+
+    /// Runs `body` holding `slots` slots, released when it returns or throws.
+    public nonisolated func withSlots<Value>(_ slots: Int = 1, _ body: () async throws -> Value) async rethrows -> Value {
+        await acquire(slots)
+        do {
+            let value = try await body()
+            await release(slots)
+            return value
+        } catch {
+            await release(slots)
+            throw error
         }
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+@testable import ImagePrepRegistry
+import XCTest
+
+/// The one retry loop (`RetryPolicy.run`) and the one slot helper (`ConcurrencyLimiter.withSlots`).
+final class RetryHelperTests: XCTestCase {
+    struct Failure: Error, Equatable { var attempt: Int }
+
+    final class Counter: @unchecked Sendable {
+        var attempts: [Int] = []
+    }
+
+    func testRunRetriesUpToMaxAttemptsThenThrowsTheLastFailure() async throws {
+        let policy = RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(1))
+        let counter = Counter()
+        do {
+            let _: Int = try await policy.run { attempt in
+                counter.attempts.append(attempt)
+                return .retry(failure: Failure(attempt: attempt))
+            }
+            XCTFail("expected the last failure")
+        } catch let failure as Failure {
+            XCTAssertEqual(failure, Failure(attempt: 3))
+        }
+        XCTAssertEqual(counter.attempts, [1, 2, 3])
+        XCTAssertTrue(policy.isLast(3))
+        XCTAssertFalse(policy.isLast(2))
+    }
+
+    func testRunReturnsOnSuccessAndHonoursTheAskedDelay() async throws {
+        let policy = RetryPolicy(maxAttempts: 5, initialDelay: .seconds(30))
+        let started = ContinuousClock.now
+        let value: String = try await policy.run { attempt in
+            attempt < 3 ? .retry(after: .milliseconds(20), failure: Failure(attempt: attempt)) : .done("third")
+        }
+        XCTAssertEqual(value, "third")
+        let elapsed = ContinuousClock.now - started
+        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(40))
+        XCTAssertLessThan(elapsed, .seconds(10), "the 30 s backoff must not be used when a delay is asked")
+    }
+
+    func testAgainRepeatsAtOnceEvenOnTheLastAttempt() async throws {
+        let policy = RetryPolicy.none
+        let value: Int = try await policy.run { attempt in attempt == 1 ? .again : .done(attempt) }
+        XCTAssertEqual(value, 2)
+    }
+
+    func testThrownErrorsAreNotRetried() async throws {
+        let policy = RetryPolicy(maxAttempts: 5, initialDelay: .milliseconds(1))
+        let counter = Counter()
+        do {
+            let _: Int = try await policy.run { attempt in
+                counter.attempts.append(attempt)
+                throw Failure(attempt: attempt)
+            }
+            XCTFail("expected the thrown error")
+        } catch let failure as Failure {
+            XCTAssertEqual(failure.attempt, 1)
+        }
+        XCTAssertEqual(counter.attempts, [1])
+    }
+
+    func testWithSlotsReleasesOnReturnAndOnThrow() async throws {
+        let limiter = ConcurrencyLimiter(limit: 2)
+        let two = await limiter.withSlots(2) { 2 }
+        XCTAssertEqual(two, 2)
+        do {
+            try await limiter.withSlots(2) { throw Failure(attempt: 0) }
+            XCTFail("expected the thrown error")
+        } catch is Failure {}
+        // Both slots are free again: taking them does not wait (a leak would hang here).
+        let task = Task { await limiter.withSlots(2) { true } }
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await task.value }
+            group.addTask { try? await Task.sleep(for: .seconds(10)); return false }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        XCTAssertTrue(finished)
+    }
+}
