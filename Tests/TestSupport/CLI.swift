@@ -1,9 +1,14 @@
 import Foundation
+import Synchronization
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `imageprep` binary.
 public struct CLI {
-    public struct Output {
+    public struct Output: Sendable {
         public var status: Int32
         public var stdout: String
         public var stderr: String
@@ -59,6 +64,55 @@ public struct CLI {
         return Output(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// How a run under a watchdog ended.
+    public struct Watched: Sendable {
+        public var output: Output
+        /// The signal that ended the process, if one did.
+        public var signal: Int32?
+        /// The watchdog killed it: it ran past the timeout.
+        public var timedOut: Bool
+    }
+
+    /// Runs the binary, killing it with SIGKILL if it runs longer than `timeout` seconds.
+    public static func run(
+        _ arguments: [String], timeout: TimeInterval, environment: [String: String] = [:]
+    ) throws -> Watched {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let fired = Atomic<Bool>(false)
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem {
+            fired.store(true, ordering: .sequentiallyConsistent)
+            kill(pid, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        watchdog.cancel()
+        let signalled = process.terminationReason == .uncaughtSignal
+        return Watched(
+            output: Output(
+                status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                stderr: String(decoding: errData, as: UTF8.self)),
+            signal: signalled ? process.terminationStatus : nil,
+            timedOut: fired.load(ordering: .sequentiallyConsistent))
     }
 
     public static func temporaryDirectory() throws -> URL {
