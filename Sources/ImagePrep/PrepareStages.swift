@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepPlan
+import Synchronization
 
 /// The resolve stage: discovers an image's versioned tag from its labels
 /// (`tag_from_label`) and settles label-dependent modifications.
@@ -72,19 +73,53 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
         return (resolutions, failures)
     }
 
-    /// Resolves and transfers every image of the plan.
+    /// Resolves and transfers every image of the plan. An image is copied as soon as it is
+    /// resolved, while others are still being resolved; modifications follow the copies.
+    /// Results keep the plan's order whatever the order of completion.
     public func run(_ plan: PreparePlan, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> StageResults {
         let clock = ContinuousClock()
         let start = clock.now
-        var stages = StageResults()
-        (stages.resolutions, stages.failures) = await resolve(plan)
-        let copies = stages.resolutions.filter { $0.work == .copy }
-        let modifications = stages.resolutions.filter { $0.work == .modify }
-        progress(.planned(images: copies.count + modifications.count))
-        let transfer = self.transfer
-        let copied = await Self.forEach(copies, concurrency: concurrency) { image in
-            await Self.transfer(image, progress: progress) { await transfer.copy(image, progress: $0) }
+        // Every image that may be copied or modified; resolving settles which are.
+        let candidates = plan.images.filter(\.mayTransfer).count
+        let planned = Mutex(candidates)
+        progress(.planned(images: candidates))
+        let (resolver, transfer) = (self.resolver, self.transfer)
+        let first = await Self.forEach(plan.images, concurrency: concurrency) { image -> (Result<ImageResolution, ImageFailure>, ImageResult?) in
+            let resolved = await resolver.resolve(image)
+            switch resolved {
+            case .success(let resolution) where resolution.work == .copy:
+                return (resolved, await Self.transfer(resolution, progress: progress) { await transfer.copy(resolution, progress: $0) })
+            case .success(let resolution) where resolution.work == .none && image.mayTransfer:
+                // A modification its labels ruled out, and no push destination.
+                progress(.planned(images: planned.withLock { $0 -= 1; return $0 }))
+                return (resolved, nil)
+            case .failure(let failure) where image.mayTransfer:
+                // Done, for the display's count.
+                let result = ImageResult(
+                    image: image.imageName, target: ResolvedImage(image: image, tag: nil, modified: false).targetName,
+                    work: .none, outcome: .failed(failure))
+                progress(.finished(result))
+                return (resolved, result)
+            default:
+                return (resolved, nil)
+            }
         }
+        var stages = StageResults()
+        var copied: [ImageResult] = []
+        for (resolved, result) in first {
+            switch resolved {
+            case .success(let resolution):
+                stages.resolutions.append(resolution)
+                if let result { copied.append(result) }
+            case .failure(let failure):
+                stages.failures.append(failure)
+                // A failed image the display counted as done.
+                if let result { stages.summary.add(result) }
+            }
+        }
+        // After the copies, whose repositories base layers can be mounted from; buildah
+        // builds one at a time, layer appends run concurrently.
+        let modifications = stages.resolutions.filter { $0.work == .modify }
         let modified = await Self.forEach(modifications, concurrency: concurrency) { image in
             await Self.transfer(image, progress: progress) { _ in await transfer.modify(image) }
         }
@@ -139,6 +174,11 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
             return results.map { $0! }
         }
     }
+}
+
+extension PlannedImage {
+    /// Whether a real run may copy or modify the image (resolving settles it).
+    var mayTransfer: Bool { pushDestination != nil || modify != nil }
 }
 
 extension PreparePlan {

@@ -47,7 +47,7 @@ struct PrepareRun: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    @Option(help: "How to show progress on standard error: auto (tty on a terminal, else plain), tty (a status redrawn in place), plain (a status line now and then, no control characters), none.")
+    @Option(help: ArgumentHelp("How to show progress on standard error: auto (tty on a terminal, else plain), tty (a status redrawn in place), plain (a status line now and then, no control characters), none.", valueName: "mode"))
     var progress: ProgressMode = .auto
 
     @Option(help: ArgumentHelp("Seconds between plain progress lines.", visibility: .hidden))

@@ -96,9 +96,10 @@ final class ProgressDisplay: Sendable {
             switch event {
             case .planned(let images):
                 state.total = images
+                // The first status at once: the run's size is known (a later count is drawn
+                // with the next status).
+                if style == .plain && images > 0 && !state.planned { write(statusLine(state) + "\n") }
                 state.planned = true
-                // The first status at once: the run's size is known.
-                if style == .plain { write(statusLine(state) + "\n") }
             case .started(let target, let expected):
                 state.inFlight.append(Transfer(target: target, expected: expected))
             case .bytes(let target, let count):

@@ -131,4 +131,22 @@ final class PrepareStagesTests: XCTestCase {
         XCTAssertEqual(Set(finished), Set(result.images.map(\.targetName)))
         XCTAssertEqual(bytes.values.sorted(), Array(repeating: 1000, count: count))
     }
+
+    func testImagesAreCopiedWhileAnotherIsStillResolving() async throws {
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let workflow = try workflow(in: work)
+        let plan = try workflow.loadPlan()
+        let slow = try XCTUnwrap(plan.images.first { $0.imageName.contains("/centos-binary-keystone:") })
+        let events = Events()
+        let result = try await workflow.run(
+            plan, resolver: Resolver(delays: ["/centos-binary-keystone:": .milliseconds(500)]), transfer: Transfer()) { events.record($0) }
+        let recorded = events.events.withLock { $0 }
+        let slowStarted = try XCTUnwrap(recorded.firstIndex {
+            if case .started(let target, _) = $0 { return target.contains("/centos-binary-keystone:") } else { return false }
+        })
+        let finishedBefore = recorded[..<slowStarted].filter { if case .finished = $0 { true } else { false } }.count
+        XCTAssertEqual(finishedBefore, plan.images.count - 1, "the other images were copied while \(slow.imageName) resolved")
+        XCTAssertEqual(result.results.map(\.target), result.images.map(\.targetName), "results in plan order")
+    }
 }

@@ -145,6 +145,30 @@ final class ProgressDisplayTests: XCTestCase {
         }
     }
 
+    func testAFailedImageIsCountedAndNothingIsWritten() async throws {
+        let (source, _) = try await fixture()
+        let destination = try RegistryServer()
+        defer { destination.stop() }
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        var arguments = try environment(in: work, source: source.address, destination: destination.address)
+        // A fourth image the source does not have.
+        let template = work.appendingPathComponent("t.yaml.j2")
+        try (try String(contentsOf: template, encoding: .utf8) + "- imagename: \"{{namespace}}/missing:{{tag}}\"\n  params: [MissingImage]\n")
+            .write(to: template, atomically: true, encoding: .utf8)
+        arguments += ["--progress", "plain"]
+
+        let run = try CLI.run(arguments)
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("progress: 0/4 images, "), run.stderr)
+        // The summary counts the failed image, before the error that names it.
+        let summary = try XCTUnwrap(run.stderr.range(of: "summary: 4 image(s): 3 copied, 0 skipped, 0 modified, 1 failed; "), run.stderr)
+        let error = try XCTUnwrap(run.stderr.range(of: "Error: 1 image(s) failed; no output file was written:"), run.stderr)
+        XCTAssertLessThan(summary.lowerBound, error.lowerBound)
+        XCTAssertTrue(run.stderr.contains("/progress/missing:current-tripleo: "), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("images-env.yaml").path))
+    }
+
     /// `bytes` as the summary writes it.
     static func text(_ bytes: Int64) -> String {
         bytes < 1024 ? "\(bytes) B" : String(format: "%.1f %@", Double(bytes) / 1024 / (bytes < 1_048_576 ? 1 : 1024), bytes < 1_048_576 ? "KiB" : "MiB")
