@@ -2,6 +2,7 @@ import Foundation
 import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest
+import ImagePrepOCI
 
 /// Package inventories of images whose layers are hostile (`HostileLayers`): each is pushed as
 /// an image's only layer to a real `docker-registry` and read by the built binary through two

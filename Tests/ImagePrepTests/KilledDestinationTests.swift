@@ -2,6 +2,7 @@ import Foundation
 import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest
+import ImagePrepOCI
 
 /// A push destination killed with SIGKILL in the middle of a copy and restarted on the same
 /// storage and port (real `docker-registry` processes; the fault proxy in front of the source

@@ -2,6 +2,7 @@ import Foundation
 import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest
+import ImagePrepOCI
 
 /// An image is copied as soon as its tag is discovered, not after every discovery: with the
 /// discovery of one image stalled by the fault proxy, another image's copy completes at the
@@ -78,7 +79,7 @@ final class PipelineTests: XCTestCase {
             """.write(to: env, atomically: true, encoding: .utf8)
         let output = work.appendingPathComponent("images-env.yaml")
         let arguments = [
-            "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", proxy.address,
+            "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", proxy.address, "--insecure-registry", destination.address,
             "--output-env-file", output.path, "--cache-dir", work.appendingPathComponent("cache").path,
             "--stall-timeout", "4", "--progress", "plain",
         ]
