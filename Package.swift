@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "ImagePrep",
             dependencies: [
-                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive", "ImagePrepOCI",
+                "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive", "ImagePrepOCI", "ImagePrepConcurrency",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -47,6 +47,9 @@ let package = Package(
             name: "ImagePrepOCI",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Concurrency mechanisms, one of each: the slot limiter and the way blocking
+        // C work leaves the cooperative pool.
+        .target(name: "ImagePrepConcurrency"),
         // libcurl, wrapped once in ImagePrepRegistry's transport.
         .systemLibrary(
             name: "CCurl",
@@ -58,6 +61,7 @@ let package = Package(
             name: "ImagePrepRegistry",
             dependencies: [
                 "CCurl",
+                "ImagePrepConcurrency",
                 "ImagePrepOCI",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,6 +131,10 @@ let package = Package(
         .testTarget(
             name: "ImagePrepBuildTests",
             dependencies: ["ImagePrepBuild", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepTestSupport"]
+        ),
+        .testTarget(
+            name: "ImagePrepConcurrencyTests",
+            dependencies: ["ImagePrepConcurrency"]
         ),
         .testTarget(
             name: "ImagePrepOCITests",

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepBuild
+import ImagePrepConcurrency
 import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry

@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepArchive
 import ImagePrepBuild
+import ImagePrepConcurrency
 import ImagePrepOCI
 import ImagePrepRegistry
 
@@ -27,7 +28,9 @@ public actor PackageInventory {
     let client: RegistryClient
     /// The largest rpmdb file extracted from a layer, in bytes (`--max-rpmdb-size`).
     let maxDatabaseSize: Int64
-    private var findings: [String: Finding] = [:]
+    /// What each layer read holds, by layer digest; a layer being read is its task, so
+    /// images sharing a base layer under concurrency read it once.
+    private var findings: [String: Task<Finding, any Error>] = [:]
     private var host: Result<[InstalledPackage], any Error>?
     /// Layers streamed from the registry, for the operator and the tests.
     public private(set) var layersRead = 0
@@ -60,21 +63,23 @@ public actor PackageInventory {
         let repository = image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest)
         for layer in image.manifest.layers.reversed() {
             let key = layer.digest.description
-            let finding: Finding
+            let reading: Task<Finding, any Error>
             if let known = findings[key] {
-                finding = known
+                reading = known
             } else {
-                do {
-                    finding = try await scan(layer, of: repository)
-                } catch {
-                    throw Self.failure(error, image: name, layer: layer.digest)
-                }
-                findings[key] = finding
+                reading = Task { try await self.scan(layer, of: repository) }
+                findings[key] = reading
                 layersRead += 1
+            }
+            let finding: Finding
+            do {
+                finding = try await reading.value
+            } catch {
+                throw Self.failure(error, image: name, layer: layer.digest)
             }
             if case .packages(let packages) = finding { return packages }
         }
-        throw PrepareError.invalidReference(name, "no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer")
+        throw PrepareError.noPackageDatabase(name)
     }
 
     /// Why reading `layer` of image `image` failed, in one line naming both.
@@ -90,7 +95,7 @@ public actor PackageInventory {
         default:
             reason = "\(error)"
         }
-        return .invalidReference(image, "layer \(layer): \(reason)")
+        return .unreadableLayer(image: image, layer: layer, reason: reason)
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
@@ -99,15 +104,13 @@ public actor PackageInventory {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let limit = maxDatabaseSize
-        // libarchive reads block: keep them off the concurrency pool.
-        let found: (database: URL, backend: String)? = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do {
-                    continuation.resume(returning: try Self.extractDatabase(stream, layer: name, into: directory, limit: limit))
-                } catch {
-                    stream.cancel()
-                    continuation.resume(throwing: error)
-                }
+        // libarchive reads block: off the cooperative pool.
+        let found = try await BlockingWork.run(name: "imageprep-rpmdb", onCancel: { stream.cancel() }) {
+            do {
+                return try Self.extractDatabase(stream, layer: name, into: directory, limit: limit)
+            } catch {
+                stream.cancel()
+                throw error
             }
         }
         guard let found else { return .noDatabase }

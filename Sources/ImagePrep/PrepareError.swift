@@ -10,7 +10,10 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case plan(PlanError)
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
-    case invalidReference(String, String)
+    /// No layer of the image holds an rpm database.
+    case noPackageDatabase(String)
+    /// A layer whose rpm database could not be read: the image and the layer, never a scratch path.
+    case unreadableLayer(image: String, layer: Digest, reason: String)
     /// An image name that does not parse.
     case invalidName(OCIError)
     case noSuchImage(String)
@@ -31,7 +34,9 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
         case .unwritable(let path, let reason): return "\(path): cannot write: \(reason)"
         case .plan(let error): return error.description
-        case .invalidReference(let name, let reason): return "\(name): \(reason)"
+        case .noPackageDatabase(let name):
+            return "\(name): no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer"
+        case .unreadableLayer(let image, let layer, let reason): return "\(image): layer \(layer): \(reason)"
         case .invalidName(let error): return error.description
         case .noSuchImage(let name): return "\(name): no such image"
         case .imageServeDeletesTags(let name): return "\(name): an image-serve registry deletes tags, not digests"

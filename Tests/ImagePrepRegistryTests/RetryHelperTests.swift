@@ -2,7 +2,7 @@ import Foundation
 @testable import ImagePrepRegistry
 import XCTest
 
-/// The one retry loop (`RetryPolicy.run`) and the one slot helper (`ConcurrencyLimiter.withSlots`).
+/// The one retry loop (`RetryPolicy.run`).
 final class RetryHelperTests: XCTestCase {
     struct Failure: Error, Equatable { var attempt: Int }
 
@@ -58,25 +58,5 @@ final class RetryHelperTests: XCTestCase {
             XCTAssertEqual(failure.attempt, 1)
         }
         XCTAssertEqual(counter.attempts, [1])
-    }
-
-    func testWithSlotsReleasesOnReturnAndOnThrow() async throws {
-        let limiter = ConcurrencyLimiter(limit: 2)
-        let two = await limiter.withSlots(2) { 2 }
-        XCTAssertEqual(two, 2)
-        do {
-            try await limiter.withSlots(2) { throw Failure(attempt: 0) }
-            XCTFail("expected the thrown error")
-        } catch is Failure {}
-        // Both slots are free again: taking them does not wait (a leak would hang here).
-        let task = Task { await limiter.withSlots(2) { true } }
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await task.value }
-            group.addTask { try? await Task.sleep(for: .seconds(10)); return false }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
-        }
-        XCTAssertTrue(finished)
     }
 }

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import ImagePrepConcurrency
 import Synchronization
 
 /// Runs HTTP requests through libcurl. libcurl's easy API blocks, so each request runs on a
@@ -61,16 +62,8 @@ final class CurlTransport: Sendable {
 
     private func runOnThread(_ request: HTTPRequest) async throws -> HTTPResponse {
         let cancellation = CancellationFlag()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let thread = Thread {
-                    continuation.resume(with: Result { try self.performBlocking(request, cancellation) })
-                }
-                thread.name = "imageprep-curl"
-                thread.start()
-            }
-        } onCancel: {
-            cancellation.cancel()
+        return try await BlockingWork.run(name: "imageprep-curl", onCancel: { cancellation.cancel() }) {
+            try self.performBlocking(request, cancellation)
         }
     }
 

@@ -1,0 +1,80 @@
+import Foundation
+import ImagePrepConcurrency
+import XCTest
+
+/// The one slot helper (`ConcurrencyLimiter.withSlots`) and the one way off the pool (`BlockingWork`).
+final class ConcurrencyTests: XCTestCase {
+    struct Failure: Error {}
+
+    func testWithSlotsReleasesOnReturnAndOnThrow() async throws {
+        let limiter = ConcurrencyLimiter(limit: 2)
+        let two = await limiter.withSlots(2) { 2 }
+        XCTAssertEqual(two, 2)
+        do {
+            try await limiter.withSlots(2) { throw Failure() }
+            XCTFail("expected the thrown error")
+        } catch is Failure {}
+        // Both slots are free again: taking them does not wait (a leak would hang here).
+        let task = Task { await limiter.withSlots(2) { true } }
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await task.value }
+            group.addTask { try? await Task.sleep(for: .seconds(10)); return false }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        XCTAssertTrue(finished)
+    }
+
+    func testBlockingWorkRunsOffThePoolAndCancels() async throws {
+        // More bodies than the cooperative pool has threads, each blocked until all have
+        // started: on the pool they would wait for each other forever.
+        let count = ProcessInfo.processInfo.activeProcessorCount + 6
+        let barrier = Barrier(count)
+        let started = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<count {
+                group.addTask { try await BlockingWork.run(name: "imageprep-test") { barrier.arriveAndWait(timeout: 10) } }
+            }
+            return try await group.reduce(true) { $0 && $1 }
+        }
+        XCTAssertTrue(started, "the blocking bodies did not all run at once")
+        do {
+            _ = try await BlockingWork.run(name: "imageprep-test") { () throws -> Int in throw Failure() }
+            XCTFail("expected the thrown error")
+        } catch is Failure {}
+        // A cancelled caller's onCancel releases the blocked body.
+        let released = DispatchSemaphore(value: 0)
+        let task = Task {
+            try await BlockingWork.run(name: "imageprep-test", onCancel: { released.signal() }) {
+                released.wait()
+                return true
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        task.cancel()
+        let result = try await task.value
+        XCTAssertTrue(result)
+    }
+}
+
+/// Lets `count` threads wait until all of them have arrived.
+final class Barrier: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var arrived = 0
+    private let count: Int
+
+    init(_ count: Int) { self.count = count }
+
+    /// Whether every thread arrived within `timeout` seconds.
+    func arriveAndWait(timeout: TimeInterval) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        condition.broadcast()
+        let deadline = Date().addingTimeInterval(timeout)
+        while arrived < count {
+            if !condition.wait(until: deadline) { return false }
+        }
+        return true
+    }
+}
