@@ -25,6 +25,8 @@ struct ImageModification {
             switch task {
             case .modifyImage:
                 attempt = try await appendLayer(task: task, appendTag: appendTag, source: source, target: target)
+            case .rpmInstall(let rpmsPath):
+                attempt = try await installRPMs(rpmsPath, task: task, appendTag: appendTag, source: source, target: target)
             default:
                 break
             }
@@ -135,6 +137,70 @@ struct ImageModification {
             }
             guard options.engine == .layer else { return .needsBuildah("\(location) \(ineligible)") }
             throw failure("\(location) \(ineligible): use --engine auto or buildah")
+        } catch let error as BuildError {
+            throw error
+        } catch {
+            throw failure("\(error)")
+        }
+    }
+
+    /// rpm_install without buildah when no hotfix RPM needs rpm to run in the image: only the
+    /// layer holding the image's rpm database is read, the base's layers are placed, never
+    /// downloaded.
+    private func installRPMs(
+        _ rpmsPath: String, task: ModifyTask, appendTag: String, source: Reference, target: Reference
+    ) async throws -> LayerAttempt {
+        let step = "build \(task.name) (layer engine)"
+        let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
+        func failure(_ message: String) -> BuildError {
+            BuildError(image: source.description, step: step, message: message,
+                       buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+        }
+        func needsBuildah(_ reason: RPMInstallLayer.NeedsBuildah) throws -> LayerAttempt {
+            guard options.engine == .layer else { return .needsBuildah("\(reason)") }
+            throw failure("\(reason): use --engine auto or buildah")
+        }
+
+        let install: RPMInstallLayer
+        do {
+            install = try RPMInstallLayer.check(rpmsPath: rpmsPath)
+        } catch let reason as RPMInstallLayer.NeedsBuildah {
+            return try needsBuildah(reason)
+        } catch {
+            throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
+        }
+        do {
+            let base = try await client.resolveImage(source)
+            let config = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+            // The top-most layer holding the rpm database, as the package inventory finds it.
+            let root = buildDirectory.appendingPathComponent("rpmdb-root")
+            let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
+            var found: (database: URL, backend: String)?
+            for layer in base.manifest.layers.reversed() where found == nil {
+                found = try await PackageInventory.extractDatabase(of: layer, in: repository, client: client, into: root)
+            }
+            guard let found else { throw failure("no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer") }
+            let database = RPMInstallLayer.Database(
+                root: root, path: String(found.database.path.dropFirst(root.path.count + 1)), backend: found.backend)
+            let contents = try await install.contents(
+                database: database, scratch: buildDirectory, mtime: AppendedImage.created(in: config).seconds)
+
+            var edited = config
+            edited.setLabel("modified_append_tag", appendTag)
+            let image = try AppendedImage.make(
+                base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
+                config: edited, entries: contents.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
+                createdBy: "imageprep layer engine: \(install.description)", comment: "imageprep --engine layer")
+            let placed = try await push(image, base: base, source: source, target: target)
+            var summary = "\(task.name), layer engine, \(contents.installed.joined(separator: ", ")) installed"
+            summary += image.layer.map { ", 1 layer of \(RegistrySession.bytes($0.descriptor.size)) appended" } ?? ""
+            summary += ", \(contents.removed.count) old file(s) whited out"
+            summary += "; base layers: \(placed.present) present, \(placed.mounted) \(await copier.destinations.mountedWord(target.registry)), "
+            summary += "\(placed.copied) copied (\(RegistrySession.bytes(placed.bytesCopied)))"
+            return .built(summary)
+        } catch let reason as RPMInstallLayer.NeedsBuildah {
+            return try needsBuildah(reason)
         } catch let error as BuildError {
             throw error
         } catch {

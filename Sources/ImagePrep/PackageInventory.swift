@@ -75,12 +75,23 @@ public actor PackageInventory {
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
-        let stream = client.streamBlob(repository, descriptor: layer)
-        let name = layer.digest.description
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
+        guard let found = try await Self.extractDatabase(of: layer, in: repository, client: client, into: directory) else {
+            return .noDatabase
+        }
+        return .packages(try await Self.query(found.database, backend: found.backend, layer: layer.digest.description))
+    }
+
+    /// Streams `layer` from the registry and extracts only its rpmdb files into `directory`;
+    /// returns the database found there and its backend, nil when the layer has none.
+    static func extractDatabase(
+        of layer: Descriptor, in repository: Reference, client: RegistryClient, into directory: URL
+    ) async throws -> (database: URL, backend: String)? {
+        let stream = client.streamBlob(repository, descriptor: layer)
+        let name = layer.digest.description
         // libarchive reads block: keep them off the concurrency pool.
-        let found: (database: URL, backend: String)? = try await withCheckedThrowingContinuation { continuation in
+        return try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
                     continuation.resume(returning: try Self.extractDatabase(stream, layer: name, into: directory))
@@ -90,8 +101,6 @@ public actor PackageInventory {
                 }
             }
         }
-        guard let found else { return .noDatabase }
-        return .packages(try await Self.query(found.database, backend: found.backend, layer: name))
     }
 
     /// Extracts only the rpmdb files of a layer into `directory`; returns
