@@ -174,7 +174,8 @@ struct ImageModification {
             let base = try await client.resolveImage(source)
             let config = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
             // The top-most layer holding the rpm database, as the package inventory finds it.
-            let root = buildDirectory.appendingPathComponent("rpmdb-root")
+            let root = Self.databaseScratch(else: buildDirectory)
+            defer { try? FileManager.default.removeItem(at: root) }
             let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
             var found: (database: URL, backend: String)?
             for layer in base.manifest.layers.reversed() where found == nil {
@@ -206,6 +207,19 @@ struct ImageModification {
         } catch {
             throw failure("\(error)")
         }
+    }
+
+    /// Where the image's rpm database is updated: rpm syncs the file system it writes to
+    /// (fdatasync, syncfs), which on a busy disk costs more than the rest of a hotfix, and this
+    /// copy needs no durability; so a memory file system when there is one with room (512 MiB
+    /// free: a container's default /dev/shm of 64 MiB may not hold a large database twice).
+    static func databaseScratch(else directory: URL) -> URL {
+        let name = "imageprep-rpmdb-\(UUID().uuidString.prefix(8).lowercased())"
+        var info = statvfs()
+        guard FileManager.default.isWritableFile(atPath: "/dev/shm"), statvfs("/dev/shm", &info) == 0,
+              UInt64(info.f_bavail) * UInt64(info.f_frsize) >= 512 * 1024 * 1024
+        else { return directory.appendingPathComponent(name) }
+        return URL(fileURLWithPath: "/dev/shm").appendingPathComponent(name)
     }
 
     /// What the layer engine pushed.
