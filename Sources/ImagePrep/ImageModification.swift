@@ -181,7 +181,7 @@ struct ImageModification {
             for layer in base.manifest.layers.reversed() where found == nil {
                 found = try await PackageInventory.extractDatabase(of: layer, in: repository, client: client, into: root)
             }
-            guard let found else { throw failure("no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer") }
+            guard let found else { throw RPMInstallLayer.NeedsBuildah.noDatabase }
             let database = RPMInstallLayer.Database(
                 root: root, path: String(found.database.path.dropFirst(root.path.count + 1)), backend: found.backend)
             let contents = try await install.contents(

@@ -16,6 +16,9 @@ public struct RPMInstallLayer: Sendable {
         init(_ description: String) {
             self.description = description
         }
+
+        /// No layer holds an rpm database for the host's rpm to update.
+        public static let noDatabase = NeedsBuildah("no layer holds an rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm)")
     }
 
     /// A hotfix RPM is unusable, or the host's rpm refused the installation.
