@@ -56,8 +56,19 @@ struct ImageModification {
         task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool
     ) async throws -> ModificationReport {
         var note: ModificationReport.Note?
-        if case .modifyImage = task, options.engine != .buildah {
-            switch try await appendLayer(task: task, appendTag: appendTag, source: source, target: target) {
+        var attempt: LayerAttempt?
+        if options.engine != .buildah {
+            switch task {
+            case .modifyImage:
+                attempt = try await appendLayer(task: task, appendTag: appendTag, source: source, target: target)
+            case .rpmInstall(let rpmsPath):
+                attempt = try await installRPMs(rpmsPath, task: task, appendTag: appendTag, source: source, target: target)
+            default:
+                break
+            }
+        }
+        if let attempt {
+            switch attempt {
             case .built(let report): return report
             case .needsBuildah(let reason): note = .layerEngineDeclined(reason)
             }
@@ -157,6 +168,86 @@ struct ImageModification {
         } catch {
             throw failure("\(error)")
         }
+    }
+
+    /// rpm_install without buildah when no hotfix RPM needs rpm to run in the image: only the
+    /// layer holding the image's rpm database is read, the base's layers are placed, never
+    /// downloaded.
+    private func installRPMs(
+        _ rpmsPath: String, task: ModifyTask, appendTag: String, source: Reference, target: Reference
+    ) async throws -> LayerAttempt {
+        let step = "build \(task.name) (layer engine)"
+        let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
+        func failure(_ message: String) -> BuildError {
+            BuildError(image: source.description, step: step, message: message,
+                       buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+        }
+        func needsBuildah(_ reason: RPMInstallLayer.NeedsBuildah) throws -> LayerAttempt {
+            guard options.engine == .layer else { return .needsBuildah("\(reason)") }
+            throw failure("\(reason): use --engine auto or buildah")
+        }
+
+        let install: RPMInstallLayer
+        do {
+            install = try RPMInstallLayer.check(rpmsPath: rpmsPath)
+        } catch let reason as RPMInstallLayer.NeedsBuildah {
+            return try needsBuildah(reason)
+        } catch {
+            throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
+        }
+        do {
+            let base = try await client.resolveImage(source)
+            let config = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+            // The top-most layer holding the rpm database, as the package inventory finds it.
+            let root = Self.databaseScratch(else: buildDirectory)
+            defer { try? FileManager.default.removeItem(at: root) }
+            let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
+            var found: (database: URL, backend: String)?
+            for layer in base.manifest.layers.reversed() where found == nil {
+                found = try await PackageInventory.extractDatabase(
+                    of: layer, in: repository, client: client, into: root, limit: inventory.maxDatabaseSize)
+            }
+            guard let found else { throw RPMInstallLayer.NeedsBuildah.noDatabase }
+            let database = RPMInstallLayer.Database(
+                root: root, path: String(found.database.path.dropFirst(root.path.count + 1)), backend: found.backend)
+            let contents = try await install.contents(
+                database: database, scratch: buildDirectory, mtime: AppendedImage.created(in: config).seconds)
+
+            var edited = config
+            edited.setLabel("modified_append_tag", appendTag)
+            let image = try AppendedImage.make(
+                base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
+                config: edited, entries: contents.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
+                createdBy: "imageprep layer engine: \(install.description)", comment: "imageprep --engine layer")
+            let placed = try await push(image, base: base, source: source, target: target)
+            return .built(
+                ModificationReport(
+                    task: task.name,
+                    engine: .rpmInstall(
+                        installed: contents.installed, layerSize: image.layer?.descriptor.size,
+                        whitedOut: contents.removed.count),
+                    blobs: placed, destination: await copier.destinationKind(target)))
+        } catch let reason as RPMInstallLayer.NeedsBuildah {
+            return try needsBuildah(reason)
+        } catch let error as BuildError {
+            throw error
+        } catch {
+            throw failure("\(error)")
+        }
+    }
+
+    /// Where the image's rpm database is updated: rpm syncs the file system it writes to
+    /// (fdatasync, syncfs), which on a busy disk costs more than the rest of a hotfix, and this
+    /// copy needs no durability; so a memory file system when there is one with room (512 MiB
+    /// free: a container's default /dev/shm of 64 MiB may not hold a large database twice).
+    static func databaseScratch(else directory: URL) -> URL {
+        let name = "imageprep-rpmdb-\(UUID().uuidString.prefix(8).lowercased())"
+        var info = statvfs()
+        guard FileManager.default.isWritableFile(atPath: "/dev/shm"), statvfs("/dev/shm", &info) == 0,
+              UInt64(info.f_bavail) * UInt64(info.f_frsize) >= 512 * 1024 * 1024
+        else { return directory.appendingPathComponent(name) }
+        return URL(fileURLWithPath: "/dev/shm").appendingPathComponent(name)
     }
 
     /// What the layer engine pushed.

@@ -64,6 +64,9 @@ public struct ModificationReport: Sendable, Equatable {
         case buildah(baseLayersReused: Int)
         /// The layer engine appended one layer of `layerSize` bytes (nil: config only).
         case layer(layerSize: Int64?)
+        /// The layer engine installed hotfix RPMs (their NEVRAs) in one layer of `layerSize`
+        /// bytes, whiting out `whitedOut` files of the versions they replaced.
+        case rpmInstall(installed: [String], layerSize: Int64?, whitedOut: Int)
     }
 
     /// Why buildah has it, or what it was told to update.
@@ -86,8 +89,10 @@ public struct ModificationReport: Sendable, Equatable {
 
     /// Bytes sent to the destination: blobs copied, and the appended layer.
     public var bytesTransferred: Int64 {
-        if case .layer(let size?) = engine { return blobs.bytesCopied + size }
-        return blobs.bytesCopied
+        switch engine {
+        case .layer(let size?), .rpmInstall(_, let size?, _): return blobs.bytesCopied + size
+        default: return blobs.bytesCopied
+        }
     }
 }
 

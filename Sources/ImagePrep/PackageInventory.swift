@@ -99,13 +99,27 @@ public actor PackageInventory {
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
-        let stream = client.streamBlob(repository, descriptor: layer)
-        let name = layer.digest.description
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let limit = maxDatabaseSize
+        guard let found = try await Self.extractDatabase(
+            of: layer, in: repository, client: client, into: directory, limit: maxDatabaseSize)
+        else {
+            return .noDatabase
+        }
+        return .packages(try await Self.query(found.database, backend: found.backend, root: directory))
+    }
+
+    /// Streams `layer` from the registry and extracts only its rpmdb files (each at most
+    /// `limit` bytes) into `directory`; returns the database found there and its backend, nil
+    /// when the layer has none.
+    static func extractDatabase(
+        of layer: Descriptor, in repository: Reference, client: RegistryClient, into directory: URL,
+        limit: Int64 = RegistryOptions().maxDatabaseSize
+    ) async throws -> (database: URL, backend: String)? {
+        let stream = client.streamBlob(repository, descriptor: layer)
+        let name = layer.digest.description
         // libarchive reads block: off the cooperative pool.
-        let found = try await BlockingWork.run(name: "imageprep-rpmdb", onCancel: { stream.cancel() }) {
+        return try await BlockingWork.run(name: "imageprep-rpmdb", onCancel: { stream.cancel() }) {
             do {
                 return try Self.extractDatabase(stream, layer: name, into: directory, limit: limit)
             } catch {
@@ -113,8 +127,6 @@ public actor PackageInventory {
                 throw error
             }
         }
-        guard let found else { return .noDatabase }
-        return .packages(try await Self.query(found.database, backend: found.backend, root: directory))
     }
 
     /// Extracts only the rpmdb files of a layer into `directory`, reads the layer to its end

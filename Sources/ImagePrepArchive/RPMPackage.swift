@@ -16,6 +16,12 @@ public struct RPMPackage: Sendable, Equatable, Encodable {
 
     /// Reads the lead and headers of the RPM at `path` (not the payload).
     public static func read(path: String) throws(RPMError) -> RPMPackage {
+        let (header, isSource) = try readMainHeader(path: path)
+        return try RPMPackage(header: header, isSource: isSource, path: path)
+    }
+
+    /// The main header of the RPM at `path`, and whether it is a source package.
+    static func readMainHeader(path: String) throws(RPMError) -> (RPMHeader, isSource: Bool) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw RPMError(file: path, message: FileManager.default.fileExists(atPath: path) ? "cannot open the file" : "no such file")
         }
@@ -31,8 +37,12 @@ public struct RPMPackage: Sendable, Equatable, Encodable {
         let signatureSize = try reader.skipHeader(what: "signature header")
         let padding = (8 - signatureSize % 8) % 8
         _ = try reader.read(padding, what: "signature padding")
-        let header = try reader.readHeader(what: "main header")
+        return (try reader.readHeader(what: "main header"), isSource)
+    }
+}
 
+extension RPMPackage {
+    init(header: RPMHeader, isSource: Bool, path: String) throws(RPMError) {
         guard let name = header.string(1000), let version = header.string(1001), let release = header.string(1002) else {
             throw RPMError(file: path, message: "main header lacks name, version or release")
         }
@@ -44,7 +54,7 @@ public struct RPMPackage: Sendable, Equatable, Encodable {
                 index >= 0 && index < dirnames.count ? dirnames[index] + base : base
             }
         }
-        return RPMPackage(
+        self.init(
             name: name, epoch: header.integers(1003)?.first, version: version, release: release,
             arch: header.string(1022) ?? "noarch", summary: header.string(1004) ?? "", files: files,
             payloadFormat: header.string(1124), payloadCompressor: header.string(1125), isSource: isSource)

@@ -68,6 +68,11 @@ enum ReportText {
                 + (size.map { "1 layer of \(bytes($0)) appended" } ?? "config only, no layer")
                 + "; base layers: \(blobs.present) present, \(blobs.mounted) \(mounted), "
                 + "\(blobs.copied) copied (\(bytes(blobs.bytesCopied)))"
+        case .rpmInstall(let installed, let size, let whitedOut):
+            return "\(report.task), layer engine, \(installed.joined(separator: ", ")) installed"
+                + (size.map { ", 1 layer of \(bytes($0)) appended" } ?? "")
+                + ", \(whitedOut) old file(s) whited out; base layers: \(blobs.present) present, \(blobs.mounted) \(mounted), "
+                + "\(blobs.copied) copied (\(bytes(blobs.bytesCopied)))"
         }
     }
 

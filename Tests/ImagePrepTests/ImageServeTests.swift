@@ -290,8 +290,9 @@ final class ImageServeTests: XCTestCase {
     }
 
     /// Modified images from both engines go to image-serve: an rpm_install built by buildah
-    /// and a COPY-only Dockerfile applied by the layer engine; the base layers are hard links
-    /// to the copies' (stored once) and the results read back with buildah.
+    /// (one of its RPMs has a scriptlet) and a COPY-only Dockerfile applied by the layer engine;
+    /// the base layers are hard links to the copies' (stored once) and the results read back
+    /// with buildah.
     func testModifiedImagesFromBothEnginesAreWrittenAsImageServe() async throws {
         let fixture = try XCTUnwrap(Self.fixture).get()
         let (source, imageServe, buildah) = (fixture.images.source, fixture.imageServe, fixture.images.buildah)
@@ -300,6 +301,7 @@ final class ImageServeTests: XCTestCase {
         let rpms = work.appendingPathComponent("rpms")
         try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: try RPMFixtures.build().new, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
+        let scripted = try RPMFixtures.withPostScriptlet(in: rpms)
         let custom = work.appendingPathComponent("custom")
         try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
         try Data("tuned\n".utf8).write(to: custom.appendingPathComponent("tuning.conf"))
@@ -340,7 +342,7 @@ final class ImageServeTests: XCTestCase {
         let requestsBefore = imageServe.requests().count
         let first = try CLI.run(arguments)
         XCTAssertEqual(first.status, 0, first.stderr)
-        XCTAssertTrue(first.stderr.contains("built   \(imageServe.address)/modified/centos-binary-nova-compute:current-tripleo-hotfix (rpm_install.yml, buildah, "), first.stderr)
+        XCTAssertTrue(first.stderr.contains("built   \(imageServe.address)/modified/centos-binary-nova-compute:current-tripleo-hotfix (rpm_install.yml, buildah (\(URL(fileURLWithPath: scripted).lastPathComponent) has a %post scriptlet, which only rpm in the image can run), "), first.stderr)
         XCTAssertTrue(first.stderr.contains("built   \(imageServe.address)/modified/centos-binary-keystone:current-tripleo-tuned (modify_image.yml, layer engine, 1 layer of"), first.stderr)
         XCTAssertTrue(first.stderr.contains("\(imageServe.address) is an image-serve registry"), first.stderr)
         XCTAssertFalse(imageServe.requests().dropFirst(requestsBefore).contains { $0.hasPrefix("PUT ") || $0.hasPrefix("PATCH ") })

@@ -294,7 +294,7 @@ final class PrepareRegistryTests: XCTestCase {
         let modified = try CLI.run(modifyArguments)
         XCTAssertEqual(modified.status, 0, modified.stderr)
         XCTAssertTrue(
-            modified.stdout.hasPrefix("built \(destination.address)/hotfixes/nova-compute:current-hf1 (rpm_install.yml, buildah, "),
+            modified.stdout.hasPrefix("built \(destination.address)/hotfixes/nova-compute:current-hf1 (rpm_install.yml, layer engine, hotfix-1.0-1.noarch installed, "),
             modified.stdout)
         let pulled = "\(destination.address)/hotfixes/nova-compute:current-hf1"
         try buildah.buildah(["pull", "--tls-verify=false", pulled])

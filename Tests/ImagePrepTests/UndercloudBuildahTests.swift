@@ -121,7 +121,7 @@ final class UndercloudBuildahTests: XCTestCase {
         let output = work.appendingPathComponent("images-env.yaml")
         let run = try CLI.run(
             ["prepare", "-e", env, "--template-file", template, "--output-env-file", output.path,
-             "--ca-cert", fixture.tls.caCertificate, "--keep-build-dir"] + buildahOptions(buildah, work: work))
+             "--ca-cert", fixture.tls.caCertificate, "--keep-build-dir", "--engine", "buildah"] + buildahOptions(buildah, work: work))
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stderr.contains("built   \(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo-hotfix (rpm_install.yml, buildah"), run.stderr)
         XCTAssertFalse((run.stdout + run.stderr).contains(Self.password))
@@ -150,7 +150,8 @@ final class UndercloudBuildahTests: XCTestCase {
             ["modify", "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
              "\(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
              "--tasks-from", "rpm_install", "--rpms-path", rpms.path, "--append-tag", "-hotfix2", "--authfile", authFile,
-             "--ca-cert", fixture.tls.caCertificate, "--insecure-registry", destination.address] + buildahOptions(buildah, work: work))
+             "--ca-cert", fixture.tls.caCertificate, "--insecure-registry", destination.address, "--engine", "buildah"]
+                + buildahOptions(buildah, work: work))
         XCTAssertEqual(modify.status, 0, modify.stderr)
         XCTAssertTrue(modify.stdout.hasPrefix("built \(destination.address)/tripleomaster/centos-binary-nova-compute:current-tripleo-hotfix2 (rpm_install.yml, buildah"), modify.stdout)
         XCTAssertFalse((modify.stdout + modify.stderr).contains(Self.password))

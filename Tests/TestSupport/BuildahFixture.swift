@@ -40,10 +40,10 @@ public final class BuildahFixture: @unchecked Sendable {
     }
 
     /// Runs a command in a container of `image` and returns its output.
-    public func run(in image: String, _ command: [String]) throws -> String {
+    public func run(in image: String, user: String? = nil, _ command: [String]) throws -> String {
         let container = try buildah(["from", "--pull-never", image]).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? buildah(["rm", container]) }
-        return try buildah(["run", "--isolation", "chroot", container, "--"] + command)
+        return try buildah(["run", "--isolation", "chroot"] + (user.map { ["--user", $0] } ?? []) + [container, "--"] + command)
     }
 
     /// What the file tree of `image` (pulled from a registry) holds, path by path: type, mode,

@@ -54,8 +54,6 @@ public enum RPMFixtures {
         in directory: URL, name: String, epoch: Int?, version: String, release: String, arch: String, content: String, zstd: Bool,
         requires: String? = nil
     ) throws -> String {
-        let top = directory.appendingPathComponent("build-\(name)-\(version)")
-        try FileManager.default.createDirectory(at: top.appendingPathComponent("SPECS"), withIntermediateDirectories: true)
         let spec = """
             Name: \(name)
             \(epoch.map { "Epoch: \($0)" } ?? "")
@@ -79,6 +77,44 @@ public enum RPMFixtures {
             /usr/share/\(name)/VERSION
             /usr/share/\(name)/CURRENT
             """
+        return try rpmbuild(spec: spec, name: name, arch: arch, in: directory, zstd: zstd)
+    }
+
+    /// hotfix-post 1.0-1, noarch, with a `%post` scriptlet (in rpm's built-in Lua, so it needs no
+    /// shell in the image), built into `directory`; returns its path.
+    public static func withPostScriptlet(in directory: URL) throws -> String {
+        try rpmbuild(spec: """
+            Name: hotfix-post
+            Version: 1.0
+            Release: 1
+            Summary: imageprep test package with a scriptlet
+            License: MIT
+            BuildArch: noarch
+            AutoReqProv: no
+
+            %description
+            A package for imageprep's tests.
+
+            %install
+            mkdir -p %{buildroot}/usr/share/hotfix-post
+            echo post > %{buildroot}/usr/share/hotfix-post/VERSION
+
+            %files
+            /usr/share/hotfix-post/VERSION
+
+            %post -p <lua>
+            print("hotfix-post installed")
+            """, name: "hotfix-post", in: directory)
+    }
+
+    /// Builds the RPM `spec` describes (package `name` for `arch`) and copies it into
+    /// `directory`; returns its path.
+    public static func rpmbuild(spec: String, name: String, arch: String = "noarch", in directory: URL, zstd: Bool = false) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/rpmbuild") else {
+            throw XCTSkip("rpmbuild is not installed (apt-get install rpm)")
+        }
+        let top = directory.appendingPathComponent("build-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: top.appendingPathComponent("SPECS"), withIntermediateDirectories: true)
         let specPath = top.appendingPathComponent("SPECS/\(name).spec")
         try spec.write(to: specPath, atomically: true, encoding: .utf8)
         var arguments = [
