@@ -1,0 +1,40 @@
+import Foundation
+import ImagePrepOCI
+import ImagePrepRegistry
+import Synchronization
+import XCTest
+
+extension PlainRegistryTests {
+    /// `copy(from:to:progress:)` reports the bytes of the blobs it streams as they arrive,
+    /// adding up to the report's `bytesCopied`; a blob mounted instead is counted in
+    /// `bytesNotCopied` and reported to no one.
+    func testCopyReportsStreamedBytesAndWhatItDidNotCopy() async throws {
+        let client = makeClient()
+        let base = TestImages.layer(seed: "progress-base", size: 300 * 1024)
+        let first = try await TestImages.push(
+            client, to: try ref(source, "progress/one:1"), layers: [base, TestImages.layer(seed: "progress-one", size: 700 * 1024)])
+        let second = try await TestImages.push(
+            client, to: try ref(source, "progress/two:1"), layers: [base, TestImages.layer(seed: "progress-two", size: 100 * 1024)])
+
+        let copier = ImageCopier(client: client)
+        let streamed = Mutex<[Int]>([])
+        let one = try await copier.copy(from: first.reference, to: try ref(destination, "progress/one:1")) { count in
+            streamed.withLock { $0.append(count) }
+        }
+        let chunks = streamed.withLock { $0 }
+        XCTAssertGreaterThan(chunks.count, 3, "bytes arrive in pieces, not once per blob")
+        XCTAssertEqual(Int64(chunks.reduce(0, +)), one.bytesCopied)
+        XCTAssertEqual(one.bytesCopied, first.manifest.blobs.reduce(0) { $0 + $1.size })
+        XCTAssertEqual(one.bytesNotCopied, 0)
+
+        // The second image's base is mounted from the first's repository: not streamed.
+        let total = Mutex(0)
+        let two = try await copier.copy(from: second.reference, to: try ref(destination, "progress/two:1")) { count in
+            total.withLock { $0 += count }
+        }
+        XCTAssertEqual(two.blobsMounted, 1)
+        XCTAssertEqual(two.bytesNotCopied, Int64(base.count))
+        XCTAssertEqual(Int64(total.withLock { $0 }), two.bytesCopied)
+        XCTAssertEqual(two.bytesCopied, second.manifest.blobs.reduce(0) { $0 + $1.size } - Int64(base.count))
+    }
+}
