@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "imageprep",
     products: [
-        .executable(name: "imageprep", targets: ["imageprep"]),
+        .executable(name: "imageprep", targets: ["ImagePrepCLI"]),
         .library(name: "ImagePrepPlan", targets: ["ImagePrepPlan"]),
         .library(name: "ImagePrep", targets: ["ImagePrep"]),
         .library(name: "ImagePrepArchive", targets: ["ImagePrepArchive"]),
@@ -91,8 +91,9 @@ let package = Package(
         // Older glibc/libstdc++ symbol versions for three functions, so a binary
         // built on Debian 12 runs on RHEL 9 (Sources/CGlibcCompat/glibc_compat.c).
         .target(name: "CGlibcCompat"),
+        // The command line: parses, calls the workflow, renders. The product is `imageprep`.
         .executableTarget(
-            name: "imageprep",
+            name: "ImagePrepCLI",
             dependencies: [
                 "CGlibcCompat",
                 "ImagePrep",

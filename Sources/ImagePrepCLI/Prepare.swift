@@ -1,16 +1,18 @@
 import ArgumentParser
 import ImagePrepPlan
 
-struct Prepare: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Work out, copy and modify the images of a ContainerImagePrepare environment.",
-        discussion: """
-            'imageprep prepare -e FILE' runs a prepare; 'imageprep prepare default' writes the \
-            default ContainerImagePrepare environment to start from.
-            """,
-        subcommands: [PrepareRun.self, PrepareDefault.self],
-        defaultSubcommand: PrepareRun.self
-    )
+extension Imageprep {
+    struct Prepare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Work out, copy and modify the images of a ContainerImagePrepare environment.",
+            discussion: """
+                'imageprep prepare -e FILE' runs a prepare; 'imageprep prepare default' writes the \
+                default ContainerImagePrepare environment to start from.
+                """,
+            subcommands: [Run.self, Default.self],
+            defaultSubcommand: Run.self
+        )
+    }
 }
 
 enum CatalogName: String, ExpressibleByArgument, CaseIterable {

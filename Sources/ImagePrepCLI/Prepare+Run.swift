@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import ImagePrep
+
+extension Imageprep.Prepare {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Prepare the images of a ContainerImagePrepare environment (the default subcommand).",
+            discussion: """
+                Environment files merge in order, later over earlier. Without ContainerImagePrepare \
+                the default entry ('imageprep prepare default') applies. The output env file is \
+                written only when every image succeeded.
+                """
+        )
+
+        @Option(name: [.customShort("e"), .customLong("environment-file")], help: ArgumentHelp("Environment file; repeat for more, later ones win.", valueName: "file"))
+        var environmentFiles: [String] = []
+
+        @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, before the -e files (repeatable).", valueName: "dir"))
+        var environmentDirectory: [String] = []
+
+        @Option(
+            name: [.customShort("r"), .long],
+            help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes (default: /usr/share/openstack-tripleo-heat-templates/roles_data.yaml when it exists).", valueName: "file"))
+        var rolesFile: String?
+
+        @Option(help: ArgumentHelp("Render this catalog template (Jinja2 subset) instead of the built-in catalog.", valueName: "file"))
+        var templateFile: String?
+
+        @OptionGroup var catalogOption: CatalogOption
+
+        @Option(help: ArgumentHelp("Write the heat parameters to this file.", valueName: "file"))
+        var outputEnvFile: String?
+
+        @Option(help: ArgumentHelp("Write the planned images to this file.", valueName: "file"))
+        var outputImagesFile: String?
+
+        @Option(help: ArgumentHelp("Write the packages each modification added, upgraded, downgraded or removed to this file (JSON).", valueName: "file"))
+        var report: String?
+
+        @Flag(help: "Plan only: no registry is contacted and tags stay as given.")
+        var dryRun = false
+
+        @Flag(help: "With --dry-run: look tags and labels up at the registries (read-only: nothing is copied or built), so the plan and the env file show what a real run writes.")
+        var discover = false
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        @Option(help: ArgumentHelp("How to show progress on standard error: auto (tty on a terminal, else plain), tty (a status redrawn in place), plain (a status line now and then, no control characters), none.", valueName: "mode"))
+        var progress: ProgressMode = .auto
+
+        @Option(help: ArgumentHelp("Seconds between plain progress lines.", visibility: .hidden))
+        var progressInterval: Double = 5
+
+        @OptionGroup(title: "Registries") var registry: RegistryOptionGroup
+
+        @OptionGroup(title: "Modification") var build: BuildOptionGroup
+
+        func validate() throws {
+            if environmentFiles.isEmpty && environmentDirectory.isEmpty {
+                throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
+            }
+            guard progressInterval > 0 else { throw ValidationError("--progress-interval must be more than 0 seconds") }
+            if discover && !dryRun {
+                throw ValidationError("--discover goes with --dry-run (a real run always looks tags and labels up)")
+            }
+        }
+
+        func run() async throws {
+            var options = PrepareOptions()
+            options.environmentFiles = environmentFiles
+            options.environmentDirectories = environmentDirectory
+            options.rolesFile = rolesFile
+            options.templateFile = templateFile
+            options.catalog = catalogOption.chosen.catalog
+            options.catalogChosen = catalogOption.catalog != nil
+            options.outputEnvFile = outputEnvFile
+            options.outputImagesFile = outputImagesFile
+            options.reportFile = report
+            options.dryRun = dryRun
+            options.discover = discover
+            options.registry = RegistryOptions(registry)
+            options.modification = ModificationOptions(build)
+
+            // A real run draws its progress; --json alone keeps standard error for errors.
+            let mode: ProgressMode = dryRun ? .none : (json && progress == .auto ? .none : progress)
+            let display = ProgressDisplay.make(mode, interval: .milliseconds(Int(progressInterval * 1000)))
+            display?.begin()
+            let result: PrepareResult
+            do {
+                result = try await PrepareWorkflow(options: options).run { display?.handle($0) }
+            } catch {
+                display?.finish()
+                throw error
+            }
+            display?.stop()
+            for warning in result.plan.warnings {
+                FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
+            }
+            let report = ReportText.report(result)
+            if json {
+                try printJSON(PrepareJSON(result: result, report: report))
+            } else if dryRun {
+                print(PlanTable.render(result), terminator: "")
+            } else {
+                // The plan and the run's report for the operator; the env file's
+                // text on standard output when it is not written to a file.
+                let table = PlanTable.render(result) + report.map { $0 + "\n" }.joined()
+                FileHandle.standardError.write(Data(table.utf8))
+                if outputEnvFile == nil { print(result.environmentYAML, terminator: "") }
+            }
+            display?.finish()
+        }
+    }
+}
+
+/// `prepare --json`: the result, with the report's lines as the operator reads them.
+struct PrepareJSON: Encodable {
+    var result: PrepareResult
+    var report: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case report
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(report, forKey: .report)
+    }
+}
