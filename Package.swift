@@ -115,7 +115,8 @@ let package = Package(
         .target(
             name: "ImagePrepTestSupport",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-            path: "Tests/TestSupport"
+            path: "Tests/TestSupport",
+            exclude: ["Servers"]
         ),
         .testTarget(
             name: "ImagePrepPlanTests",

@@ -9,16 +9,18 @@ public final class PythonService: @unchecked Sendable {
     private let process = Process()
     private let logURL: URL
 
-    /// Writes `script` into a new temporary directory and runs it as
-    /// `python3 script.py PORTFILE ARGUMENTS...`. `prepare` runs first, in the directory.
+    /// The servers' scripts: `Tests/TestSupport/Servers/*.py`.
+    public static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers")
+
+    /// Runs `Servers/SCRIPT` as `python3 SCRIPT PORTFILE ARGUMENTS...` in a new temporary
+    /// directory (its logs and state go there). `prepare` runs first, in the directory.
     public init(name: String, script: String, arguments: [String] = [],
                 prepare: (URL) throws -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("imageprep-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try prepare(directory)
-        let scriptURL = directory.appendingPathComponent("\(name).py")
-        try script.write(to: scriptURL, atomically: true, encoding: .utf8)
+        let scriptURL = Self.scripts.appendingPathComponent(script)
         let portURL = directory.appendingPathComponent("port")
         logURL = directory.appendingPathComponent("\(name).log")
         try Data().write(to: logURL)

@@ -1,0 +1,197 @@
+import http.client, http.server, json, os, re, socket, struct, sys, threading, urllib.parse
+
+port_file, upstream, host = sys.argv[1:4]
+lock = threading.Lock()
+state = {"mtime": None, "rules": []}
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "proxy-authorization", "te",
+       "trailer", "upgrade"}
+
+def rules():
+    # Re-read rules.json whenever the test replaces it; counters start again.
+    try:
+        stat = os.stat("rules.json")
+        mtime = (stat.st_ino, stat.st_mtime_ns)
+    except FileNotFoundError:
+        return []
+    if mtime != state["mtime"]:
+        with open("rules.json") as f:
+            state["rules"] = [dict(rule, used=0) for rule in json.load(f)]
+        state["mtime"] = mtime
+    return state["rules"]
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream_connection = None
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        # One handler per TCP connection: log each accepted connection.
+        super().setup()
+        with lock:
+            with open("connections.log", "a") as log:
+                log.write("%s:%d\n" % self.client_address[:2])
+
+    def record(self, status, how):
+        with lock:
+            with open("proxy.log", "a") as log:
+                log.write("%s %s %d %s\n" % (self.command, self.path, status, how))
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def forward(self, body):
+        if self.upstream_connection is None:
+            self.upstream_connection = http.client.HTTPConnection(upstream, timeout=60)
+        connection = self.upstream_connection
+        connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in self.headers.items():
+            if name.lower() not in HOP and name.lower() != "content-length":
+                connection.putheader(name, value)
+        if body or self.command in ("PUT", "POST", "PATCH"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response, response.read()
+
+    def send_upstream_headers(self, response, length):
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() in HOP or name.lower() in ("content-length", "date", "server"):
+                continue
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+
+    def misbehave(self, fault, body):
+        action = fault.get("action", "status")
+        if action in ("stall", "reset"):
+            response, data = self.forward(body)
+            self.send_upstream_headers(response, len(data))
+            self.record(response.status, action)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if action == "stall":
+                threading.Event().wait()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return True
+        if action in ("relocate", "loop"):
+            response, data = self.forward(body)
+            self.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() in HOP or name.lower() in ("content-length", "date", "server"):
+                    continue
+                if name.lower() == "location" and action == "relocate":
+                    parsed = urllib.parse.urlsplit(value)
+                    value = fault["location"] + urllib.parse.urlunsplit(("", "", parsed.path, parsed.query, ""))
+                self.send_header(name, value)
+            if action == "loop":
+                self.send_header("Link", '<%s>; rel="next"' % self.path)
+            self.send_header("Content-Length", str(len(data)))
+            self.record(response.status, action)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return True
+        if action == "retag":
+            asked = self.path
+            self.path = re.sub(r"/manifests/[^/?]+", "/manifests/" + fault["location"], asked, count=1)
+            try:
+                response, data = self.forward(body)
+            finally:
+                self.path = asked
+            length = response.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+            self.send_upstream_headers(response, length)
+            self.record(response.status, "retag")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return True
+        if action == "redirect":
+            self.send_response(307)
+            self.send_header("Location", fault["location"] + self.path)
+            self.send_header("Content-Length", "0")
+            self.record(307, "redirect")
+            self.end_headers()
+            return True
+        if action == "oversize":
+            size = fault["bytes"]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.record(200, "oversize")
+            self.end_headers()
+            if self.command != "HEAD":
+                chunk = b"[" + b"1," * 32767
+                sent = 0
+                try:
+                    while sent < size:
+                        piece = chunk[: size - sent]
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            return True
+        return False
+
+    def handle_any(self):
+        body = self.read_body()
+        line = "%s %s" % (self.command, self.path)
+        with lock:
+            with open("headers.log", "a") as log:
+                log.write("%s %s %s\n" % (self.command, self.path,
+                                          "auth" if self.headers.get("Authorization") else "anonymous"))
+        with lock:
+            fault = None
+            for rule in rules():
+                if re.search(rule["match"], line) and (rule["times"] < 0 or rule["used"] < rule["times"]):
+                    rule["used"] += 1
+                    fault = rule
+                    break
+        if fault and fault.get("action") == "forward":
+            fault = None
+        if fault and self.misbehave(fault, body):
+            return
+        if fault:
+            data = json.dumps({"errors": [{"code": "UNAVAILABLE",
+                                           "message": "injected fault %d" % fault["status"]}]}).encode()
+            self.send_response(fault["status"])
+            if fault.get("retryAfter") is not None:
+                self.send_header("Retry-After", str(fault["retryAfter"]))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.record(fault["status"], "injected")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return
+        response, data = self.forward(body)
+        length = response.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+        self.send_upstream_headers(response, length)
+        self.record(response.status, "forwarded")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+server = http.server.ThreadingHTTPServer((host, 0), Handler)
+server.daemon_threads = True
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % server.server_address[1])
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
