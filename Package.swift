@@ -36,7 +36,6 @@ let package = Package(
             name: "ImagePrep",
             dependencies: [
                 "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive", "ImagePrepOCI", "ImagePrepConcurrency",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -120,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
-            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepTests",
