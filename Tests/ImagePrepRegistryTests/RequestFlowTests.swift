@@ -34,10 +34,11 @@ final class RequestFlowTests: XCTestCase {
     var destination: RegistryServer { Self.destination }
     var proxy: FaultProxy { Self.proxy }
 
-    func makeClient(monolithicUploadLimit: Int64 = 8 * 1024 * 1024) -> RegistryClient {
+    func makeClient(monolithicUploadLimit: Int64 = 8 * 1024 * 1024, configCache: ConfigBlobCache? = nil) -> RegistryClient {
         RegistryClient(configuration: .init(
             insecureRegistries: [source.address, destination.address, proxy.address],
             retry: RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(50)),
+            configCache: configCache,
             monolithicUploadLimit: monolithicUploadLimit))
     }
 
@@ -213,5 +214,30 @@ final class RequestFlowTests: XCTestCase {
         XCTAssertEqual(again.outcome, .skipped)
         requests = try await destination.requests(after: before)
         XCTAssertEqual(requests.filter { $0 == "HEAD /v2/lookup/api/manifests/1" }.count, 2, "\(requests)")
+    }
+
+    func testCopyAfterDiscoveryFetchesNeitherManifestNorConfigAgain() async throws {
+        let images = try await pushImages("discovered", ["api"])
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-flow-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let client = makeClient(configCache: ConfigBlobCache(directory: cache))
+        // Tag discovery: the manifest by tag, the config for its labels.
+        let resolved = try await client.resolveImage(images[0].reference)
+        let config = try await client.fetchImageConfig(of: resolved, in: images[0].reference)
+        XCTAssertEqual(config.labels["name"], "api")
+
+        let before = source.requests().count
+        let report = try await ImageCopier(client: client).copy(
+            from: images[0].reference.withDigest(resolved.raw.digest), to: try Reference("\(destination.address)/discovered/api:1"))
+        XCTAssertEqual(report.blobsCopied, 4)
+        XCTAssertEqual(report.bytesCopied, images[0].manifest.blobs.map(\.size).reduce(0, +))
+        // The copy of the image the labels were read from only downloads its layers.
+        let requests = try await source.requests(after: before)
+        XCTAssertEqual(requests.sorted(), images[0].manifest.layers.map { "GET /v2/discovered/api/blobs/\($0.digest)" }.sorted())
+        let copied = try await client.fetchManifest(try Reference("\(destination.address)/discovered/api:1"))
+        XCTAssertEqual(copied.digest, images[0].digest)
+        let configSize = try await client.headBlob(try Reference("\(destination.address)/discovered/api"),
+                                                   digest: images[0].manifest.config.digest)
+        XCTAssertEqual(configSize, images[0].manifest.config.size)
     }
 }

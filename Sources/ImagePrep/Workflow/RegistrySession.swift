@@ -203,18 +203,17 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     /// From local container storage through an OCI layout; buildah runs one at a time.
     private func copyLocal(_ image: ImageResolution) async -> ImageOutcome {
         let name = ImageName.withoutStoragePrefix(image.resolved.image.imageName)
-        await buildSlot.acquire()
         do {
             let target = try Reference(image.resolved.targetName)
-            let local = try await LocalImageCopy(copier: copier, options: modification).copy(name, to: target)
-            await buildSlot.release()
+            let local = try await buildSlot.withSlots {
+                try await LocalImageCopy(copier: copier, options: modification).copy(name, to: target)
+            }
             var report = CopyReport()
             report.blobs = local.push.blobs
             report.localImageID = local.image.id
             report.destination = await copier.destinationKind(target)
             return .copied(report)
         } catch {
-            await buildSlot.release()
             return .failed(ImageFailure(image: image.resolved.image.imageName, error: error))
         }
     }

@@ -37,8 +37,14 @@ extension RegistryClient {
     }
 
     /// The manifest, manifest list or index `reference` names, byte for byte. A digest in the
-    /// reference is checked against the bytes.
+    /// reference is checked against the bytes; a manifest this client fetched from the same
+    /// repository before is not fetched again by its digest.
     public func fetchManifest(_ reference: Reference) async throws -> FetchedManifest {
+        if let digest = reference.digest,
+           let fetched = await fetchedManifests.manifest(registry: reference.registry, repository: reference.repository, digest: digest)
+        {
+            return fetched
+        }
         let context = Self.context(reference, "fetching manifest")
         var request = RegistryRequest(.get, "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
                                       registry: reference.registry, context: context)
@@ -57,7 +63,9 @@ extension RegistryClient {
             throw RegistryError.digestMismatch(context, expected: expected, actual: digest)
         }
         let mediaType = try Self.manifestMediaType(bytes, contentType: response.headers["Content-Type"], context: context)
-        return FetchedManifest(bytes: bytes, digest: digest, mediaType: mediaType)
+        let fetched = FetchedManifest(bytes: bytes, digest: digest, mediaType: mediaType)
+        await fetchedManifests.store(fetched, registry: reference.registry, repository: reference.repository)
+        return fetched
     }
 
     /// The digest, size and media type of the manifest `reference` names, or nil when the

@@ -58,6 +58,7 @@ public final class RegistryClient: Sendable {
     let endpoints = EndpointCache()
     let tokens = TokenCache()
     let breaker = RegistryBreaker()
+    let fetchedManifests = FetchedManifests()
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "imageprep.registry")) {
         self.configuration = configuration

@@ -165,12 +165,14 @@ public struct ImageCopier: Sendable {
         }
     }
 
-    /// Streams the blob from the source unless the destination has it or can mount it.
+    /// Streams the blob from the source unless the destination has it or can mount it; an
+    /// image config tag discovery already put in the config cache is not fetched again.
     private func place(_ blob: Descriptor, from source: Reference, to destination: Reference) async throws
         -> BlobPlacement
     {
         let preferred = source.registry == destination.registry ? [source.repository] : []
-        return try await place(blob, from: .registry(source), in: destination, preferring: preferred)
+        let origin: BlobSource = client.configuration.configCache?.data(for: blob.digest).map { .data($0) } ?? .registry(source)
+        return try await place(blob, from: origin, in: destination, preferring: preferred)
     }
 
     /// Puts one blob in `destination`'s repository, registry or image-serve directory:
