@@ -21,13 +21,20 @@ public protocol ImageTransfer: Sendable {
 public struct TransferNotes: Sendable, Equatable {
     /// Registries reached over plain HTTP or unverified TLS.
     public var insecureRegistries: [String] = []
+    /// Registries reached over verified TLS: a push destination among them is not listed in
+    /// `DockerInsecureRegistryAddress`.
+    public var verifiedRegistries: [String] = []
     /// Destinations without a push API whose images were written as files.
     public var imageServeRegistries: [String] = []
     /// Where those files are.
     public var imageServeDirectory: String = ""
 
-    public init(insecureRegistries: [String] = [], imageServeRegistries: [String] = [], imageServeDirectory: String = "") {
+    public init(
+        insecureRegistries: [String] = [], verifiedRegistries: [String] = [], imageServeRegistries: [String] = [],
+        imageServeDirectory: String = ""
+    ) {
         self.insecureRegistries = insecureRegistries
+        self.verifiedRegistries = verifiedRegistries
         self.imageServeRegistries = imageServeRegistries
         self.imageServeDirectory = imageServeDirectory
     }

@@ -247,6 +247,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func notes() async -> TransferNotes {
         TransferNotes(
             insecureRegistries: await client.insecurelyReachedRegistries(),
+            verifiedRegistries: await client.verifiedRegistries(),
             imageServeRegistries: await copier.destinations.imageServeRegistries(),
             imageServeDirectory: options.imageServeDirectory.path)
     }

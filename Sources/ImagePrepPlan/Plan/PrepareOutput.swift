@@ -59,17 +59,24 @@ public enum PrepareOutput {
     }
 
     /// Registries to list in `DockerInsecureRegistryAddress` (`host[:port]`
-    /// only): every push destination's and every registry reached without
-    /// verified TLS.
-    public static func insecureRegistries(_ images: [ResolvedImage], reachedInsecurely: [String] = []) -> [String] {
-        Array(Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost) + reachedInsecurely)).sorted()
+    /// only): every push destination's, unless a real run reached it over
+    /// verified TLS (`verified`; as upstream lists only the registries it finds
+    /// insecure), and every registry reached without verified TLS.
+    public static func insecureRegistries(
+        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = []
+    ) -> [String] {
+        let destinations = Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost))
+            .subtracting(verified.filter { !reachedInsecurely.contains($0) })
+        return Array(destinations.union(reachedInsecurely)).sorted()
     }
 
     /// The output env file: `parameter_defaults` with every image parameter
     /// and `DockerInsecureRegistryAddress`.
-    public static func environment(_ images: [ResolvedImage], reachedInsecurely: [String] = []) -> ConfigValue {
+    public static func environment(
+        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = []
+    ) -> ConfigValue {
         var entries = parameters(images).map { ConfigEntry($0.name, .string($0.image)) }
-        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely)
+        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely, verified: verified)
         if !insecure.isEmpty {
             entries.append(ConfigEntry("DockerInsecureRegistryAddress", .list(insecure.map(ConfigValue.string))))
         }

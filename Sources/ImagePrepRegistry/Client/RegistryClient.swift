@@ -71,6 +71,11 @@ public final class RegistryClient: Sendable {
         await endpoints.insecurelyReached()
     }
 
+    /// Registries this client has reached over HTTPS with verified TLS.
+    public func verifiedRegistries() async -> [String] {
+        await endpoints.verified()
+    }
+
     func isInsecure(_ registry: String) -> Bool {
         configuration.insecureRegistries.contains(registry.lowercased())
     }
@@ -103,6 +108,11 @@ actor EndpointCache {
 
     func update(_ registry: String, challenge: AuthChallenge) {
         endpoints[registry]?.challenge = challenge
+    }
+
+    func verified() -> [String] {
+        endpoints.filter { $0.value.baseURL.scheme == "https" && $0.value.tls != .skipVerification }
+            .keys.sorted()
     }
 
     func insecurelyReached() -> [String] {
