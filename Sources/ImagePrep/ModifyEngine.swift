@@ -1,7 +1,7 @@
 /// Which engine modifies an image.
 public enum ModifyEngine: String, Sendable, CaseIterable {
-    /// The layer engine when the Dockerfile allows it (a `modify_image` without `RUN`),
-    /// buildah otherwise.
+    /// The layer engine when the task allows it (a `modify_image` Dockerfile without `RUN`, an
+    /// `rpm_install` whose RPMs have no scriptlets), buildah otherwise.
     case auto
     case buildah
     /// Only the layer engine: a Dockerfile that needs buildah is an error.
