@@ -105,6 +105,7 @@ public struct RPMInstallLayer: Sendable {
             let kind = database.backend == "ndb" ? "ndb" : "Berkeley DB"
             throw NeedsBuildah("the image's rpm database (/\(database.path)) is \(kind), which the host's rpm cannot write")
         }
+        try await checkInstalled(database)
         let directory = database.root.appendingPathComponent(database.path)
         let databaseFilesBefore = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
         let before = try await owners(database)
@@ -163,6 +164,36 @@ public struct RPMInstallLayer: Sendable {
             entries: entries.values.sorted { $0.path < $1.path }, installed: headers.map(\.package.nevra), removed: removed)
     }
 
+    /// What rpm in the image would run because of what is installed there: the replaced
+    /// versions' uninstall scriptlets, and triggers other packages set on a hotfix package.
+    private func checkInstalled(_ database: Database) async throws {
+        let names = Set(headers.map(\.package.name))
+        let scripts = try await query(
+            database, "%{NAME}\t%|PREUN?{preun }:{}|%|PREUNPROG?{preun }:{}|%|POSTUN?{postun }:{}|%|POSTUNPROG?{postun }:{}|\n")
+        for line in scripts.split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            guard fields.count == 2, names.contains(String(fields[0])) else { continue }
+            let found = Set(fields[1].split(separator: " ").map { "%" + $0 }).sorted(by: >)
+            guard !found.isEmpty else { continue }
+            throw NeedsBuildah("the image's \(fields[0]) has \(found.joined(separator: ", ")), which rpm runs in the image when it replaces it")
+        }
+        let triggers = try await query(database, "[%{=NAME}\t%{TRIGGERNAME}\n]")
+        for line in triggers.split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            guard fields.count == 2, names.contains(String(fields[1])) else { continue }
+            throw NeedsBuildah("the image's \(fields[0]) has a trigger on \(fields[1]), which only rpm in the image can run")
+        }
+    }
+
+    /// `rpm -qa --queryformat FORMAT` on the image's database.
+    private func query(_ database: Database, _ format: String) async throws -> String {
+        do {
+            return try await CommandRunner.capture("rpm", rpmArguments(database) + ["-qa", "--queryformat", format], name: "rpm -qa")
+        } catch let failure as CommandRunner.Failure {
+            throw Failure(description: "the host's rpm cannot read the image's rpm database: " + Self.meaningful(failure.output))
+        }
+    }
+
     private func rpmArguments(_ database: Database) -> [String] {
         ["--root", database.root.path, "--dbpath", "/" + database.path, "--define", "_db_backend sqlite"]
     }
@@ -174,13 +205,7 @@ public struct RPMInstallLayer: Sendable {
 
     /// Every file the database lists, with the package owning it.
     private func owners(_ database: Database) async throws -> [String: Owner] {
-        let output: String
-        do {
-            output = try await CommandRunner.capture(
-                "rpm", rpmArguments(database) + ["-qa", "--queryformat", "[%{=NAME}\\t%{FILEMODES}\\t%{FILENAMES}\\n]"], name: "rpm -qa")
-        } catch let failure as CommandRunner.Failure {
-            throw Failure(description: "the host's rpm cannot read the image's rpm database: " + Self.meaningful(failure.output))
-        }
+        let output = try await query(database, "[%{=NAME}\\t%{FILEMODES}\\t%{FILENAMES}\\n]")
         var owners: [String: Owner] = [:]
         for line in output.split(separator: "\n") {
             let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)

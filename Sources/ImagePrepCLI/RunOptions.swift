@@ -74,7 +74,7 @@ struct BuildOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Where build directories go.", valueName: "dir"))
     var workDir: String?
 
-    @Option(help: "Which engine modifies images: auto (the layer engine for a modify_image Dockerfile that runs nothing and for hotfix RPMs without scriptlets, buildah otherwise), buildah, or layer.")
+    @Option(help: "Which engine modifies images: auto (the layer engine for a modify_image Dockerfile that runs nothing and for rpm_install RPMs without scriptlets, buildah otherwise), buildah, or layer.")
     var engine: EngineName = .auto
 
     @Flag(help: "Layer engine: keep the copied files' modification times (default: the base image's creation time).")

@@ -1,6 +1,6 @@
 /// Which engine modifies an image.
 public enum ModifyEngine: String, Sendable, CaseIterable {
-    /// The layer engine when the task allows it (a `modify_image` without `RUN`, an
+    /// The layer engine when the task allows it (a `modify_image` Dockerfile without `RUN`, an
     /// `rpm_install` whose RPMs have no scriptlets), buildah otherwise.
     case auto
     case buildah
