@@ -4,7 +4,10 @@ import ImagePrepTestSupport
 import XCTest
 
 /// `imageprep prepare` for real: tag discovery, copies and an rpm_install
-/// modification, against two real registries on 127.0.0.1 and real buildah.
+/// modification, against two real registries on 127.0.0.1 and real buildah; and the
+/// image, modify and hotfix commands against the same registries. The heavy runs
+/// (the first prepare, the hotfix images) are made once in the class setUp
+/// (PrepareRegistryTests+Fixtures.swift); each test only reads or adds to them.
 final class PrepareRegistryTests: XCTestCase {
     nonisolated(unsafe) static var fixture: Result<ModificationFixture, any Error>?
     nonisolated(unsafe) static var prepared: Result<PreparedRun, any Error>?
