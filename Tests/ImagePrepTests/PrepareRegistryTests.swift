@@ -4,121 +4,94 @@ import ImagePrepTestSupport
 import XCTest
 
 /// `imageprep prepare` for real: tag discovery, copies and an rpm_install
-/// modification, against two real registries on 127.0.0.1 and real buildah.
+/// modification, against two real registries on 127.0.0.1 and real buildah; and the
+/// image, modify and hotfix commands against the same registries. The heavy runs
+/// (the first prepare, the hotfix images) are made once in the class setUp
+/// (PrepareRegistryTests+Fixtures.swift); each test only reads or adds to them.
 final class PrepareRegistryTests: XCTestCase {
     nonisolated(unsafe) static var fixture: Result<ModificationFixture, any Error>?
+    nonisolated(unsafe) static var prepared: Result<PreparedRun, any Error>?
+    nonisolated(unsafe) static var hotfixes: Result<HotfixImages, any Error>?
 
     override class func setUp() {
-        fixture = Result {
+        let fixture = Result {
             try ModificationFixture(seeding: ["tripleomaster/centos-binary-nova-compute", "tripleomaster/centos-binary-keystone"])
         }
+        self.fixture = fixture
+        prepared = Result { try PreparedRun(fixture: fixture.get()) }
+        hotfixes = Result { try HotfixImages(fixture: fixture.get()) }
     }
 
     override class func tearDown() {
+        if let work = try? prepared?.get().work { try? FileManager.default.removeItem(at: work) }
+        if let work = try? hotfixes?.get().work { try? FileManager.default.removeItem(at: work) }
         try? fixture?.get().stop()
         RPMFixtures.remove()
     }
 
-    func testPrepareDiscoversTagsCopiesModifiesAndSkipsOnReRun() async throws {
-        let fixture = try XCTUnwrap(Self.fixture).get()
-        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
-        let work = try CLI.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
+    // MARK: - prepare: the first run, its re-run and its failing variants
 
-        let rpms = work.appendingPathComponent("nova-hotfix-pkgs")
-        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try RPMFixtures.build().new, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
+    func testPrepareWritesDiscoveredTagsAndCopiesTheUnmodifiedImage() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        XCTAssertEqual(run.first.status, 0, run.first.stderr)
+        XCTAssertEqual(try run.written(), run.expected)
+        XCTAssertTrue(run.first.stderr.contains("1 image(s) copied or already present, 1 modified, 0 failed."), run.first.stderr)
+        // The unmodified image was copied under its discovered tag.
+        XCTAssertTrue(run.fixture.destination.requests().contains("PUT /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test"))
+    }
 
-        let template = work.appendingPathComponent("containers.yaml.j2")
-        try """
-            container_images_template:
-            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
-              image_source: kolla
-              params: [DockerKeystoneImage]
-              services: [OS::TripleO::Services::Keystone]
-            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
-              image_source: kolla
-              params: [DockerNovaComputeImage]
-              services: [OS::TripleO::Services::NovaCompute]
-            """.write(to: template, atomically: true, encoding: .utf8)
-        let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
-        try """
-            parameter_defaults:
-              DockerInsecureRegistryAddress: [\(source.address), \(destination.address)]
-              ContainerImagePrepare:
-              - push_destination: \(destination.address)
-                tag_from_label: rdo_version
-                excludes: [nova-compute]
-                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
-              - push_destination: \(destination.address)
-                tag_from_label: rdo_version
-                includes: [nova-compute]
-                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
-                modify_role: tripleo-modify-image
-                modify_append_tag: -hotfix
-                modify_vars:
-                  tasks_from: rpm_install.yml
-                  rpms_path: \(rpms.path)
-            """.write(to: env, atomically: true, encoding: .utf8)
-        let output = work.appendingPathComponent("images-env.yaml")
-        let arguments = [
-            "prepare", "-e", env.path, "--template-file", template.path, "--output-env-file", output.path,
-            "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root, "--buildah-runroot", buildah.runRoot,
-            "--work-dir", work.path, "--cache-dir", work.appendingPathComponent("cache").path,
-        ]
-
-        let first = try CLI.run(arguments)
-        XCTAssertEqual(first.status, 0, first.stderr)
-        let expected = """
-            parameter_defaults:
-              DockerKeystoneImage: \(destination.address)/tripleomaster/centos-binary-keystone:1.0-test
-              DockerNovaComputeImage: \(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-hotfix
-              DockerInsecureRegistryAddress:
-            \([source.address, destination.address].sorted().map { "  - \($0)" }.joined(separator: "\n"))
-
-            """
-        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
-        XCTAssertTrue(first.stderr.contains("1 image(s) copied or already present, 1 modified, 0 failed."), first.stderr)
-
-        // The modified image at the destination: hotfix installed, user and
-        // labels kept, the append tag recorded.
-        let pulled = "\(destination.address)/tripleomaster/centos-binary-nova-compute:1.0-test-hotfix"
-        try buildah.buildah(["pull", "--tls-verify=false", pulled])
-        XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.1-2.noarch")
-        XCTAssertEqual(try buildah.run(in: pulled, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n")
+    /// The modified image at the destination: hotfix installed, user and labels kept, the
+    /// append tag recorded.
+    func testPrepareInstallsTheHotfixKeepingUserAndLabels() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let buildah = run.fixture.buildah
+        try buildah.buildah(["pull", "--tls-verify=false", run.modified])
+        XCTAssertEqual(try buildah.run(in: run.modified, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.1-2.noarch")
+        XCTAssertEqual(try buildah.run(in: run.modified, ["cat", "/usr/share/hotfix/VERSION"]), "hotfix 1.1 fixed\n")
         XCTAssertEqual(
-            try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", pulled]).trimmingCharacters(in: .whitespacesAndNewlines),
+            try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", run.modified])
+                .trimmingCharacters(in: .whitespacesAndNewlines),
             "nova")
-        let labels = try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", pulled])
+        let labels = try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", run.modified])
         XCTAssertTrue(labels.contains("modified_append_tag:-hotfix") && labels.contains("rdo_version:1.0-test"), labels)
-        // The package inventory, read from the registry: the hotfix is in the
-        // modified image; layers shared with other images are read once.
-        let packages = try CLI.run(["image", "packages", pulled, "--insecure-registry", destination.address])
+    }
+
+    /// `imageprep image packages` reads the inventory from the registry: the hotfix is in
+    /// the modified image.
+    func testImagePackagesListsTheHotfixInTheModifiedImage() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let packages = try CLI.run(["image", "packages", run.modified, "--insecure-registry", run.fixture.destination.address])
         XCTAssertEqual(packages.status, 0, packages.stderr)
         XCTAssertEqual(packages.stdout, "hotfix-3:1.1-2.noarch\n")
+    }
+
+    func testPackageInventoryReadsALayerSharedByImagesOnce() async throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let (source, destination) = (run.fixture.source, run.fixture.destination)
         var options = RegistryOptions()
         options.insecureRegistries = [source.address, destination.address]
         let inventory = try PackageInventory(options: options)
         let keystone = try await inventory.packages(of: "\(destination.address)/tripleomaster/centos-binary-keystone:1.0-test")
         XCTAssertEqual(keystone, [], "the base image's rpm database is empty")
-        let hotfixed = try await inventory.packages(of: pulled)
+        let hotfixed = try await inventory.packages(of: run.modified)
         XCTAssertEqual(hotfixed.map(\.nevra), ["hotfix-3:1.1-2.noarch"])
         _ = try await inventory.packages(of: "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo")
         let layersRead = await inventory.layersRead
         XCTAssertEqual(layersRead, 2, "the shared base layer is read once")
+    }
 
-        // The unmodified image was copied under its discovered tag.
-        XCTAssertTrue(destination.requests().contains("PUT /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test"))
-
-        // A re-run rebuilds and copies nothing: one request per image at the
-        // destination, besides one API version check for the run; at the source
-        // only the manifests and each repository's tag list (the discovered
-        // tag must exist there) are read, the image configs come from the cache.
+    /// A re-run rebuilds and copies nothing: one request per image at the destination,
+    /// besides one API version check for the run; at the source only the manifests and each
+    /// repository's tag list (the discovered tag must exist there) are read, the image
+    /// configs come from the cache.
+    func testPrepareReRunRebuildsAndCopiesNothing() async throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let (source, destination) = (run.fixture.source, run.fixture.destination)
         let before = destination.requests().count
         let sourceBefore = try await source.requests(after: 0).count
-        let second = try CLI.run(arguments)
+        let second = try CLI.run(run.arguments)
         XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        XCTAssertEqual(try run.written(), run.expected)
         let rerun = destination.requests().dropFirst(before)
         XCTAssertLessThanOrEqual(rerun.filter { $0 == "GET /v2/" }.count, 1, "\(Array(rerun))")
         // One upload-session request for the run tells a registry from an image-serve
@@ -139,39 +112,34 @@ final class PrepareRegistryTests: XCTestCase {
                 "GET /v2/tripleomaster/centos-binary-nova-compute/manifests/current-tripleo",
                 "GET /v2/tripleomaster/centos-binary-nova-compute/tags/list?n=1000",
             ])
+    }
 
-        // A label that no image has fails those images, names them, and
-        // leaves the env file as it was.
-        /// Runs prepare on a copy of the environment with these replacements.
-        func runVariant(_ name: String, _ replacements: [(String, String)]) throws -> CLI.Output {
-            var text = try String(contentsOf: env, encoding: .utf8)
-            for (old, new) in replacements { text = text.replacingOccurrences(of: old, with: new) }
-            let variant = work.appendingPathComponent(name)
-            try text.write(to: variant, atomically: true, encoding: .utf8)
-            var variantArguments = arguments
-            variantArguments[2] = variant.path
-            return try CLI.run(variantArguments)
-        }
-        // A tag_from_label whose tag the source lacks fails those images, names
-        // the tag and the available ones, and leaves the env file as it was.
-        let failed = try runVariant("bad.yaml", [("tag_from_label: rdo_version", "tag_from_label: '{rdo_version}-rc'")])
+    /// A tag_from_label whose tag the source lacks fails those images, names the tag and the
+    /// available ones, and leaves the env file as it was.
+    func testPrepareFailsImagesWhoseLabelledTagIsMissingAndKeepsTheEnvFile() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let failed = try run.runVariant("bad.yaml", [("tag_from_label: rdo_version", "tag_from_label: '{rdo_version}-rc'")])
         XCTAssertEqual(failed.status, 1)
         XCTAssertTrue(failed.stderr.contains("2 image(s) failed; no output file was written"), failed.stderr)
         XCTAssertTrue(
             failed.stderr.contains(
-                "image \(source.address)/tripleomaster/centos-binary-keystone has no tag 1.0-test-rc (from tag_from_label {rdo_version}-rc); available tags: 1.0-test, current-tripleo"),
+                "image \(run.fixture.source.address)/tripleomaster/centos-binary-keystone has no tag 1.0-test-rc (from tag_from_label {rdo_version}-rc); available tags: 1.0-test, current-tripleo"),
             failed.stderr)
-        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        XCTAssertEqual(try run.written(), run.expected)
+    }
 
-        // A Dockerfile whose RUN fails: that image fails, the error names the
-        // step and shows buildah's output, and no tag is made at the destination.
-        let custom = work.appendingPathComponent("nova-custom")
+    /// A Dockerfile whose RUN fails: that image fails, the error names the step and shows
+    /// buildah's output, and no tag is made at the destination.
+    func testPrepareFailsAnImageWhoseDockerfileRunFailsAndPushesNothing() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let destination = run.fixture.destination
+        let custom = run.work.appendingPathComponent("nova-custom")
         try FileManager.default.createDirectory(at: custom, withIntermediateDirectories: true)
         try "FROM placeholder\nUSER root\nRUN echo about to fail && exit 3\nUSER nova\n"
             .write(to: custom.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
-        let failedBuild = try runVariant("broken.yaml", [
+        let failedBuild = try run.runVariant("broken.yaml", [
             ("modify_append_tag: -hotfix", "modify_append_tag: -custom"), ("tasks_from: rpm_install.yml", "tasks_from: modify_image.yml"),
-            ("rpms_path: \(rpms.path)", "modify_dir_path: \(custom.path)"),
+            ("rpms_path: \(run.rpms.path)", "modify_dir_path: \(custom.path)"),
         ])
         XCTAssertEqual(failedBuild.status, 1)
         XCTAssertTrue(failedBuild.stderr.contains("1 image(s) failed; no output file was written"), failedBuild.stderr)
@@ -183,17 +151,21 @@ final class PrepareRegistryTests: XCTestCase {
             "--insecure-registry", destination.address,
         ])
         XCTAssertEqual(missing.status, 1, missing.stdout)
-        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        XCTAssertEqual(try run.written(), run.expected)
+    }
 
-        // A plain-HTTP source not marked insecure: TLS is verified by
-        // default, and the error says how to mark it.
+    /// A plain-HTTP source not marked insecure: TLS is verified by default, and the error
+    /// says how to mark it.
+    func testPrepareRefusesAPlainHTTPSourceNotMarkedInsecureAndSaysHowToMarkIt() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let (source, destination) = (run.fixture.source, run.fixture.destination)
         let started = Date()
-        let refused = try runVariant("strict.yaml", [("[\(source.address), \(destination.address)]", "[\(destination.address)]")])
+        let refused = try run.runVariant("strict.yaml", [("[\(source.address), \(destination.address)]", "[\(destination.address)]")])
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains(source.address), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("--insecure-registry"), refused.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 120, "a TLS failure must not hang")
-        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), expected)
+        XCTAssertEqual(try run.written(), run.expected)
     }
 
     /// `--cleanup` as upstream: full removes the pulled base and the built
@@ -240,14 +212,12 @@ final class PrepareRegistryTests: XCTestCase {
         }
     }
 
-    func testImageCommandsAndOneImageModify() throws {
-        let fixture = try XCTUnwrap(Self.fixture).get()
-        let (source, destination, buildah) = (fixture.source, fixture.destination, fixture.buildah)
-        let work = try CLI.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let insecure = ["--insecure-registry", source.address, "--insecure-registry", destination.address]
+    // MARK: - image commands, modify and hotfix targeting
 
-        let list = try CLI.run(["image", "list", "--registry", source.address] + insecure)
+    func testImageListShowsEveryTagOfEveryRepository() throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let source = fixture.source
+        let list = try CLI.run(["image", "list", "--registry", source.address] + Self.insecure(fixture))
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertEqual(list.stdout, """
             \(source.address)/tripleomaster/centos-binary-keystone:1.0-test
@@ -256,85 +226,111 @@ final class PrepareRegistryTests: XCTestCase {
             \(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo
 
             """)
+    }
 
-        let inspect = try CLI.run(["image", "inspect", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"] + insecure)
+    func testImageInspectShowsLabelsUserLayersAndDigest() throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let inspect = try CLI.run(
+            ["image", "inspect", "\(fixture.source.address)/tripleomaster/centos-binary-keystone:current-tripleo"] + Self.insecure(fixture))
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
         XCTAssertEqual((json["labels"] as? [String: String])?["rdo_version"], "1.0-test")
         XCTAssertEqual(json["user"] as? String, "nova")
         XCTAssertEqual((json["layers"] as? [[String: Any]])?.count, 1)
         XCTAssertTrue((json["digest"] as? String)?.hasPrefix("sha256:") ?? false)
+    }
 
+    func testImageCopyCopiesThenSkipsAnImageAlreadyThere() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let (source, destination) = (hotfixes.fixture.source, hotfixes.fixture.destination)
         let copyArguments = [
             "image", "copy", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo",
             "\(destination.address)/copies/keystone:kept",
-        ] + insecure
+        ] + hotfixes.insecure
         let copied = try CLI.run(copyArguments)
         XCTAssertEqual(copied.status, 0, copied.stderr)
         XCTAssertTrue(copied.stdout.hasPrefix("copied \(destination.address)/copies/keystone:kept sha256:"), copied.stdout)
         let again = try CLI.run(copyArguments)
         XCTAssertTrue(again.stdout.hasPrefix("skipped "), again.stdout)
+    }
 
-        let deleted = try CLI.run(["image", "delete", "\(destination.address)/copies/keystone:kept"] + insecure)
+    func testImageDeleteRemovesTheTaggedImage() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let (source, destination) = (hotfixes.fixture.source, hotfixes.fixture.destination)
+        let target = "\(destination.address)/deletes/keystone:gone"
+        let copied = try CLI.run(
+            ["image", "copy", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo", target] + hotfixes.insecure)
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        let deleted = try CLI.run(["image", "delete", target] + hotfixes.insecure)
         XCTAssertEqual(deleted.status, 0, deleted.stderr)
-        XCTAssertTrue(deleted.stdout.hasPrefix("deleted \(destination.address)/copies/keystone:kept (sha256:"), deleted.stdout)
-        let gone = try CLI.run(["image", "inspect", "\(destination.address)/copies/keystone:kept"] + insecure)
+        XCTAssertTrue(deleted.stdout.hasPrefix("deleted \(target) (sha256:"), deleted.stdout)
+        let gone = try CLI.run(["image", "inspect", target] + hotfixes.insecure)
         XCTAssertEqual(gone.status, 1)
         XCTAssertTrue(gone.stderr.contains("404") || gone.stderr.contains("not found"), gone.stderr)
+    }
 
-        let rpms = work.appendingPathComponent("rpms")
-        try FileManager.default.createDirectory(at: rpms, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try RPMFixtures.build().old, toPath: rpms.appendingPathComponent("hotfix.rpm").path)
-        let modifyArguments = [
-            "modify", "\(source.address)/tripleomaster/centos-binary-nova-compute:current-tripleo",
-            "\(destination.address)/hotfixes/nova-compute:current", "--tasks-from", "rpm_install", "--rpms-path", rpms.path,
-            "--append-tag", "-hf1", "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", buildah.root,
-            "--buildah-runroot", buildah.runRoot, "--work-dir", work.path,
-        ] + insecure
-        let modified = try CLI.run(modifyArguments)
-        XCTAssertEqual(modified.status, 0, modified.stderr)
+    func testModifyInstallsAnRPMThroughTheLayerEngine() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let (destination, buildah) = (hotfixes.fixture.destination, hotfixes.fixture.buildah)
+        XCTAssertEqual(hotfixes.modified.status, 0, hotfixes.modified.stderr)
         XCTAssertTrue(
-            modified.stdout.hasPrefix("built \(destination.address)/hotfixes/nova-compute:current-hf1 (rpm_install.yml, layer engine, hotfix-1.0-1.noarch installed, "),
-            modified.stdout)
-        let pulled = "\(destination.address)/hotfixes/nova-compute:current-hf1"
-        try buildah.buildah(["pull", "--tls-verify=false", pulled])
-        XCTAssertEqual(try buildah.run(in: pulled, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines), "hotfix-1.0-1.noarch")
-        let rerun = try CLI.run(modifyArguments)
-        XCTAssertEqual(rerun.stdout, "skipped \(destination.address)/hotfixes/nova-compute:current-hf1 (already there)\n")
+            hotfixes.modified.stdout.hasPrefix(
+                "built \(destination.address)/hotfixes/nova-compute:current-hf1 (rpm_install.yml, layer engine, hotfix-1.0-1.noarch installed, "),
+            hotfixes.modified.stdout)
+        try buildah.buildah(["pull", "--tls-verify=false", hotfixes.novaCompute])
+        XCTAssertEqual(
+            try buildah.run(in: hotfixes.novaCompute, ["rpm", "-q", "hotfix"]).trimmingCharacters(in: .whitespacesAndNewlines),
+            "hotfix-1.0-1.noarch")
+    }
 
-        // Hotfix targeting: only images that have a package of the hotfix.
-        let fixes = work.appendingPathComponent("fixes")
-        try FileManager.default.createDirectory(at: fixes, withIntermediateDirectories: true)
-        let built = try RPMFixtures.build()
-        try FileManager.default.copyItem(atPath: built.new, toPath: fixes.appendingPathComponent("hotfix.rpm").path)
-        let keystone = "\(destination.address)/hotfixes/keystone:current-hf1"
-        XCTAssertEqual(try CLI.run(["image", "copy", "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo", keystone] + insecure).status, 0)
-        let plan = try CLI.run(["hotfix", "plan", "--rpms-path", fixes.path, pulled, keystone] + insecure)
+    func testModifyReRunSkipsTheImageAlreadyThere() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let rerun = try CLI.run(hotfixes.modifyArguments)
+        XCTAssertEqual(rerun.stdout, "skipped \(hotfixes.novaCompute) (already there)\n")
+    }
+
+    /// Hotfix targeting: only images that have a package of the hotfix.
+    func testHotfixPlanListsUpgradesAndImagesThatAreNotTargets() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        XCTAssertEqual(hotfixes.keystoneCopied.status, 0, hotfixes.keystoneCopied.stderr)
+        let plan = try CLI.run(["hotfix", "plan", "--rpms-path", hotfixes.fixes.path, hotfixes.novaCompute, hotfixes.keystone] + hotfixes.insecure)
         XCTAssertEqual(plan.status, 0, plan.stderr)
         XCTAssertEqual(plan.stdout, """
-            \(pulled)
+            \(hotfixes.novaCompute)
               hotfix-1.0-1.noarch -> hotfix-3:1.1-2.noarch
-            \(keystone)
+            \(hotfixes.keystone)
               none of the hotfix packages is installed: not a target
 
             """)
-        // modify with --only-images-with-packages: an image without them is left alone.
-        let untouched = try CLI.run([
-            "modify", keystone, "\(destination.address)/hotfixes/keystone:current", "--tasks-from", "rpm_install",
-            "--rpms-path", fixes.path, "--append-tag", "-hf2", "--only-images-with-packages",
-        ] + insecure)
-        XCTAssertEqual(untouched.status, 0, untouched.stderr)
-        XCTAssertEqual(untouched.stdout, "skipped \(keystone) (none of the hotfix packages is installed: not modified)\n")
-        let notPushed = try CLI.run(["image", "inspect", "\(destination.address)/hotfixes/keystone:current-hf2"] + insecure)
-        XCTAssertEqual(notPushed.status, 1)
+    }
 
-        let foreign = work.appendingPathComponent("foreign")
+    /// modify with --only-images-with-packages: an image without them is left alone.
+    func testModifyOnlyImagesWithPackagesLeavesAnImageWithoutThemAlone() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let destination = hotfixes.fixture.destination
+        let untouched = try CLI.run([
+            "modify", hotfixes.keystone, "\(destination.address)/hotfixes/keystone:current", "--tasks-from", "rpm_install",
+            "--rpms-path", hotfixes.fixes.path, "--append-tag", "-hf2", "--only-images-with-packages",
+        ] + hotfixes.insecure)
+        XCTAssertEqual(untouched.status, 0, untouched.stderr)
+        XCTAssertEqual(untouched.stdout, "skipped \(hotfixes.keystone) (none of the hotfix packages is installed: not modified)\n")
+        let notPushed = try CLI.run(["image", "inspect", "\(destination.address)/hotfixes/keystone:current-hf2"] + hotfixes.insecure)
+        XCTAssertEqual(notPushed.status, 1)
+    }
+
+    func testHotfixPlanRefusesAnRPMBuiltForAnotherArchitecture() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let foreign = hotfixes.work.appendingPathComponent("foreign")
         try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: built.foreign, toPath: foreign.appendingPathComponent("hotfix-arm.rpm").path)
-        let refused = try CLI.run(["hotfix", "plan", "--rpms-path", foreign.path, pulled] + insecure)
+        try FileManager.default.copyItem(atPath: hotfixes.rpms.foreign, toPath: foreign.appendingPathComponent("hotfix-arm.rpm").path)
+        let refused = try CLI.run(["hotfix", "plan", "--rpms-path", foreign.path, hotfixes.novaCompute] + hotfixes.insecure)
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("hotfix-arm.rpm is built for aarch64, which cannot be installed in this x86_64 image"), refused.stderr)
+    }
 
+    func testPrepareOnlyImagesWithPackagesModifiesTargetsAndReportsTheChanges() throws {
+        let hotfixes = try XCTUnwrap(Self.hotfixes).get()
+        let (destination, buildah, work) = (hotfixes.fixture.destination, hotfixes.fixture.buildah, hotfixes.work)
         let template = work.appendingPathComponent("hotfixes.yaml.j2")
         try """
             container_images_template:
@@ -352,7 +348,7 @@ final class PrepareRegistryTests: XCTestCase {
                 set: {namespace: \(destination.address)/hotfixes, tag: current-hf1}
                 modify_role: tripleo-modify-image
                 modify_append_tag: -hf2
-                modify_vars: {tasks_from: rpm_install.yml, rpms_path: \(fixes.path)}
+                modify_vars: {tasks_from: rpm_install.yml, rpms_path: \(hotfixes.fixes.path)}
             """.write(to: env, atomically: true, encoding: .utf8)
         let targeted = try CLI.run([
             "prepare", "-e", env.path, "--template-file", template.path, "--only-images-with-packages",
@@ -377,9 +373,12 @@ final class PrepareRegistryTests: XCTestCase {
         XCTAssertEqual(change["image"] as? String, "\(destination.address)/hotfixes/nova-compute:current-hf1-hf2")
         XCTAssertEqual(change["upgraded"] as? [[String: String]], [["name": "hotfix", "from": "hotfix-1.0-1.noarch", "to": "hotfix-3:1.1-2.noarch"]])
         XCTAssertEqual((change["added"] as? [Any])?.count, 0)
+    }
 
-        let badTask = try CLI.run(["modify", "a/b:c", "d/e:f", "--tasks-from", "rpm_upgrade"] + insecure)
-        XCTAssertEqual(badTask.status, 1)
-        XCTAssertTrue(badTask.stderr.contains("imageprep modify.modify_vars.tasks_from: expected one of modify_image.yml"), badTask.stderr)
+    func testModifyRejectsAnUnknownTask() throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let bad = try CLI.run(["modify", "a/b:c", "d/e:f", "--tasks-from", "rpm_upgrade"] + Self.insecure(fixture))
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("imageprep modify.modify_vars.tasks_from: expected one of modify_image.yml"), bad.stderr)
     }
 }
