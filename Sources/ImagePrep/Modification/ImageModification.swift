@@ -216,10 +216,15 @@ struct ImageModification {
 
             var edited = config
             edited.setLabel("modified_append_tag", appendTag)
-            let image = try AppendedImage.make(
-                base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
-                config: edited, entries: contents.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
-                createdBy: "imageprep layer engine: \(install.description)", comment: "imageprep --engine layer")
+            let layerFile = buildDirectory.appendingPathComponent("layer.tar.gz")
+            let createdBy = "imageprep layer engine: \(install.description)"
+            // Writing and compressing the layer blocks: off the cooperative pool.
+            let image = try await BlockingWork.run(name: "imageprep-layer") { [edited] in
+                try AppendedImage.make(
+                    base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
+                    config: edited, entries: contents.entries, layerFile: layerFile,
+                    createdBy: createdBy, comment: "imageprep --engine layer")
+            }
             let placed = try await push(image, base: base, source: source, target: target)
             return .built(
                 ModificationReport(
@@ -266,14 +271,19 @@ struct ImageModification {
     ) async throws -> LayerReport {
         let base = try await client.resolveImage(source)
         let baseConfig = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
-        let applied = try recipe.apply(
-            toConfig: baseConfig, context: context, mtime: AppendedImage.created(in: baseConfig).seconds,
-            keepSourceMtimes: options.keepSourceMtimes)
-        try FileManager.default.createDirectory(at: buildDirectory, withIntermediateDirectories: true)
-        let image = try AppendedImage.make(
-            base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
-            config: applied.config, entries: applied.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
-            createdBy: "imageprep layer engine: " + recipe.instructions.joined(separator: "; "), comment: "imageprep --engine layer")
+        let keepSourceMtimes = options.keepSourceMtimes
+        // Copying the context's files and writing and compressing the layer block: off the
+        // cooperative pool.
+        let image = try await BlockingWork.run(name: "imageprep-layer") {
+            let applied = try recipe.apply(
+                toConfig: baseConfig, context: context, mtime: AppendedImage.created(in: baseConfig).seconds,
+                keepSourceMtimes: keepSourceMtimes)
+            try FileManager.default.createDirectory(at: buildDirectory, withIntermediateDirectories: true)
+            return try AppendedImage.make(
+                base: base.raw.bytes, mediaType: base.raw.mediaType, configMediaType: base.manifest.config.mediaType,
+                config: applied.config, entries: applied.entries, layerFile: buildDirectory.appendingPathComponent("layer.tar.gz"),
+                createdBy: "imageprep layer engine: " + recipe.instructions.joined(separator: "; "), comment: "imageprep --engine layer")
+        }
         return LayerReport(
             digest: image.digest, layer: image.layer?.descriptor,
             baseLayers: try await push(image, base: base, source: source, target: target))
