@@ -40,30 +40,7 @@ public struct CLI {
     public static func runProcess(
         _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
     ) throws -> Output {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes concurrently so a full pipe never blocks the child.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        try launch(executable, arguments, in: directory, environment: environment, timeout: nil).output
     }
 
     /// How a run under a watchdog ended.
@@ -79,9 +56,19 @@ public struct CLI {
     public static func run(
         _ arguments: [String], timeout: TimeInterval, environment: [String: String] = [:]
     ) throws -> Watched {
+        try launch(binary, arguments, in: nil, environment: environment, timeout: timeout)
+    }
+
+    /// Runs `executable`, reading both pipes concurrently so a full pipe never blocks the
+    /// child; with a `timeout`, a watchdog kills it with SIGKILL once that many seconds pass.
+    private static func launch(
+        _ executable: URL, _ arguments: [String], in directory: URL?, environment: [String: String],
+        timeout: TimeInterval?
+    ) throws -> Watched {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let out = Pipe()
         let err = Pipe()
@@ -94,7 +81,7 @@ public struct CLI {
             fired.store(true, ordering: .sequentiallyConsistent)
             kill(pid, SIGKILL)
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()
