@@ -128,13 +128,11 @@ struct ImageModification {
     private func appendLayer(task: ModifyTask, appendTag: String, source: Reference, target: Reference) async throws
         -> LayerAttempt
     {
-        let step = "build \(task.name) (layer engine)"
-        let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        let buildDirectory = newBuildDirectory()
         let context = buildDirectory.appendingPathComponent("context")
         defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
         func failure(_ message: String) -> BuildError {
-            BuildError(image: source.description, step: step, message: message,
-                       buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+            layerEngineFailure(message, task: task, source: source, buildDirectory: buildDirectory)
         }
 
         let written: BuildContext
@@ -176,12 +174,10 @@ struct ImageModification {
     private func installRPMs(
         _ rpmsPath: String, task: ModifyTask, appendTag: String, source: Reference, target: Reference
     ) async throws -> LayerAttempt {
-        let step = "build \(task.name) (layer engine)"
-        let buildDirectory = options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        let buildDirectory = newBuildDirectory()
         defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
         func failure(_ message: String) -> BuildError {
-            BuildError(image: source.description, step: step, message: message,
-                       buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+            layerEngineFailure(message, task: task, source: source, buildDirectory: buildDirectory)
         }
         func needsBuildah(_ reason: RPMInstallLayer.NeedsBuildah) throws -> LayerAttempt {
             guard options.engine == .layer else { return .needsBuildah("\(reason)") }
@@ -197,8 +193,7 @@ struct ImageModification {
             throw BuildError(image: source.description, step: "prepare \(task.name)", message: "\(error)")
         }
         do {
-            let base = try await client.resolveImage(source)
-            let config = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+            let (base, config) = try await baseImage(source)
             // The top-most layer holding the rpm database, as the package inventory finds it.
             let root = Self.databaseScratch(else: buildDirectory)
             defer { try? FileManager.default.removeItem(at: root) }
@@ -242,6 +237,26 @@ struct ImageModification {
         }
     }
 
+    /// A new build directory of the layer engine under the work directory.
+    private func newBuildDirectory() -> URL {
+        options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+    }
+
+    /// A layer-engine build of `task` on `source` that failed; names the build directory when
+    /// it is kept.
+    private func layerEngineFailure(_ message: String, task: ModifyTask, source: Reference, buildDirectory: URL) -> BuildError {
+        BuildError(image: source.description, step: "build \(task.name) (layer engine)", message: message,
+                   buildDirectory: options.keepBuildDirectory ? buildDirectory.path : nil)
+    }
+
+    /// The base image's manifest and its config as an editable document; its layers are not read.
+    private func baseImage(_ source: Reference) async throws -> (ResolvedManifest, ImageDocument) {
+        let base = try await client.resolveImage(source)
+        let config = try ImageDocument(
+            try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+        return (base, config)
+    }
+
     /// Where the image's rpm database is updated: rpm syncs the file system it writes to
     /// (fdatasync, syncfs), which on a busy disk costs more than the rest of a hotfix, and this
     /// copy needs no durability; so a memory file system when there is one with room (512 MiB
@@ -269,8 +284,7 @@ struct ImageModification {
     private func appendLayer(
         _ recipe: LayerRecipe, context: URL, source: Reference, target: Reference, in buildDirectory: URL
     ) async throws -> LayerReport {
-        let base = try await client.resolveImage(source)
-        let baseConfig = try ImageDocument(try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
+        let (base, baseConfig) = try await baseImage(source)
         let keepSourceMtimes = options.keepSourceMtimes
         // Copying the context's files and writing and compressing the layer block: off the
         // cooperative pool.
