@@ -31,7 +31,7 @@ final class PrepareStagesTests: XCTestCase {
             self.failing = failing
         }
 
-        func copy(_ image: ImageResolution, progress: @escaping @Sendable (Int) -> Void) async -> ImageOutcome {
+        func copy(_ image: ImageResolution, progress: ByteProgress) async -> ImageOutcome {
             let name = image.resolved.image.imageName
             if failing.contains(where: { name.contains($0) }) {
                 return .failed(ImageFailure(image: name, kind: .registry, reason: "HTTP 500"))

@@ -131,8 +131,8 @@ final class ProgressDisplayTests: XCTestCase {
         let arguments = try environment(in: work, source: source.address, destination: destination.address)
 
         // `script` gives the run a pseudo-terminal: --progress auto picks tty.
-        let command = ([CLI.binary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let run = try CLI.runProcess(URL(fileURLWithPath: "/usr/bin/script"), ["-qfec", command, "/dev/null"])
+        let run = try CLI.runProcess(URL(fileURLWithPath: "/usr/bin/script"), ["-qfec", CLI.shellCommand(arguments), "/dev/null"])
+        XCTAssertLessThan(run.status, 128, "imageprep died with a signal on a terminal: \(run.stdout)")
         XCTAssertEqual(run.status, 0, run.stdout)
         let output = run.stdout
         XCTAssertTrue(output.contains("\u{1B}[J"), "the status is cleared and redrawn: \(output)")

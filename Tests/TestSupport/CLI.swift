@@ -22,7 +22,13 @@ public struct CLI {
         packageRoot.appendingPathComponent("Tests/Fixtures/\(name)").path
     }
 
+    /// The `imageprep` the tests run: `$IMAGEPREP_BINARY` when set (an installed release
+    /// build, as `scripts/test-installed` runs them), else the debug build beside the tests.
     public static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["IMAGEPREP_BINARY"], !path.isEmpty {
+            precondition(FileManager.default.isExecutableFile(atPath: path), "IMAGEPREP_BINARY=\(path) is no executable")
+            return URL(fileURLWithPath: path)
+        }
         // The test bundle sits in the build products folder beside the binary.
         for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
             let candidate = bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("imageprep")
@@ -31,16 +37,54 @@ public struct CLI {
         return packageRoot.appendingPathComponent(".build/debug/imageprep")
     }
 
+    /// Whether the binary under test is an installed one (`IMAGEPREP_BINARY`): it then runs
+    /// as an operator's would, with `env -i PATH=/usr/bin:/bin` and only the variables a
+    /// test gives it, and a test of the tree's own files skips.
+    public static var testsInstalledBinary: Bool {
+        !(ProcessInfo.processInfo.environment["IMAGEPREP_BINARY"] ?? "").isEmpty
+    }
+
+    /// The environment `imageprep` runs with: the test's `environment` over the tests' own,
+    /// or over `PATH=/usr/bin:/bin` alone for an installed binary.
+    public static func binaryEnvironment(_ environment: [String: String] = [:]) -> [String: String] {
+        guard testsInstalledBinary else { return ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        return ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
+    }
+
+    /// Runs `imageprep`. A run that a signal ended fails the test, naming the command: no
+    /// input may crash it.
     @discardableResult
-    public static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
-        try runProcess(binary, arguments, in: directory, environment: environment)
+    public static func run(
+        _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> Output {
+        let watched = try launch(binary, arguments, in: directory, environment: binaryEnvironment(environment), timeout: nil)
+        failOnSignal(watched, arguments, file: file, line: line)
+        return watched.output
+    }
+
+    /// `imageprep ARGUMENTS` as one shell command line (for `script`), with the environment
+    /// ``run(_:in:environment:file:line:)`` gives it.
+    public static func shellCommand(_ arguments: [String], environment: [String: String] = [:]) -> String {
+        func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let variables = testsInstalledBinary ? ["env", "-i"] + binaryEnvironment(environment).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } : []
+        return (variables + [binary.path] + arguments).map(quoted).joined(separator: " ")
+    }
+
+    static func failOnSignal(_ watched: Watched, _ arguments: [String], file: StaticString, line: UInt) {
+        guard let signal = watched.signal, !watched.timedOut else { return }
+        XCTFail("imageprep \(arguments.joined(separator: " ")) died with signal \(signal): \(watched.output.stderr.suffix(2000))",
+                file: file, line: line)
     }
 
     /// Runs any program, reading its standard output and error fully.
     public static func runProcess(
         _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
     ) throws -> Output {
-        try launch(executable, arguments, in: directory, environment: environment, timeout: nil).output
+        try launch(
+            executable, arguments, in: directory,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, timeout: nil
+        ).output
     }
 
     /// How a run under a watchdog ended.
@@ -56,7 +100,7 @@ public struct CLI {
     public static func run(
         _ arguments: [String], timeout: TimeInterval, environment: [String: String] = [:]
     ) throws -> Watched {
-        try launch(binary, arguments, in: nil, environment: environment, timeout: timeout)
+        try launch(binary, arguments, in: nil, environment: binaryEnvironment(environment), timeout: timeout)
     }
 
     /// Runs `executable`, reading both pipes concurrently so a full pipe never blocks the
@@ -69,7 +113,7 @@ public struct CLI {
         process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.environment = environment
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

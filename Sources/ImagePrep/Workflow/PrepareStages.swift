@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepPlan
+import ImagePrepRegistry
 import Synchronization
 
 /// The resolve stage: discovers an image's versioned tag from its labels
@@ -11,7 +12,7 @@ public protocol ImageResolver: Sendable {
 /// The transfer stage: copies or modifies resolved images at their push destinations.
 public protocol ImageTransfer: Sendable {
     /// Copies one image; `progress` gets the bytes of its blobs as they stream in.
-    func copy(_ image: ImageResolution, progress: @escaping @Sendable (Int) -> Void) async -> ImageOutcome
+    func copy(_ image: ImageResolution, progress: ByteProgress) async -> ImageOutcome
     func modify(_ image: ImageResolution) async -> ImageOutcome
     /// What the transfers showed about the registries reached, once they are done.
     func notes() async -> TransferNotes
@@ -143,11 +144,11 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
     /// One image's transfer between its `started` and `finished` events.
     private static func transfer(
         _ image: ImageResolution, progress: @escaping @Sendable (ProgressEvent) -> Void,
-        _ body: (@escaping @Sendable (Int) -> Void) async -> ImageOutcome
+        _ body: (ByteProgress) async -> ImageOutcome
     ) async -> ImageResult {
         let target = image.resolved.targetName
         progress(.started(target: target, expectedBytes: image.sourceSize))
-        let outcome = await body { progress(.bytes(target: target, count: $0)) }
+        let outcome = await body(ByteProgress { progress(.bytes(target: target, count: $0)) })
         let result = ImageResult(image: image.resolved.image.imageName, target: target, work: image.work, outcome: outcome)
         progress(.finished(result))
         return result

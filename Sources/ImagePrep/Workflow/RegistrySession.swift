@@ -166,7 +166,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
 
     // MARK: Transfer
 
-    public func copy(_ image: ImageResolution, progress: @escaping @Sendable (Int) -> Void) async -> ImageOutcome {
+    public func copy(_ image: ImageResolution, progress: ByteProgress) async -> ImageOutcome {
         if ImageName.isLocal(image.resolved.image.imageName) { return await copyLocal(image) }
         do {
             // From the digest the labels were read at (the set tag may have moved since):

@@ -153,10 +153,12 @@ extension RegistryClient {
     }
 
     /// Streams a blob to `writer` in chunks, then checks its digest and size. The bytes are
-    /// untrusted until this returns: on a mismatch it throws after the last chunk.
+    /// untrusted until this returns: on a mismatch it throws after the last chunk. `progress`
+    /// hears each chunk's size as it arrives.
     public func fetchBlob(
         _ repository: Reference,
         descriptor: Descriptor,
+        progress: ByteProgress = .none,
         to writer: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
     ) async throws -> Int64 {
         let context = Self.context(repository, "fetching blob", reference: descriptor.digest.description)
@@ -165,7 +167,7 @@ extension RegistryClient {
                                       registry: repository.registry, context: context)
         request.scopes = [Self.pullScope(repository.repository)]
         request.followRedirects = true
-        request.bodyWriter = { bytes in
+        request.bodyWriter = progress.observing { bytes in
             try verifier.update(bytes)
             try writer(bytes)
         }

@@ -51,7 +51,8 @@ extension RegistryClient {
         _ descriptor: Descriptor,
         from source: Reference,
         to destination: Reference,
-        uploadLocation: String? = nil
+        uploadLocation: String? = nil,
+        progress: ByteProgress = .none
     ) async throws -> Int64 {
         let location: String
         if let uploadLocation {
@@ -84,7 +85,7 @@ extension RegistryClient {
             download.scopes = [Self.pullScope(source.repository)]
             download.followRedirects = true
             download.lease = lease
-            download.bodyWriter = { bytes in
+            download.bodyWriter = progress.observing { bytes in
                 try verifier.update(bytes)
                 try pipe.write(bytes)
             }

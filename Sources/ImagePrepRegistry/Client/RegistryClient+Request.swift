@@ -55,7 +55,7 @@ extension RegistryClient {
             http.tls = endpoint.tls
             http.followRedirects = request.followRedirects
             http.body = request.body
-            http.bodyWriter = ByteProgress.observing(request.bodyWriter)
+            http.bodyWriter = request.bodyWriter
             http.maxCollectedBody = request.maxCollectedBody
             http.headers = request.headers
             http.headers.set("User-Agent", configuration.userAgent)

@@ -36,8 +36,11 @@ public struct ImageCopier: Sendable {
     }
 
     /// Copies `source` to `destination` (which names the tag to put), skipping it when the
-    /// destination tag already points at the same digest.
-    public func copy(from source: Reference, to destination: Reference) async throws -> ImageCopyReport {
+    /// destination tag already points at the same digest; `progress` hears the bytes of each
+    /// blob streamed from the source as they arrive.
+    public func copy(from source: Reference, to destination: Reference, progress: ByteProgress = .none) async throws
+        -> ImageCopyReport
+    {
         let target = try await destinations.destination(for: destination)
         let top = try await client.fetchManifest(source)
         var manifests: [(FetchedManifest, Manifest)] = []
@@ -89,7 +92,7 @@ public struct ImageCopier: Sendable {
                 continue
             }
             let copiedBefore = report.bytesCopied
-            for placement in try await copyBlobs(manifest.blobs, from: source, to: destination) {
+            for placement in try await copyBlobs(manifest.blobs, from: source, to: destination, progress: progress) {
                 report.add(placement)
             }
             report.bytesNotCopied += Self.uniqueSize(manifest.blobs) - (report.bytesCopied - copiedBefore)
@@ -140,10 +143,10 @@ public struct ImageCopier: Sendable {
 
     /// Puts `blobs` in `destination`'s repository: skipped when there, mounted when the
     /// destination registry holds them in another repository (the source's included), else
-    /// streamed from `source`.
-    public func copyBlobs(_ blobs: [Descriptor], from source: Reference, to destination: Reference) async throws
-        -> [BlobPlacement]
-    {
+    /// streamed from `source` (its bytes told to `progress`).
+    public func copyBlobs(
+        _ blobs: [Descriptor], from source: Reference, to destination: Reference, progress: ByteProgress = .none
+    ) async throws -> [BlobPlacement] {
         var unique: [Descriptor] = []
         for blob in blobs where !unique.contains(where: { $0.digest == blob.digest }) {
             unique.append(blob)
@@ -152,13 +155,13 @@ public struct ImageCopier: Sendable {
             var remaining = unique.makeIterator()
             for _ in 0..<blobConcurrency {
                 guard let blob = remaining.next() else { break }
-                group.addTask { try await self.place(blob, from: source, to: destination) }
+                group.addTask { try await self.place(blob, from: source, to: destination, progress: progress) }
             }
             var placements: [BlobPlacement] = []
             while let placement = try await group.next() {
                 placements.append(placement)
                 if let blob = remaining.next() {
-                    group.addTask { try await self.place(blob, from: source, to: destination) }
+                    group.addTask { try await self.place(blob, from: source, to: destination, progress: progress) }
                 }
             }
             return placements
@@ -167,12 +170,12 @@ public struct ImageCopier: Sendable {
 
     /// Streams the blob from the source unless the destination has it or can mount it; an
     /// image config tag discovery already put in the config cache is not fetched again.
-    private func place(_ blob: Descriptor, from source: Reference, to destination: Reference) async throws
-        -> BlobPlacement
+    private func place(_ blob: Descriptor, from source: Reference, to destination: Reference, progress: ByteProgress)
+        async throws -> BlobPlacement
     {
         let preferred = source.registry == destination.registry ? [source.repository] : []
         let origin: BlobSource = client.configuration.configCache?.data(for: blob.digest).map { .data($0) } ?? .registry(source)
-        return try await place(blob, from: origin, in: destination, preferring: preferred)
+        return try await place(blob, from: origin, in: destination, preferring: preferred, progress: progress)
     }
 
     /// Puts one blob in `destination`'s repository, registry or image-serve directory:
@@ -183,7 +186,8 @@ public struct ImageCopier: Sendable {
     /// at once is transferred once, and a blob known to be in the repository is not asked for
     /// again in the run (``BlobTransferCoordinator``).
     public func place(
-        _ blob: Descriptor, from source: BlobSource, in destination: Reference, preferring preferred: [String] = []
+        _ blob: Descriptor, from source: BlobSource, in destination: Reference, preferring preferred: [String] = [],
+        progress: ByteProgress = .none
     ) async throws -> BlobPlacement {
         let target = try await destinations.destination(for: destination)
         return try await coordinator.place(blob.digest, registry: destination.registry, repository: destination.repository) { known in
@@ -194,7 +198,8 @@ public struct ImageCopier: Sendable {
             case .mounted:
                 return .mounted
             case .notMounted(let uploadLocation):
-                return .copied(bytes: try await putWithRetry(blob, from: source, to: destination, in: target, uploadLocation: uploadLocation))
+                return .copied(bytes: try await putWithRetry(
+                    blob, from: source, to: destination, in: target, uploadLocation: uploadLocation, progress: progress))
             }
         }
     }
@@ -206,13 +211,15 @@ public struct ImageCopier: Sendable {
         from source: BlobSource,
         to destination: Reference,
         in target: any ImageDestination,
-        uploadLocation: String?
+        uploadLocation: String?,
+        progress: ByteProgress
     ) async throws -> Int64 {
         let policy = client.configuration.retry
         var location = uploadLocation
         return try await policy.run { attempt in
             do {
-                return .done(try await target.putBlob(blob, from: source, into: destination, uploadLocation: location))
+                return .done(try await target.putBlob(
+                    blob, from: source, into: destination, uploadLocation: location, progress: progress))
             } catch let error as RegistryError where error.isTransient {
                 if policy.isLast(attempt) {
                     if case .connection(let context, _) = error { await client.breaker.trip(context.registry, after: error) }

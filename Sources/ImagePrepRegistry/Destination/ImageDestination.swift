@@ -34,10 +34,12 @@ public protocol ImageDestination: Sendable {
     func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt
 
     /// Puts the blob's bytes from `source`, committed only when its digest and size match
-    /// the descriptor; `uploadLocation` is a session a refused mount opened. Returns the
-    /// bytes transferred.
-    func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
-        async throws -> Int64
+    /// the descriptor; `uploadLocation` is a session a refused mount opened; `progress` hears
+    /// the bytes streamed from a registry source as they arrive. Returns the bytes transferred.
+    func putBlob(
+        _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
+        progress: ByteProgress
+    ) async throws -> Int64
 
     /// Puts a manifest byte for byte (its digest does not change) under `reference`'s tag,
     /// or only by digest when the reference names a digest (a list's platform manifest).

@@ -24,12 +24,14 @@ public struct RegistryDestination: ImageDestination {
         }
     }
 
-    public func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
-        async throws -> Int64
-    {
+    public func putBlob(
+        _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
+        progress: ByteProgress
+    ) async throws -> Int64 {
         switch source {
         case .registry(let origin):
-            return try await client.copyBlob(descriptor, from: origin, to: repository, uploadLocation: uploadLocation)
+            return try await client.copyBlob(
+                descriptor, from: origin, to: repository, uploadLocation: uploadLocation, progress: progress)
         case .file(let file):
             try await client.pushBlob(file: file, descriptor: descriptor, to: repository, uploadLocation: uploadLocation)
         case .data(let data):

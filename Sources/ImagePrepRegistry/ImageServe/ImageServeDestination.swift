@@ -25,14 +25,15 @@ public struct ImageServeDestination: ImageDestination {
             ? .mounted : .notMounted(uploadLocation: nil)
     }
 
-    public func putBlob(_ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?)
-        async throws -> Int64
-    {
+    public func putBlob(
+        _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
+        progress: ByteProgress
+    ) async throws -> Int64 {
         let client = client
         return try await directory.writeBlob(descriptor, into: repository.repository) { file in
             switch source {
             case .registry(let origin):
-                _ = try await client.fetchBlob(origin, descriptor: descriptor) { bytes in try file.write(bytes) }
+                _ = try await client.fetchBlob(origin, descriptor: descriptor, progress: progress) { bytes in try file.write(bytes) }
             case .file(let url):
                 guard let handle = FileHandle(forReadingAtPath: url.path) else {
                     throw ImageServeError(path: url.path, message: "cannot read the blob")

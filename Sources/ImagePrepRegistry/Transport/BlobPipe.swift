@@ -23,6 +23,8 @@ final class BlobPipe: Sendable {
 
     /// Blocks while the pipe is full. Throws once the pipe failed.
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        // An empty chunk would be read as one with no base address.
+        guard !bytes.isEmpty else { return }
         condition.lock()
         defer { condition.unlock() }
         while state.buffered >= capacity && state.failure == nil {
