@@ -81,8 +81,8 @@ final class PrepareRegistryTests: XCTestCase {
     }
 
     /// A re-run rebuilds and copies nothing: one request per image at the destination,
-    /// besides one API version check for the run; at the source only the manifests and each
-    /// repository's tag list (the discovered tag must exist there) are read, the image
+    /// besides one API version check for the run; at the source only the manifests and a
+    /// `HEAD` of each discovered tag (it must exist there; no tag list) are read, the image
     /// configs come from the cache.
     func testPrepareReRunRebuildsAndCopiesNothing() async throws {
         let run = try XCTUnwrap(Self.prepared).get()
@@ -108,10 +108,10 @@ final class PrepareRegistryTests: XCTestCase {
             sourceRerun.filter { $0 != "GET /v2/" }.sorted(),
             [
                 "GET /v2/tripleomaster/centos-binary-keystone/manifests/current-tripleo",
-                "GET /v2/tripleomaster/centos-binary-keystone/tags/list?n=1000",
                 "GET /v2/tripleomaster/centos-binary-nova-compute/manifests/current-tripleo",
-                "GET /v2/tripleomaster/centos-binary-nova-compute/tags/list?n=1000",
-            ])
+                "HEAD /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test",
+                "HEAD /v2/tripleomaster/centos-binary-nova-compute/manifests/1.0-test",
+            ], "two requests per image at the source: the labels' manifest, and a HEAD of the discovered tag")
     }
 
     /// A tag_from_label whose tag the source lacks fails those images, names the tag and the

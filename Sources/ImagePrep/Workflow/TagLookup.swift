@@ -6,7 +6,9 @@ import Synchronization
 /// Upstream's tag discovery rules (`discover_tag_from_inspect`): the labels of
 /// the image at its given tag name the versioned tag; when a label is
 /// missing the given tag is kept; a discovered tag must exist in the source
-/// repository. Each repository's tag list is fetched once per run and shared.
+/// repository. That is asked with one manifest `HEAD` of the tag (a registry may hold
+/// thousands of tags, and a tag list is paginated); only a tag that is missing has the
+/// repository's tags listed, for the error, once per repository and run.
 final class TagLookup: Sendable {
     /// What discovery settled for one image.
     struct Outcome: Sendable, Equatable {
@@ -18,6 +20,7 @@ final class TagLookup: Sendable {
 
     let client: RegistryClient
     private let tagLists = Mutex<[String: Task<[String], any Error>]>([:])
+    private let presence = Mutex<[String: Task<Bool, any Error>]>([:])
 
     init(client: RegistryClient) {
         self.client = client
@@ -29,11 +32,26 @@ final class TagLookup: Sendable {
             return Outcome(tag: nil, missingLabel: template.missingLabel(in: labels))
         }
         if tag == source.tag { return Outcome(tag: tag) }
+        if try await exists(source.withTag(tag)) { return Outcome(tag: tag) }
         let available = try await tags(of: source)
         guard available.contains(tag) else {
             throw TagNotFound(image: ImageName.splitTag(image).name, tag: tag, template: template.description, available: available)
         }
         return Outcome(tag: tag)
+    }
+
+    /// Whether the registry has a manifest for `reference`'s tag: one `HEAD`, asked once per
+    /// run for each tag however many images discover it.
+    func exists(_ reference: Reference) async throws -> Bool {
+        let key = reference.description
+        let task = presence.withLock { known in
+            if let task = known[key] { return task }
+            let client = self.client
+            let task = Task { try await client.headManifest(reference) != nil }
+            known[key] = task
+            return task
+        }
+        return try await task.value
     }
 
     /// The repository's tags (every page), fetched once and shared by every
