@@ -78,3 +78,21 @@ final class Barrier: @unchecked Sendable {
         return true
     }
 }
+
+extension ConcurrencyTests {
+    /// Many tasks changing one `Locked` value lose no update, and a throwing body leaves the
+    /// lock free for the next.
+    func testLockedSerializesUpdatesAndSurvivesAThrowingBody() async throws {
+        let counter = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    for _ in 0..<1000 { counter.withLock { $0 += 1 } }
+                }
+            }
+        }
+        XCTAssertEqual(counter.withLock { $0 }, 16_000)
+        XCTAssertThrowsError(try counter.withLock { _ in throw Failure() })
+        XCTAssertEqual(counter.withLock { value -> Int in value += 1; return value }, 16_001)
+    }
+}
