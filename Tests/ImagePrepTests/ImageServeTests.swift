@@ -236,6 +236,77 @@ final class ImageServeTests: XCTestCase {
         }
     }
 
+    /// What tripleo-common's exporter leaves when it is killed (it writes `blobs/<digest>.gz`
+    /// in place), and any other damaged blob or manifest: never counted as present, never
+    /// hard-linked elsewhere, never a reason to skip a tag; replaced by the next run.
+    func testDamagedBlobsAndManifestsAreReplacedNeverTrusted() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let serveDir = ["--image-serve-dir", imageServe.root.path]
+
+        let image = try Reference("\(source.address)/damaged/app:1")
+        let layer = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        let layerDescriptor = try await client.pushBlob(layer, mediaType: .dockerLayer, to: image)
+        let config = try await client.pushBlob(Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Labels":{"damaged":"1"}}}"#.utf8),
+                                               mediaType: .dockerConfig, to: image)
+        let manifestBytes = try JSONEncoder().encode(Manifest(config: config, layers: [layerDescriptor]))
+        try await client.pushManifest(manifestBytes, mediaType: .dockerManifest, to: image)
+
+        let v2 = imageServe.root.appendingPathComponent("v2")
+        func blob(_ repository: String) -> URL { v2.appendingPathComponent("damaged/\(repository)/blobs/\(layerDescriptor.digest).gz") }
+        func plant(_ data: Data, in repository: String) throws {
+            try FileManager.default.createDirectory(at: blob(repository).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: blob(repository))
+        }
+        // A killed export's half layer, and elsewhere a copy of the right size with one byte changed.
+        try plant(layer.prefix(layer.count / 2), in: "truncated")
+        var flipped = layer
+        flipped[flipped.count - 1] ^= 0xff
+        try plant(flipped, in: "flipped")
+
+        func copy(_ tag: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", image.description, "\(imageServe.address)/damaged/\(tag):1"] + insecure + serveDir)
+        }
+        func assertServedWhole(_ repository: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+            let served = try Reference("\(imageServe.address)/damaged/\(repository):1")
+            let pulled = try await client.resolveImage(served)
+            XCTAssertEqual(pulled.raw.digest, Digest(of: manifestBytes), file: file, line: line)
+            for descriptor in [config, layerDescriptor] {
+                let size = try await client.fetchBlob(served, descriptor: descriptor) { _ in }
+                XCTAssertEqual(size, descriptor.size, file: file, line: line)
+            }
+        }
+
+        let truncated = try copy("truncated")
+        XCTAssertEqual(truncated.status, 0, truncated.stderr)
+        XCTAssertFalse((truncated.stdout + truncated.stderr).contains("1 present"), truncated.stdout + truncated.stderr)
+        try await assertServedWhole("truncated")
+        // The damaged holder is never linked from: the whole copy is.
+        let linked = try copy("linked")
+        XCTAssertEqual(linked.status, 0, linked.stderr)
+        XCTAssertEqual(imageServe.inode("v2/damaged/linked/blobs/\(layerDescriptor.digest).gz"),
+                       imageServe.inode("v2/damaged/truncated/blobs/\(layerDescriptor.digest).gz"))
+        try await assertServedWhole("linked")
+
+        // Damaged after the tag was written (the layer cut short in place, the manifest
+        // overwritten): the next run does not skip the tag, it repairs it.
+        XCTAssertEqual(truncate(blob("truncated").path, off_t(layer.count - 10)), 0)
+        let manifestFile = v2.appendingPathComponent("damaged/linked/manifests/\(Digest(of: manifestBytes))/index.json")
+        try Data(repeating: 0x20, count: manifestBytes.count).write(to: manifestFile)
+        for repository in ["truncated", "linked"] {
+            let rerun = try copy(repository)
+            XCTAssertEqual(rerun.status, 0, rerun.stderr)
+            XCTAssertFalse((rerun.stdout + rerun.stderr).contains("skipped"), rerun.stdout + rerun.stderr)
+            try await assertServedWhole(repository)
+        }
+        XCTAssertEqual(try Data(contentsOf: manifestFile), manifestBytes)
+        // A whole image is still skipped.
+        let whole = try copy("linked")
+        XCTAssertTrue((whole.stdout + whole.stderr).contains("skipped"), whole.stdout + whole.stderr)
+    }
+
     /// `image copy`, `inspect` and `delete` against the image-serve address; delete as
     /// tripleo-common does: the tag, then what no other tag needs.
     func testImageCommandsAgainstImageServe() async throws {

@@ -25,6 +25,16 @@ public final class ImageServeDirectory: Sendable {
     /// digest → repositories known to hold the blob, read once from disk.
     private let holders = Mutex<[Digest: Set<String>]?>(nil)
     private let writeLock = Mutex<DirectoryLock?>(nil)
+    /// The files checked this run, and whether each was whole.
+    private let checked = Mutex<[CheckedFile: Bool]>([:])
+
+    struct CheckedFile: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int
+        var digest: Digest
+    }
 
     /// Opens an existing directory; `v2/` and its `index.json` are created at the first write.
     public init(root: URL) throws(ImageServeError) {
@@ -51,14 +61,44 @@ public final class ImageServeDirectory: Sendable {
         mediaType == .dockerConfig || mediaType == .ociConfig || mediaType.rawValue.hasSuffix(".config.v1+json")
     }
 
-    /// The blob's file in `repository`, under either name, if it is there.
-    public func blobFile(_ digest: Digest, in repository: String) -> URL? {
+    /// The blob's file in `repository`, under either name, when it is a whole copy (see
+    /// ``isWhole(_:_:)``): a truncated or damaged file (what tripleo-common's exporter leaves
+    /// when it is killed, as it writes in place) is not there, and is replaced when the blob is
+    /// written or linked.
+    public func blobFile(_ descriptor: Descriptor, in repository: String) -> URL? {
         let blobs = blobsDirectory(repository)
-        for name in ["\(digest).gz", digest.description] {
+        for name in ["\(descriptor.digest).gz", descriptor.digest.description] {
             let url = blobs.appendingPathComponent(name)
-            if ImageServeFiles.exists(url.path) { return url }
+            if ImageServeFiles.exists(url.path) { return isWhole(url, descriptor) ? url : nil }
         }
         return nil
+    }
+
+    /// Whether `url` is a regular file (not a link) of `descriptor`'s size whose bytes have
+    /// its digest: checked once per run for each file (a hard link is the same file), and
+    /// read only when imageprep has no record of it (the `user.imageprep.digest` attribute set
+    /// on what it verified and flushed to disk).
+    func isWhole(_ url: URL, _ descriptor: Descriptor) -> Bool {
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == descriptor.size else {
+            return false
+        }
+        let identity = CheckedFile(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec, digest: descriptor.digest)
+        if let known = checked.withLock({ $0[identity] }) { return known }
+        var whole = ImageServeFiles.recordedDigest(fd) == descriptor.digest
+        if !whole, ImageServeFiles.digest(of: fd, algorithm: descriptor.digest.algorithm) == descriptor.digest {
+            // Verified now: flushed and recorded, so later runs need not read it again.
+            fsync(fd)
+            ImageServeFiles.recordDigest(descriptor.digest, on: fd)
+            whole = true
+        }
+        checked.withLock { $0[identity] = whole }
+        return whole
     }
 
     // MARK: Writing
@@ -81,24 +121,56 @@ public final class ImageServeDirectory: Sendable {
         writeLock.withLock { $0 = nil }
     }
 
-    /// Hard-links a blob another repository holds into `repository` (the `candidates`
+    /// Hard-links a blob another repository holds whole into `repository` (the `candidates`
     /// first, then any repository of the directory). False when no repository holds it.
-    func link(_ digest: Digest, mediaType: MediaType, into repository: String, candidates: [String]) throws(ImageServeError)
-        -> Bool
-    {
+    func link(_ descriptor: Descriptor, into repository: String, candidates: [String]) throws(ImageServeError) -> Bool {
         try beginWriting()
-        let others = candidates + knownHolders(of: digest).subtracting(candidates).sorted()
+        let others = candidates + knownHolders(of: descriptor.digest).subtracting(candidates).sorted()
         for other in others where other != repository {
-            guard let existing = blobFile(digest, in: other) else { continue }
+            guard let existing = blobFile(descriptor, in: other) else { continue }
             let blobs = blobsDirectory(repository)
             try ImageServeFiles.makeDirectory(blobs)
             // Same name as the holder's: a config stays a config.
-            if try ImageServeFiles.link(existing, as: blobs.appendingPathComponent(existing.lastPathComponent)) {
-                record(digest, in: repository)
+            if try place(existing, as: blobs.appendingPathComponent(existing.lastPathComponent), descriptor, moving: false) {
+                record(descriptor.digest, in: repository)
                 return true
             }
         }
         return false
+    }
+
+    /// Puts the whole blob `source` at `final`: hard-linked when nothing is there; a whole
+    /// copy already there (a concurrent writer's) is kept; a file there that is not whole is
+    /// replaced with one rename. `moving` consumes `source` (a temporary of ours). False when
+    /// `source` is gone.
+    private func place(_ source: URL, as final: URL, _ descriptor: Descriptor, moving: Bool) throws(ImageServeError) -> Bool {
+        let directory = final.deletingLastPathComponent()
+        if Glibc.link(source.path, final.path) == 0 {
+            ImageServeFiles.syncDirectory(directory)
+            if moving { unlink(source.path) }
+            return true
+        }
+        switch Glibc.errno {
+        case EEXIST: break
+        case ENOENT: return false
+        default: throw .errno(final.path, "cannot link \(source.path)")
+        }
+        if isWhole(final, descriptor) {
+            if moving { unlink(source.path) }
+            return true
+        }
+        var replacement = source
+        if !moving {
+            replacement = ImageServeFiles.temporaryName(in: directory)
+            guard try ImageServeFiles.link(source, as: replacement) else { return false }
+        }
+        if rename(replacement.path, final.path) != 0 {
+            let error = ImageServeError.errno(final.path, "cannot replace the damaged file")
+            unlink(replacement.path)
+            throw error
+        }
+        ImageServeFiles.syncDirectory(directory)
+        return true
     }
 
     /// Writes a blob into `repository`: `fill` writes its bytes into the temporary file; its
@@ -120,11 +192,12 @@ public final class ImageServeDirectory: Sendable {
             guard file.digest == descriptor.digest else {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
             }
-            try file.finish()
+            try file.finish(recording: descriptor.digest)
             let final = blobs.appendingPathComponent(Self.blobName(descriptor.digest, mediaType: descriptor.mediaType))
-            // A link never replaces: a concurrent writer's copy of the same bytes wins.
-            _ = try ImageServeFiles.link(file.url, as: final)
-            unlink(file.url.path)
+            // A concurrent writer's whole copy of the same bytes wins; a damaged file is replaced.
+            guard try place(file.url, as: final, descriptor, moving: true) else {
+                throw ImageServeError(path: file.url.path, message: "the written blob disappeared")
+            }
         } catch {
             file.abandon()
             throw error
@@ -140,7 +213,8 @@ public final class ImageServeDirectory: Sendable {
         let digest = Digest(of: bytes)
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
         let manifestFile = directory.appendingPathComponent("index.json")
-        if !ImageServeFiles.exists(manifestFile.path) {
+        // A damaged index.json (or .htaccess) is rewritten; one holding these bytes is kept.
+        if ImageServeFiles.read(manifestFile, limit: bytes.count + 1) != bytes {
             try ImageServeFiles.makeDirectory(directory)
             let headers = """
                 Header set Content-Type "\(mediaType.rawValue)"
@@ -235,11 +309,15 @@ public final class ImageServeDirectory: Sendable {
         return TypeMap.parse(String(decoding: data, as: UTF8.self), tag: tag)
     }
 
-    /// The manifest stored under `digest`: its size and media type (from its `.htaccess`).
-    func manifest(_ digest: Digest, in repository: String) -> Descriptor? {
+    /// The manifest stored under `digest` when it is whole: its `index.json` has that digest
+    /// and everything it names is whole too (an image's blobs, a list's manifests), so a run
+    /// never skips an image a killed exporter left damaged. Its size and media type (from
+    /// its `.htaccess`).
+    func manifest(_ digest: Digest, in repository: String, depth: Int = 0) -> Descriptor? {
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
-        var info = stat()
-        guard stat(directory.appendingPathComponent("index.json").path, &info) == 0 else { return nil }
+        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json"), limit: 8 * 1024 * 1024),
+              Digest(of: bytes, algorithm: digest.algorithm) == digest
+        else { return nil }
         var mediaType = MediaType.dockerManifest
         if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), limit: 64 * 1024) {
             for line in String(decoding: htaccess, as: UTF8.self).split(separator: "\n") where line.contains("Content-Type") {
@@ -247,7 +325,16 @@ public final class ImageServeDirectory: Sendable {
                 if parts.count >= 2 { mediaType = MediaType(rawValue: String(parts[1])) }
             }
         }
-        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(info.st_size))
+        if mediaType.isIndex {
+            guard let index = try? JSONDecoder().decode(Index.self, from: bytes),
+                  index.manifests.allSatisfy({ manifest($0.digest, in: repository, depth: depth + 1) != nil })
+            else { return nil }
+        } else {
+            guard let manifest = try? JSONDecoder().decode(Manifest.self, from: bytes),
+                  manifest.blobs.allSatisfy({ blobFile($0, in: repository) != nil })
+            else { return nil }
+        }
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
 
     /// The manifest `tag` names, when its type map names one that is there.

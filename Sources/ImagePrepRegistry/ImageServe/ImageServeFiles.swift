@@ -56,6 +56,50 @@ enum ImageServeFiles {
         return lstat(path, &info) == 0
     }
 
+    /// The attribute on a blob file recording the digest imageprep verified it has, after
+    /// flushing it to disk.
+    static let digestAttribute = "user.imageprep.digest"
+
+    // glibc's fgetxattr/fsetxattr (sys/xattr.h is not part of the Glibc module).
+    private typealias GetAttribute = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
+    private typealias SetAttribute = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
+    private static let attributeCalls: (get: GetAttribute, set: SetAttribute)? = {
+        guard let process = dlopen(nil, RTLD_NOW), let get = dlsym(process, "fgetxattr"), let set = dlsym(process, "fsetxattr")
+        else { return nil }
+        return (unsafeBitCast(get, to: GetAttribute.self), unsafeBitCast(set, to: SetAttribute.self))
+    }()
+
+    static func recordedDigest(_ fd: Int32) -> Digest? {
+        guard let calls = attributeCalls else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 160)
+        let count = buffer.withUnsafeMutableBytes { calls.get(fd, digestAttribute, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return try? Digest(String(decoding: buffer[..<count], as: UTF8.self))
+    }
+
+    /// Records `digest` on the file (nothing where the file system keeps no user attributes:
+    /// the file is then read again by the next run).
+    static func recordDigest(_ digest: Digest, on fd: Int32) {
+        guard let calls = attributeCalls else { return }
+        let value = Array(digest.description.utf8)
+        _ = value.withUnsafeBytes { calls.set(fd, digestAttribute, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The digest of the whole file open as `fd`, read from its start.
+    static func digest(of fd: Int32, algorithm: String) -> Digest? {
+        var hasher = DigestHasher(algorithm: algorithm)
+        var buffer = [UInt8](repeating: 0, count: 1024 * 1024)
+        var offset: off_t = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if count < 0, Glibc.errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return hasher.finalize() }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            offset += off_t(count)
+        }
+    }
+
     static func read(_ url: URL, limit: Int = 16 * 1024 * 1024) -> Data? {
         guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
         defer { try? handle.close() }
@@ -174,11 +218,13 @@ final class BlobFile: @unchecked Sendable {
 
     var digest: Digest { hasher.finalize() }
 
-    /// Flushes and closes the file.
-    func finish() throws(ImageServeError) {
+    /// Flushes and closes the file; with `recording`, records the verified digest on it
+    /// (see ``ImageServeFiles/digestAttribute``).
+    func finish(recording digest: Digest? = nil) throws(ImageServeError) {
         guard !closed else { return }
         closed = true
         let synced = fsync(fd) == 0
+        if synced, let digest { ImageServeFiles.recordDigest(digest, on: fd) }
         let closedOK = close(fd) == 0
         guard synced, closedOK else { throw .errno(url.path, "cannot flush the file to disk") }
     }
