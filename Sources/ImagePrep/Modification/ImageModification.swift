@@ -195,7 +195,7 @@ struct ImageModification {
         do {
             let (base, config) = try await baseImage(source)
             // The top-most layer holding the rpm database, as the package inventory finds it.
-            let root = Self.databaseScratch(else: buildDirectory)
+            let root = Self.databaseScratch(else: buildDirectory, needing: inventory.maxDatabaseSize)
             defer { try? FileManager.default.removeItem(at: root) }
             let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
             var found: (database: URL, backend: String)?
@@ -259,15 +259,20 @@ struct ImageModification {
 
     /// Where the image's rpm database is updated: rpm syncs the file system it writes to
     /// (fdatasync, syncfs), which on a busy disk costs more than the rest of a hotfix, and this
-    /// copy needs no durability; so a memory file system when there is one with room (512 MiB
-    /// free: a container's default /dev/shm of 64 MiB may not hold a large database twice).
-    static func databaseScratch(else directory: URL) -> URL {
+    /// copy needs no durability; so a memory file system (`memory`) when it has room for the
+    /// largest database a layer may hold (`needing`, `--max-rpmdb-size`) with 512 MiB to spare,
+    /// so a hostile layer never fills the host's memory (a container's default /dev/shm of
+    /// 64 MiB is too small); else `directory`.
+    static func databaseScratch(else directory: URL, needing: Int64, memory: String = "/dev/shm") -> URL {
         let name = "imageprep-rpmdb-\(UUID().uuidString.prefix(8).lowercased())"
         var info = statvfs()
-        guard FileManager.default.isWritableFile(atPath: "/dev/shm"), statvfs("/dev/shm", &info) == 0,
-              UInt64(info.f_bavail) * UInt64(info.f_frsize) >= 512 * 1024 * 1024
-        else { return directory.appendingPathComponent(name) }
-        return URL(fileURLWithPath: "/dev/shm").appendingPathComponent(name)
+        guard FileManager.default.isWritableFile(atPath: memory), statvfs(memory, &info) == 0 else {
+            return directory.appendingPathComponent(name)
+        }
+        let (free, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        let wanted = UInt64(max(0, needing)).addingReportingOverflow(512 * 1024 * 1024)
+        guard overflow || (!wanted.overflow && free >= wanted.partialValue) else { return directory.appendingPathComponent(name) }
+        return URL(fileURLWithPath: memory).appendingPathComponent(name)
     }
 
     /// What the layer engine pushed.
