@@ -307,6 +307,47 @@ final class ImageServeTests: XCTestCase {
         XCTAssertTrue((whole.stdout + whole.stderr).contains("skipped"), whole.stdout + whole.stderr)
     }
 
+    /// A full file system under image-serve is the directory's fault, not the source
+    /// registry's: the error names the directory and the space the blob needs.
+    func testAFullDiskNamesTheDirectoryAndTheSpaceNeeded() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let full = work.appendingPathComponent("full")
+        try FileManager.default.createDirectory(at: full, withIntermediateDirectories: true)
+        let mount = try CLI.runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=1m", "tmpfs", full.path])
+        try XCTSkipUnless(mount.status == 0, "cannot mount a tmpfs: \(mount.stderr)")
+        defer { _ = try? CLI.runProcess(URL(fileURLWithPath: "/bin/umount"), [full.path]) }
+
+        let image = try Reference("\(source.address)/full/app:1")
+        var generator = SystemRandomNumberGenerator()
+        let layer = Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let layerDescriptor = try await client.pushBlob(layer, mediaType: .dockerLayer, to: image)
+        let config = try await client.pushBlob(Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
+                                               mediaType: .dockerConfig, to: image)
+        try await client.pushManifest(try JSONEncoder().encode(Manifest(config: config, layers: [layerDescriptor])),
+                                      mediaType: .dockerManifest, to: image)
+
+        let result = try CLI.run([
+            "image", "copy", image.description, "\(imageServe.address)/full/app:1", "--image-serve-dir", full.path,
+            "--insecure-registry", source.address, "--insecure-registry", imageServe.address,
+        ])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        print("full disk: \(result.stderr)")
+        let blobs = full.appendingPathComponent("v2/full/app/blobs")
+        XCTAssertTrue(result.stderr.contains(
+            "image-serve directory: \(blobs.path): no space left on the device: blob \(layerDescriptor.digest) needs 2000000 bytes, "),
+            result.stderr)
+        XCTAssertTrue(result.stderr.contains("bytes are free; free at least "), result.stderr)
+        XCTAssertFalse(result.stderr.contains("unexpected response"), result.stderr)
+        XCTAssertFalse(result.stderr.contains(".imageprep-"), result.stderr)
+        let left = try FileManager.default.contentsOfDirectory(atPath: blobs.path)
+        XCTAssertFalse(left.contains { $0.hasPrefix(".imageprep-") || $0.contains(layerDescriptor.digest.encoded) }, "\(left)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: full.appendingPathComponent("v2/full/app/manifests/1.type-map").path))
+    }
+
     /// `image copy`, `inspect` and `delete` against the image-serve address; delete as
     /// tripleo-common does: the tag, then what no other tag needs.
     func testImageCommandsAgainstImageServe() async throws {

@@ -183,7 +183,8 @@ public final class ImageServeDirectory: Sendable {
         try beginWriting()
         let blobs = blobsDirectory(repository)
         try ImageServeFiles.makeDirectory(blobs)
-        let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs))
+        let name = Self.blobName(descriptor.digest, mediaType: descriptor.mediaType)
+        let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs), for: name)
         do {
             try await fill(file)
             guard file.count == descriptor.size else {
@@ -193,11 +194,15 @@ public final class ImageServeDirectory: Sendable {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
             }
             try file.finish(recording: descriptor.digest)
-            let final = blobs.appendingPathComponent(Self.blobName(descriptor.digest, mediaType: descriptor.mediaType))
+            let final = blobs.appendingPathComponent(name)
             // A concurrent writer's whole copy of the same bytes wins; a damaged file is replaced.
             guard try place(file.url, as: final, descriptor, moving: true) else {
                 throw ImageServeError(path: file.url.path, message: "the written blob disappeared")
             }
+        } catch let error as ImageServeError where error.isOutOfSpace {
+            // The partial file goes first: the space named is what the blob still lacks.
+            file.abandon()
+            throw ImageServeError.outOfSpace(blobs, writing: "blob \(descriptor.digest)", size: descriptor.size)
         } catch {
             file.abandon()
             throw error

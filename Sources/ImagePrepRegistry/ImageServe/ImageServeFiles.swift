@@ -9,6 +9,8 @@ import ImagePrepOCI
 public struct ImageServeError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var message: String
+    /// The file system is full (ENOSPC, EDQUOT).
+    public var isOutOfSpace = false
 
     public init(path: String, message: String) {
         self.path = path
@@ -18,7 +20,25 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
     public var description: String { "image-serve directory: \(path): \(message)" }
 
     static func errno(_ path: String, _ operation: String) -> ImageServeError {
-        ImageServeError(path: path, message: "\(operation): \(String(cString: strerror(Glibc.errno)))")
+        let code = Glibc.errno
+        var error = ImageServeError(path: path, message: "\(operation): \(String(cString: strerror(code)))")
+        error.isOutOfSpace = code == ENOSPC || code == EDQUOT
+        if error.isOutOfSpace, let free = ImageServeFiles.freeSpace(path) {
+            error.message += " (\(free) bytes free)"
+        }
+        return error
+    }
+
+    /// `directory` has no room for `what`, `size` bytes: names the space to free.
+    static func outOfSpace(_ directory: URL, writing what: String, size: Int64) -> ImageServeError {
+        let free = ImageServeFiles.freeSpace(directory.path) ?? 0
+        let missing = max(1, size - free)
+        var error = ImageServeError(
+            path: directory.path,
+            message: "no space left on the device: \(what) needs \(size) bytes, \(free) bytes are free; "
+                + "free at least \(missing) bytes there and run again")
+        error.isOutOfSpace = true
+        return error
     }
 }
 
@@ -113,7 +133,7 @@ enum ImageServeFiles {
         if read(url) == data { return false }
         let directory = url.deletingLastPathComponent()
         let temporary = temporaryName(in: directory)
-        let file = try BlobFile(creating: temporary)
+        let file = try BlobFile(creating: temporary, for: url.lastPathComponent)
         do {
             try file.write(data)
             try file.finish()
@@ -151,6 +171,20 @@ enum ImageServeFiles {
         }
     }
 
+    /// The bytes an unprivileged writer may still put on the file system holding `path` (or
+    /// its nearest existing parent).
+    static func freeSpace(_ path: String) -> Int64? {
+        var current = path
+        var info = statvfs()
+        while statvfs(current, &info) != 0 {
+            let parent = (current as NSString).deletingLastPathComponent
+            guard !parent.isEmpty, parent != current else { return nil }
+            current = parent
+        }
+        let (free, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        return overflow || free > UInt64(Int64.max) ? Int64.max : Int64(free)
+    }
+
     /// Names in `directory` (empty when it does not exist).
     static func names(in directory: URL) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -173,15 +207,18 @@ enum ImageServeFiles {
 final class BlobFile: @unchecked Sendable {
     // One writer at a time (the transfer thread of one request, or the caller).
     let url: URL
+    /// The name the file is written for, for errors (never the temporary's).
+    let finalName: String
     private let fd: Int32
     private var hasher = DigestHasher()
     private(set) var count: Int64 = 0
     private var closed = false
 
-    init(creating url: URL) throws(ImageServeError) {
+    init(creating url: URL, for finalName: String) throws(ImageServeError) {
         self.url = url
-        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .errno(url.path, "cannot create the file") }
+        self.finalName = finalName
+        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno(url.deletingLastPathComponent().path, "cannot create a file for \(finalName)") }
         fchmod(fd, 0o644)
     }
 
@@ -197,7 +234,7 @@ final class BlobFile: @unchecked Sendable {
             let written = Glibc.write(fd, bytes.baseAddress!.advanced(by: offset), bytes.count - offset)
             if written < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw .errno(url.path, "cannot write")
+                throw .errno(url.deletingLastPathComponent().path, "cannot write \(finalName)")
             }
             offset += written
         }
@@ -226,7 +263,7 @@ final class BlobFile: @unchecked Sendable {
         let synced = fsync(fd) == 0
         if synced, let digest { ImageServeFiles.recordDigest(digest, on: fd) }
         let closedOK = close(fd) == 0
-        guard synced, closedOK else { throw .errno(url.path, "cannot flush the file to disk") }
+        guard synced, closedOK else { throw .errno(url.deletingLastPathComponent().path, "cannot flush \(finalName) to disk") }
     }
 
     /// Closes and removes the file.
