@@ -348,6 +348,45 @@ final class ImageServeTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: full.appendingPathComponent("v2/full/app/manifests/1.type-map").path))
     }
 
+    /// A run killed between a tag's type map and the listings (`tags/list`, `_catalog`): the
+    /// next run that finds the tag skips the copy and repairs the listings, so `image list`
+    /// shows every tag again.
+    func testListingsLostToAKillAreRepairedByTheNextRun() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        func copy(_ name: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", keystone, "\(imageServe.address)/listing/\(name):1", "--image-serve-dir", imageServe.root.path] + insecure)
+        }
+        XCTAssertEqual(try copy("first").status, 0)
+        let v2 = imageServe.root.appendingPathComponent("v2")
+        let catalogFile = v2.appendingPathComponent("_catalog")
+        let catalogBefore = try String(contentsOf: catalogFile, encoding: .utf8)
+        XCTAssertEqual(try copy("second").status, 0)
+        let tagsList = v2.appendingPathComponent("listing/second/tags/list")
+        let listed = try String(contentsOf: tagsList, encoding: .utf8)
+        let catalog = try String(contentsOf: catalogFile, encoding: .utf8)
+        XCTAssertTrue(catalog.contains(#""listing/second""#), catalog)
+
+        // As a SIGKILL after the type map leaves it: no tags list, the catalog of before.
+        try FileManager.default.removeItem(at: tagsList)
+        try catalogBefore.write(to: catalogFile, atomically: true, encoding: .utf8)
+        let rerun = try copy("second")
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue((rerun.stdout + rerun.stderr).contains("skipped"), rerun.stdout + rerun.stderr)
+        XCTAssertEqual(try String(contentsOf: tagsList, encoding: .utf8), listed)
+        XCTAssertEqual(try String(contentsOf: catalogFile, encoding: .utf8), catalog)
+        let list = try CLI.run(["image", "list", "--registry", imageServe.address] + insecure)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("\(imageServe.address)/listing/second:1"), list.stdout)
+
+        // Listings that are right are not written again.
+        let before = imageServe.snapshot()
+        XCTAssertEqual(try copy("second").status, 0)
+        XCTAssertEqual(imageServe.snapshot(), before)
+    }
+
     /// `image copy`, `inspect` and `delete` against the image-serve address; delete as
     /// tripleo-common does: the tag, then what no other tag needs.
     func testImageCommandsAgainstImageServe() async throws {

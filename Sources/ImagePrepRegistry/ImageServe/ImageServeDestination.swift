@@ -13,12 +13,15 @@ public struct ImageServeDestination: ImageDestination {
         self.client = client
     }
 
-    /// Reads the files a manifest names (once per run for each) off the cooperative pool.
+    /// Reads the files a manifest names (once per run for each) off the cooperative pool. A
+    /// tag found there has its repository's listings reconciled with the type maps.
     public func manifest(_ reference: Reference) async throws -> Descriptor? {
         let directory = directory
         return try await BlockingWork.run(name: "image-serve check") {
             if let digest = reference.digest { return directory.manifest(digest, in: reference.repository) }
-            return directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
+            let found = directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
+            if found != nil { try directory.reconcileListings(reference.repository) }
+            return found
         }
     }
 

@@ -25,6 +25,8 @@ public final class ImageServeDirectory: Sendable {
     /// digest → repositories known to hold the blob, read once from disk.
     private let holders = Mutex<[Digest: Set<String>]?>(nil)
     private let writeLock = Mutex<DirectoryLock?>(nil)
+    /// The repositories whose listings this run has reconciled.
+    private let reconciled = Mutex<Set<String>>([])
     /// The files checked this run, and whether each was whole.
     private let checked = Mutex<[CheckedFile: Bool]>([:])
 
@@ -262,6 +264,16 @@ public final class ImageServeDirectory: Sendable {
         try change()
         try rebuildTagsList(repository)
         try rebuildCatalog()
+    }
+
+    /// Rebuilds `repository`'s tags list and the catalog from the type maps on disk (each
+    /// written only when it differs), once per run for each repository: the listings a run
+    /// killed between a tag's type map and them left stale are repaired by the next run
+    /// that finds the tag.
+    func reconcileListings(_ repository: String) throws(ImageServeError) {
+        guard reconciled.withLock({ $0.insert(repository).inserted }) else { return }
+        try beginWriting()
+        try updateTags(repository) {}
     }
 
     /// The tags list (when the repository is still there) and the catalog after a delete.
