@@ -387,6 +387,73 @@ final class ImageServeTests: XCTestCase {
         XCTAssertEqual(imageServe.snapshot(), before)
     }
 
+    /// Symbolic links planted in the image-serve directory are never followed: a linked lock
+    /// or directory of ours is refused, naming it; walks do not loop; `image delete` removes
+    /// a link, never what it points at.
+    func testPlantedLinksAreRefusedNeverFollowed() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let serve = work.appendingPathComponent("serve")
+        let outside = work.appendingPathComponent("outside")
+        for directory in [serve.appendingPathComponent("v2"), outside] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        try Data("{}".utf8).write(to: serve.appendingPathComponent("v2/index.json"))
+        try Data("keep\n".utf8).write(to: outside.appendingPathComponent("keep"))
+        let secret = outside.appendingPathComponent("secret")
+        try Data("secret\n".utf8).write(to: secret)
+        chmod(secret.path, 0o600)
+        func outsideIsUntouched(file: StaticString = #filePath, line: UInt = #line) throws {
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path).sorted(), ["keep", "secret"], file: file, line: line)
+            var info = stat()
+            XCTAssertEqual(stat(secret.path, &info), 0, file: file, line: line)
+            XCTAssertEqual(info.st_mode & 0o777, 0o600, "never fchmod()ed through a link", file: file, line: line)
+        }
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        func copy(_ repository: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", keystone, "\(imageServe.address)/\(repository):1", "--image-serve-dir", serve.path] + insecure)
+        }
+        let refusal = "is a symbolic link where imageprep keeps a directory or file of its own; nothing under the image-serve directory is reached through a link: remove it"
+
+        // The run's lock is a link.
+        let lock = serve.appendingPathComponent(".imageprep.lock")
+        XCTAssertEqual(symlink(secret.path, lock.path), 0)
+        let linkedLock = try copy("links/app")
+        XCTAssertEqual(linkedLock.status, 1, linkedLock.stdout)
+        XCTAssertTrue(linkedLock.stderr.contains("image-serve directory: \(lock.path): \(refusal)"), linkedLock.stderr)
+        try outsideIsUntouched()
+        unlink(lock.path)
+
+        // A namespace directory is a link out of the directory.
+        let namespace = serve.appendingPathComponent("v2/links")
+        XCTAssertEqual(symlink(outside.path, namespace.path), 0)
+        let linkedDirectory = try copy("links/app")
+        XCTAssertEqual(linkedDirectory.status, 1, linkedDirectory.stdout)
+        XCTAssertTrue(linkedDirectory.stderr.contains("image-serve directory: \(namespace.path): \(refusal)"), linkedDirectory.stderr)
+        try outsideIsUntouched()
+        unlink(namespace.path)
+
+        // A loop: the catalog walk does not follow it.
+        XCTAssertEqual(try copy("loop/app").status, 0)
+        XCTAssertEqual(symlink(serve.appendingPathComponent("v2/loop").path, serve.appendingPathComponent("v2/loop/app/again").path), 0)
+        XCTAssertEqual(try copy("loop/other").status, 0)
+        let catalog = try String(contentsOf: serve.appendingPathComponent("v2/_catalog"), encoding: .utf8)
+        XCTAssertEqual(catalog, #"{"repositories": ["loop/app", "loop/other"]}"#)
+
+        // A repository's blobs directory replaced by a link out: delete removes the link only.
+        XCTAssertEqual(try copy("links/victim").status, 0)
+        let blobs = serve.appendingPathComponent("v2/links/victim/blobs")
+        try FileManager.default.moveItem(at: blobs, to: work.appendingPathComponent("moved-blobs"))
+        XCTAssertEqual(symlink(outside.path, blobs.path), 0)
+        let deleted = try CLI.run(["image", "delete", "\(imageServe.address)/links/victim:1", "--image-serve-dir", serve.path] + insecure)
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        try outsideIsUntouched()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: serve.appendingPathComponent("v2/links").path))
+    }
+
     /// `image copy`, `inspect` and `delete` against the image-serve address; delete as
     /// tripleo-common does: the tag, then what no other tag needs.
     func testImageCommandsAgainstImageServe() async throws {

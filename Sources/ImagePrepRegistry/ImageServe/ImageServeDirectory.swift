@@ -41,7 +41,9 @@ public final class ImageServeDirectory: Sendable {
     /// Opens an existing directory; `v2/` and its `index.json` are created at the first write.
     public init(root: URL) throws(ImageServeError) {
         self.root = root.standardizedFileURL
-        guard ImageServeFiles.isDirectory(self.root) else {
+        // The root itself may be a link (to a larger disk, say); nothing below it may.
+        var info = stat()
+        guard stat(self.root.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
             throw ImageServeError(path: root.path, message: "no such directory")
         }
     }
@@ -69,6 +71,7 @@ public final class ImageServeDirectory: Sendable {
     /// written or linked.
     public func blobFile(_ descriptor: Descriptor, in repository: String) -> URL? {
         let blobs = blobsDirectory(repository)
+        guard ImageServeFiles.firstLink(blobs, under: root) == nil else { return nil }
         for name in ["\(descriptor.digest).gz", descriptor.digest.description] {
             let url = blobs.appendingPathComponent(name)
             if ImageServeFiles.exists(url.path) { return isWhole(url, descriptor) ? url : nil }
@@ -113,8 +116,8 @@ public final class ImageServeDirectory: Sendable {
         }
         let index = v2.appendingPathComponent("index.json")
         if !ImageServeFiles.exists(index.path) {
-            try ImageServeFiles.makeDirectory(v2)
-            try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index)
+            try ImageServeFiles.makeDirectory(v2, under: root)
+            try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index, under: root)
         }
     }
 
@@ -131,7 +134,7 @@ public final class ImageServeDirectory: Sendable {
         for other in others where other != repository {
             guard let existing = blobFile(descriptor, in: other) else { continue }
             let blobs = blobsDirectory(repository)
-            try ImageServeFiles.makeDirectory(blobs)
+            try ImageServeFiles.makeDirectory(blobs, under: root)
             // Same name as the holder's: a config stays a config.
             if try place(existing, as: blobs.appendingPathComponent(existing.lastPathComponent), descriptor, moving: false) {
                 record(descriptor.digest, in: repository)
@@ -184,7 +187,7 @@ public final class ImageServeDirectory: Sendable {
     ) async throws -> Int64 {
         try beginWriting()
         let blobs = blobsDirectory(repository)
-        try ImageServeFiles.makeDirectory(blobs)
+        try ImageServeFiles.makeDirectory(blobs, under: root)
         let name = Self.blobName(descriptor.digest, mediaType: descriptor.mediaType)
         let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs), for: name)
         do {
@@ -221,8 +224,8 @@ public final class ImageServeDirectory: Sendable {
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
         let manifestFile = directory.appendingPathComponent("index.json")
         // A damaged index.json (or .htaccess) is rewritten; one holding these bytes is kept.
-        if ImageServeFiles.read(manifestFile, limit: bytes.count + 1) != bytes {
-            try ImageServeFiles.makeDirectory(directory)
+        if ImageServeFiles.read(manifestFile, under: root, limit: bytes.count + 1) != bytes {
+            try ImageServeFiles.makeDirectory(directory, under: root)
             let headers = """
                 Header set Content-Type "\(mediaType.rawValue)"
                 Header set Docker-Content-Digest "\(digest)"
@@ -230,8 +233,8 @@ public final class ImageServeDirectory: Sendable {
 
                 """
             // The .htaccess first: index.json's presence says both are complete.
-            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"))
-            try ImageServeFiles.writeIfChanged(bytes, to: manifestFile)
+            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"), under: root)
+            try ImageServeFiles.writeIfChanged(bytes, to: manifestFile, under: root)
         }
         guard let tag else { return }
         var variants = [TypeMap.Variant(mediaType: mediaType, digest: digest)]
@@ -248,7 +251,7 @@ public final class ImageServeDirectory: Sendable {
         }
         let typeMap = TypeMap(tag: tag, variants: variants)
         try updateTags(repository) { () throws(ImageServeError) in
-            try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag))
+            try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag), under: root)
         }
     }
 
@@ -286,20 +289,20 @@ public final class ImageServeDirectory: Sendable {
         let tags = tags(of: repository)
         let list = "{\"name\": \"\(repository)\", \"tags\": [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]}"
         let directory = repositoryDirectory(repository).appendingPathComponent("tags")
-        try ImageServeFiles.makeDirectory(directory)
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"))
+        try ImageServeFiles.makeDirectory(directory, under: root)
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"), under: root)
     }
 
     private func rebuildCatalog() throws(ImageServeError) {
         let list = "{\"repositories\": [\(repositories().map { "\"\($0)\"" }.joined(separator: ", "))]}"
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"))
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"), under: root)
     }
 
     // MARK: Reading
 
     /// The tags of `repository`: its type maps' names, sorted.
     public func tags(of repository: String) -> [String] {
-        ImageServeFiles.names(in: manifestsDirectory(repository))
+        ImageServeFiles.names(in: manifestsDirectory(repository), under: root)
             .filter { $0.hasSuffix(".type-map") && !$0.hasPrefix(".") }
             .map { String($0.dropLast(".type-map".count)) }
             .sorted()
@@ -310,7 +313,7 @@ public final class ImageServeDirectory: Sendable {
     public func repositories() -> [String] {
         var found: [String] = []
         func walk(_ directory: URL, _ path: String) {
-            let names = Set(ImageServeFiles.names(in: directory))
+            let names = Set(ImageServeFiles.names(in: directory, under: root))
             if !path.isEmpty, names.isSuperset(of: ["blobs", "manifests", "tags"]) { found.append(path) }
             for name in names.sorted() where !name.hasPrefix(".") && !["blobs", "manifests", "tags"].contains(name) {
                 let child = directory.appendingPathComponent(name)
@@ -322,7 +325,7 @@ public final class ImageServeDirectory: Sendable {
     }
 
     func typeMap(_ repository: String, tag: String) -> TypeMap? {
-        guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), limit: 64 * 1024) else { return nil }
+        guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), under: root, limit: 64 * 1024) else { return nil }
         return TypeMap.parse(String(decoding: data, as: UTF8.self), tag: tag)
     }
 
@@ -332,11 +335,11 @@ public final class ImageServeDirectory: Sendable {
     /// its `.htaccess`).
     func manifest(_ digest: Digest, in repository: String, depth: Int = 0) -> Descriptor? {
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
-        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json"), limit: 8 * 1024 * 1024),
+        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root, limit: 8 * 1024 * 1024),
               Digest(of: bytes, algorithm: digest.algorithm) == digest
         else { return nil }
         var mediaType = MediaType.dockerManifest
-        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), limit: 64 * 1024) {
+        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), under: root, limit: 64 * 1024) {
             for line in String(decoding: htaccess, as: UTF8.self).split(separator: "\n") where line.contains("Content-Type") {
                 let parts = line.split(separator: "\"")
                 if parts.count >= 2 { mediaType = MediaType(rawValue: String(parts[1])) }
@@ -382,10 +385,10 @@ public final class ImageServeDirectory: Sendable {
         var found: [Digest: Set<String>] = [:]
         let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
         func walk(_ directory: URL, _ path: String) {
-            for name in ImageServeFiles.names(in: directory) where !name.hasPrefix(".") {
+            for name in ImageServeFiles.names(in: directory, under: root) where !name.hasPrefix(".") {
                 let child = directory.appendingPathComponent(name)
                 if name == "blobs", !path.isEmpty {
-                    for blob in ImageServeFiles.names(in: child) {
+                    for blob in ImageServeFiles.names(in: child, under: root) {
                         if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
                             var info = stat()
                             let file = child.appendingPathComponent(blob).path

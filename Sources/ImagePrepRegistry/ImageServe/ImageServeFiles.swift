@@ -29,6 +29,14 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
         return error
     }
 
+    /// A symbolic link where a directory or file of imageprep's should be.
+    static func link(_ path: String) -> ImageServeError {
+        ImageServeError(
+            path: path,
+            message: "is a symbolic link where imageprep keeps a directory or file of its own; "
+                + "nothing under the image-serve directory is reached through a link: remove it")
+    }
+
     /// `directory` has no room for `what`, `size` bytes: names the space to free.
     static func outOfSpace(_ directory: URL, writing what: String, size: Int64) -> ImageServeError {
         let free = ImageServeFiles.freeSpace(directory.path) ?? 0
@@ -53,22 +61,53 @@ enum ImageServeFiles {
         directory.appendingPathComponent("\(temporaryPrefix)\(UUID().uuidString.lowercased()).tmp")
     }
 
-    /// Creates `directory` and its missing parents, each 0755.
-    static func makeDirectory(_ directory: URL) throws(ImageServeError) {
-        var missing: [URL] = []
-        var current = directory
-        while !exists(current.path) {
-            missing.append(current)
-            let parent = current.deletingLastPathComponent()
-            if parent.path == current.path { break }
-            current = parent
-        }
-        for path in missing.reversed() {
-            if mkdir(path.path, 0o755) != 0, Glibc.errno != EEXIST {
-                throw .errno(path.path, "cannot create the directory")
+    /// Creates `directory` and its missing parents below `root`, each 0755. A symbolic link
+    /// (or a file) where one of them should be is refused, naming it: nothing under the
+    /// image-serve directory is reached through a link.
+    static func makeDirectory(_ directory: URL, under root: URL) throws(ImageServeError) {
+        var current = root.path
+        for part in try components(of: directory, under: root) {
+            current += "/" + part
+            var info = stat()
+            if lstat(current, &info) != 0 {
+                if mkdir(current, 0o755) != 0, Glibc.errno != EEXIST { throw .errno(current, "cannot create the directory") }
+                guard lstat(current, &info) == 0 else { throw .errno(current, "cannot create the directory") }
+                if (info.st_mode & S_IFMT) == S_IFDIR { chmod(current, 0o755) }
             }
-            chmod(path.path, 0o755)
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: continue
+            case S_IFLNK: throw .link(current)
+            default: throw ImageServeError(path: current, message: "is not a directory, where imageprep keeps one")
+            }
         }
+    }
+
+    /// The path components of `url` below `root`.
+    private static func components(of url: URL, under root: URL) throws(ImageServeError) -> [Substring] {
+        let path = url.standardizedFileURL.path
+        guard path == root.path || path.hasPrefix(root.path + "/") else {
+            throw ImageServeError(path: path, message: "is not under the image-serve directory \(root.path)")
+        }
+        return path.dropFirst(root.path.count).split(separator: "/")
+    }
+
+    /// The first symbolic link on the way from `root` (itself allowed to be one) down to
+    /// `url`, itself included; nil when there is none.
+    static func firstLink(_ url: URL, under root: URL) -> String? {
+        guard let parts = try? components(of: url, under: root) else { return url.path }
+        var current = root.path
+        for part in parts {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0 else { return nil }
+            if (info.st_mode & S_IFMT) == S_IFLNK { return current }
+        }
+        return nil
+    }
+
+    /// Throws when a directory leading to `url` (below `root`) is a symbolic link.
+    static func refuseLinks(above url: URL, under root: URL) throws(ImageServeError) {
+        if let link = firstLink(url.deletingLastPathComponent(), under: root) { throw .link(link) }
     }
 
     static func exists(_ path: String) -> Bool {
@@ -120,18 +159,34 @@ enum ImageServeFiles {
         }
     }
 
-    static func read(_ url: URL, limit: Int = 16 * 1024 * 1024) -> Data? {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
-        defer { try? handle.close() }
-        return try? handle.read(upToCount: limit)
+    /// The file's first `limit` bytes; nil when it is missing, no regular file, or reached
+    /// through a symbolic link below `root`.
+    static func read(_ url: URL, under root: URL, limit: Int = 16 * 1024 * 1024) -> Data? {
+        guard firstLink(url, under: root) == nil else { return nil }
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while data.count < limit {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, limit - data.count)) }
+            if count < 0, Glibc.errno == EINTR { continue }
+            guard count > 0 else { break }
+            data.append(contentsOf: buffer[..<count])
+        }
+        return data
     }
 
     /// Writes `data` to `url` through a temporary file and a rename; nothing when the file
     /// already holds exactly these bytes. Returns whether it wrote.
     @discardableResult
-    static func writeIfChanged(_ data: Data, to url: URL) throws(ImageServeError) -> Bool {
-        if read(url) == data { return false }
+    static func writeIfChanged(_ data: Data, to url: URL, under root: URL) throws(ImageServeError) -> Bool {
         let directory = url.deletingLastPathComponent()
+        try makeDirectory(directory, under: root)
+        // A link there is replaced by the rename, never written through.
+        if read(url, under: root, limit: data.count + 1) == data { return false }
         let temporary = temporaryName(in: directory)
         let file = try BlobFile(creating: temporary, for: url.lastPathComponent)
         do {
@@ -152,7 +207,7 @@ enum ImageServeFiles {
 
     /// Makes renames and links in `directory` durable.
     static func syncDirectory(_ directory: URL) {
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
@@ -185,14 +240,17 @@ enum ImageServeFiles {
         return overflow || free > UInt64(Int64.max) ? Int64.max : Int64(free)
     }
 
-    /// Names in `directory` (empty when it does not exist).
-    static func names(in directory: URL) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    /// Names in `directory` (empty when it does not exist or is reached through a link below
+    /// `root`).
+    static func names(in directory: URL, under root: URL) -> [String] {
+        guard firstLink(directory, under: root) == nil else { return [] }
+        return (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     }
 
+    /// Whether `url` is a directory itself, not a link to one: walks never follow links.
     static func isDirectory(_ url: URL) -> Bool {
         var info = stat()
-        return stat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        return lstat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     static func inode(_ url: URL) -> (device: UInt64, inode: UInt64)? {
@@ -281,8 +339,18 @@ final class DirectoryLock: Sendable {
     private let fd: Int32
 
     init(_ url: URL, exclusive: Bool) throws(ImageServeError) {
-        fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .errno(url.path, "cannot open the lock file") }
+        // Never through a link (ELOOP), never blocking on a planted FIFO, and only a file.
+        let fd = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            if Glibc.errno == ELOOP { throw .link(url.path) }
+            throw .errno(url.path, "cannot open the lock file")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ImageServeError(path: url.path, message: "is not a regular file, where imageprep keeps its lock: remove it")
+        }
+        self.fd = fd
         fchmod(fd, 0o644)
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
             guard Glibc.errno == EINTR else {
