@@ -204,13 +204,22 @@ final class ImageServeTests: XCTestCase {
         let missing = try CLI.run(["image", "inspect", "\(imageServe.address)/crash/broken:1"] + insecure)
         XCTAssertEqual(missing.status, 1)
 
-        // What a run killed mid-blob leaves: removed by a later run once a day old.
+        // What a run killed mid-blob leaves: removed by a later run once its run is gone (an
+        // older imageprep's, without a PID in its name, once a day old).
         let blobsDirectory = repository.appendingPathComponent("blobs")
         try FileManager.default.createDirectory(at: blobsDirectory, withIntermediateDirectories: true)
         let staleTemporary = blobsDirectory.appendingPathComponent(".imageprep-killed.tmp")
         let freshTemporary = blobsDirectory.appendingPathComponent(".imageprep-running.tmp")
         for file in [staleTemporary, freshTemporary] { try Data("partial".utf8).write(to: file) }
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86400)], ofItemAtPath: staleTemporary.path)
+        // Named for their runs: a dead run's goes at once, a live run's (this test's) stays.
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let deadRunTemporary = blobsDirectory.appendingPathComponent(".imageprep-\(dead.processIdentifier)-00000000000000aa.tmp")
+        let liveRunTemporary = blobsDirectory.appendingPathComponent(".imageprep-\(getpid())-00000000000000bb.tmp")
+        for file in [deadRunTemporary, liveRunTemporary] { try Data("partial".utf8).write(to: file) }
 
         // Two processes writing into the directory at once.
         let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
@@ -226,7 +235,10 @@ final class ImageServeTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: staleTemporary.path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: freshTemporary.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: deadRunTemporary.path), "a dead run's temporary is removed by its PID")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: liveRunTemporary.path))
         try FileManager.default.removeItem(at: freshTemporary)
+        try FileManager.default.removeItem(at: liveRunTemporary)
         let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
         XCTAssertTrue(catalog.contains("\"concurrent/left\"") && catalog.contains("\"concurrent/right\""), catalog)
         for name in ["left", "right"] {

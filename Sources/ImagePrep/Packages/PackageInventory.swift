@@ -102,8 +102,10 @@ public actor PackageInventory {
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // Named for the run: removed on a signal, or by the next run if this one dies.
+        let directory = URL(fileURLWithPath: RunTemporaries.newPath(
+            in: FileManager.default.temporaryDirectory.path, prefix: "imageprep-rpmdb-"))
+        defer { RunTemporaries.release(directory.path) }
         guard let found = try await Self.extractDatabase(
             of: layer, in: repository, client: client, into: directory, limit: maxDatabaseSize)
         else {

@@ -35,6 +35,7 @@ enum FileSystem {
             throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
         }
         let (temporary, descriptor) = try createTemporary(beside: url)
+        defer { RunTemporaries.untrack(temporary) }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
@@ -67,7 +68,10 @@ enum FileSystem {
         for _ in 0..<16 {
             let temporary = directory + "/" + RunTemporaries.name(prefix: prefix)
             let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            if descriptor >= 0 { return (temporary, descriptor) }
+            if descriptor >= 0 {
+                RunTemporaries.track(temporary)
+                return (temporary, descriptor)
+            }
             guard errno == EEXIST else { break }
         }
         throw PrepareError.unwritable(

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import Synchronization
 
 #if canImport(Glibc)
@@ -380,7 +381,8 @@ public final class ImageServeDirectory: Sendable {
     }
 
     /// Which repositories hold which blobs, from one listing of each `blobs` directory. The
-    /// temporary files of runs killed more than a day ago are removed on the way.
+    /// temporary files of runs that are gone (by the PID in their names; a name without one,
+    /// from an older imageprep, once a day old) are removed on the way.
     private func scanHolders() -> [Digest: Set<String>] {
         var found: [Digest: Set<String>] = [:]
         let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
@@ -390,9 +392,13 @@ public final class ImageServeDirectory: Sendable {
                 if name == "blobs", !path.isEmpty {
                     for blob in ImageServeFiles.names(in: child, under: root) {
                         if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
-                            var info = stat()
                             let file = child.appendingPathComponent(blob).path
-                            if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                            if let owner = RunTemporaries.owner(of: blob, prefix: ImageServeFiles.temporaryPrefix) {
+                                if owner != getpid(), !RunTemporaries.isRunning(owner) { unlink(file) }
+                            } else {
+                                var info = stat()
+                                if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                            }
                             continue
                         }
                         let digestText = blob.hasSuffix(".gz") ? String(blob.dropLast(3)) : blob

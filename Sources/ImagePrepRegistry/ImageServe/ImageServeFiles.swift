@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 
 #if canImport(Glibc)
 import Glibc
@@ -57,8 +58,10 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
 enum ImageServeFiles {
     static let temporaryPrefix = ".imageprep-"
 
+    /// `.imageprep-PID-RANDOM.tmp`: named for the run, so a later run removes it when its
+    /// run is gone.
     static func temporaryName(in directory: URL) -> URL {
-        directory.appendingPathComponent("\(temporaryPrefix)\(UUID().uuidString.lowercased()).tmp")
+        directory.appendingPathComponent(RunTemporaries.name(prefix: temporaryPrefix))
     }
 
     /// Creates `directory` and its missing parents below `root`, each 0755. A symbolic link
@@ -277,11 +280,14 @@ final class BlobFile: @unchecked Sendable {
         self.finalName = finalName
         fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .errno(url.deletingLastPathComponent().path, "cannot create a file for \(finalName)") }
+        // Removed if a signal ends the run while it is being written.
+        RunTemporaries.track(url.path)
         fchmod(fd, 0o644)
     }
 
     deinit {
         if !closed { close(fd) }
+        RunTemporaries.untrack(url.path)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(ImageServeError) {
