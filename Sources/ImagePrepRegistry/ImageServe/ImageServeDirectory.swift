@@ -260,14 +260,16 @@ public final class ImageServeDirectory: Sendable {
         manifestsDirectory(repository).appendingPathComponent("\(tag).type-map")
     }
 
-    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and the
-    /// catalog (each written only when it changes).
-    private func updateTags(_ repository: String, _ change: () throws(ImageServeError) -> Void) throws(ImageServeError) {
+    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and (unless
+    /// `catalog` is false) the catalog, each written only when it changes.
+    private func updateTags(
+        _ repository: String, catalog: Bool = true, _ change: () throws(ImageServeError) -> Void
+    ) throws(ImageServeError) {
         let lock = try DirectoryLock(root.appendingPathComponent(".imageprep-tags.lock"), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         try change()
         try rebuildTagsList(repository)
-        try rebuildCatalog()
+        if catalog { try rebuildCatalog() }
     }
 
     /// Rebuilds `repository`'s tags list and the catalog from the type maps on disk (each
@@ -275,9 +277,11 @@ public final class ImageServeDirectory: Sendable {
     /// killed between a tag's type map and them left stale are repaired by the next run
     /// that finds the tag.
     func reconcileListings(_ repository: String) throws(ImageServeError) {
-        guard reconciled.withLock({ $0.insert(repository).inserted }) else { return }
+        // The catalog covers every repository on disk: reconciled with the first.
+        let (first, catalog) = reconciled.withLock { ($0.insert(repository).inserted, $0.count == 1) }
+        guard first else { return }
         try beginWriting()
-        try updateTags(repository) {}
+        try updateTags(repository, catalog: catalog) {}
     }
 
     /// The tags list (when the repository is still there) and the catalog after a delete.
