@@ -1,5 +1,4 @@
 import Foundation
-import ImagePrepConcurrency
 
 #if canImport(Glibc)
 import Glibc
@@ -67,14 +66,14 @@ extension ImageServeDirectory {
     /// Removes a file or directory of the repository, never following a link: one where a
     /// directory of ours should be is refused, and a link inside is removed, not its target.
     private func remove(_ url: URL) throws(ImageServeError) {
-        try ImageServeFiles.refuseLinks(above: url, under: root)
-        RunTemporaries.remove(url.path)
-        var info = stat()
-        if lstat(url.path, &info) == 0 { throw .errno(url.path, "cannot remove it") }
+        guard let parent = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: false) else { return }
+        guard parent.remove(url.lastPathComponent) else { throw .errno(url.path, "cannot remove it") }
     }
 
     private func removeTag(_ repository: String, file: URL) throws(ImageServeError) {
-        if unlink(file.path) != 0 { throw .errno(file.path, "cannot remove the tag's type map") }
-        ImageServeFiles.syncDirectory(file.deletingLastPathComponent())
+        guard let directory = try DirectoryHandle.open(file.deletingLastPathComponent(), under: root, create: false),
+              unlinkat(directory.fd, file.lastPathComponent, 0) == 0
+        else { throw .errno(file.path, "cannot remove the tag's type map") }
+        directory.sync()
     }
 }

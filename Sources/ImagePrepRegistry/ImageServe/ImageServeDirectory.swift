@@ -66,26 +66,34 @@ public final class ImageServeDirectory: Sendable {
         mediaType == .dockerConfig || mediaType == .ociConfig || mediaType.rawValue.hasSuffix(".config.v1+json")
     }
 
+    /// A blob file: its directory (opened without following links) and its name there.
+    struct BlobLocation {
+        var directory: DirectoryHandle
+        var name: String
+    }
+
     /// The blob's file in `repository`, under either name, when it is a whole copy (see
-    /// ``isWhole(_:_:)``): a truncated or damaged file (what tripleo-common's exporter leaves
+    /// ``isWhole(_:in:_:)``): a truncated or damaged file (what tripleo-common's exporter leaves
     /// when it is killed, as it writes in place) is not there, and is replaced when the blob is
     /// written or linked.
     public func blobFile(_ descriptor: Descriptor, in repository: String) -> URL? {
-        let blobs = blobsDirectory(repository)
-        guard ImageServeFiles.firstLink(blobs, under: root) == nil else { return nil }
-        for name in ["\(descriptor.digest).gz", descriptor.digest.description] {
-            let url = blobs.appendingPathComponent(name)
-            if ImageServeFiles.exists(url.path) { return isWhole(url, descriptor) ? url : nil }
+        wholeBlob(descriptor, in: repository).map { $0.directory.url.appendingPathComponent($0.name) }
+    }
+
+    func wholeBlob(_ descriptor: Descriptor, in repository: String) -> BlobLocation? {
+        guard let blobs = try? DirectoryHandle.open(blobsDirectory(repository), under: root, create: false) else { return nil }
+        for name in ["\(descriptor.digest).gz", descriptor.digest.description] where blobs.kind(name) != nil {
+            return isWhole(name, in: blobs, descriptor) ? BlobLocation(directory: blobs, name: name) : nil
         }
         return nil
     }
 
-    /// Whether `url` is a regular file (not a link) of `descriptor`'s size whose bytes have
-    /// its digest: checked once per run for each file (a hard link is the same file), and
-    /// read only when imageprep has no record of it (the `user.imageprep.digest` attribute set
-    /// on what it verified and flushed to disk).
-    func isWhole(_ url: URL, _ descriptor: Descriptor) -> Bool {
-        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    /// Whether `name` in `directory` is a regular file (not a link) of `descriptor`'s size
+    /// whose bytes have its digest: checked once per run for each file (a hard link is the
+    /// same file), and read only when imageprep has no record of it (the
+    /// `user.imageprep.digest` attribute set on what it verified and flushed to disk).
+    func isWhole(_ name: String, in directory: DirectoryHandle, _ descriptor: Descriptor) -> Bool {
+        let fd = directory.openFile(name)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var info = stat()
@@ -133,11 +141,11 @@ public final class ImageServeDirectory: Sendable {
         try beginWriting()
         let others = candidates + knownHolders(of: descriptor.digest).subtracting(candidates).sorted()
         for other in others where other != repository {
-            guard let existing = blobFile(descriptor, in: other) else { continue }
-            let blobs = blobsDirectory(repository)
-            try ImageServeFiles.makeDirectory(blobs, under: root)
+            guard let existing = wholeBlob(descriptor, in: other),
+                  let blobs = try DirectoryHandle.open(blobsDirectory(repository), under: root, create: true)
+            else { continue }
             // Same name as the holder's: a config stays a config.
-            if try place(existing, as: blobs.appendingPathComponent(existing.lastPathComponent), descriptor, moving: false) {
+            if try place(existing, as: BlobLocation(directory: blobs, name: existing.name), descriptor, moving: false) {
                 record(descriptor.digest, in: repository)
                 return true
             }
@@ -149,33 +157,40 @@ public final class ImageServeDirectory: Sendable {
     /// copy already there (a concurrent writer's) is kept; a file there that is not whole is
     /// replaced with one rename. `moving` consumes `source` (a temporary of ours). False when
     /// `source` is gone.
-    private func place(_ source: URL, as final: URL, _ descriptor: Descriptor, moving: Bool) throws(ImageServeError) -> Bool {
-        let directory = final.deletingLastPathComponent()
-        if Glibc.link(source.path, final.path) == 0 {
-            ImageServeFiles.syncDirectory(directory)
-            if moving { unlink(source.path) }
+    private func place(_ source: BlobLocation, as final: BlobLocation, _ descriptor: Descriptor, moving: Bool)
+        throws(ImageServeError) -> Bool
+    {
+        let target = final.directory
+        func consume() { if moving { unlinkat(source.directory.fd, source.name, 0) } }
+        if linkat(source.directory.fd, source.name, target.fd, final.name, 0) == 0 {
+            target.sync()
+            consume()
             return true
         }
+        let path = target.url.appendingPathComponent(final.name).path
         switch Glibc.errno {
         case EEXIST: break
         case ENOENT: return false
-        default: throw .errno(final.path, "cannot link \(source.path)")
+        default: throw .errno(path, "cannot link the blob")
         }
-        if isWhole(final, descriptor) {
-            if moving { unlink(source.path) }
+        if isWhole(final.name, in: target, descriptor) {
+            consume()
             return true
         }
-        var replacement = source
+        var replacement = source.name
         if !moving {
-            replacement = ImageServeFiles.temporaryName(in: directory)
-            guard try ImageServeFiles.link(source, as: replacement) else { return false }
+            replacement = RunTemporaries.name(prefix: ImageServeFiles.temporaryPrefix)
+            guard linkat(source.directory.fd, source.name, target.fd, replacement, 0) == 0 else {
+                if Glibc.errno == ENOENT { return false }
+                throw .errno(path, "cannot link the blob")
+            }
         }
-        if rename(replacement.path, final.path) != 0 {
-            let error = ImageServeError.errno(final.path, "cannot replace the damaged file")
-            unlink(replacement.path)
+        if renameat(target.fd, replacement, target.fd, final.name) != 0 {
+            let error = ImageServeError.errno(path, "cannot replace the damaged file")
+            unlinkat(target.fd, replacement, 0)
             throw error
         }
-        ImageServeFiles.syncDirectory(directory)
+        target.sync()
         return true
     }
 
@@ -188,9 +203,11 @@ public final class ImageServeDirectory: Sendable {
     ) async throws -> Int64 {
         try beginWriting()
         let blobs = blobsDirectory(repository)
-        try ImageServeFiles.makeDirectory(blobs, under: root)
+        guard let directory = try DirectoryHandle.open(blobs, under: root, create: true) else {
+            throw ImageServeError(path: blobs.path, message: "cannot create the directory")
+        }
         let name = Self.blobName(descriptor.digest, mediaType: descriptor.mediaType)
-        let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs), for: name)
+        let file = try BlobFile(in: directory, for: name)
         do {
             try await fill(file)
             guard file.count == descriptor.size else {
@@ -200,10 +217,10 @@ public final class ImageServeDirectory: Sendable {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
             }
             try file.finish(recording: descriptor.digest)
-            let final = blobs.appendingPathComponent(name)
             // A concurrent writer's whole copy of the same bytes wins; a damaged file is replaced.
-            guard try place(file.url, as: final, descriptor, moving: true) else {
-                throw ImageServeError(path: file.url.path, message: "the written blob disappeared")
+            let written = BlobLocation(directory: directory, name: file.name)
+            guard try place(written, as: BlobLocation(directory: directory, name: name), descriptor, moving: true) else {
+                throw ImageServeError(path: blobs.path, message: "the written blob \(descriptor.digest) disappeared")
             }
         } catch let error as ImageServeError where error.isOutOfSpace {
             // The partial file goes first: the space named is what the blob still lacks.

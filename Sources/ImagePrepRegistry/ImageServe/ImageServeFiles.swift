@@ -58,35 +58,15 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
 enum ImageServeFiles {
     static let temporaryPrefix = ".imageprep-"
 
-    /// `.imageprep-PID-RANDOM.tmp`: named for the run, so a later run removes it when its
-    /// run is gone.
-    static func temporaryName(in directory: URL) -> URL {
-        directory.appendingPathComponent(RunTemporaries.name(prefix: temporaryPrefix))
-    }
-
     /// Creates `directory` and its missing parents below `root`, each 0755. A symbolic link
     /// (or a file) where one of them should be is refused, naming it: nothing under the
     /// image-serve directory is reached through a link.
     static func makeDirectory(_ directory: URL, under root: URL) throws(ImageServeError) {
-        var current = root.path
-        for part in try components(of: directory, under: root) {
-            current += "/" + part
-            var info = stat()
-            if lstat(current, &info) != 0 {
-                if mkdir(current, 0o755) != 0, Glibc.errno != EEXIST { throw .errno(current, "cannot create the directory") }
-                guard lstat(current, &info) == 0 else { throw .errno(current, "cannot create the directory") }
-                if (info.st_mode & S_IFMT) == S_IFDIR { chmod(current, 0o755) }
-            }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR: continue
-            case S_IFLNK: throw .link(current)
-            default: throw ImageServeError(path: current, message: "is not a directory, where imageprep keeps one")
-            }
-        }
+        _ = try DirectoryHandle.open(directory, under: root, create: true)
     }
 
     /// The path components of `url` below `root`.
-    private static func components(of url: URL, under root: URL) throws(ImageServeError) -> [Substring] {
+    static func components(of url: URL, under root: URL) throws(ImageServeError) -> [Substring] {
         let path = url.standardizedFileURL.path
         guard path == root.path || path.hasPrefix(root.path + "/") else {
             throw ImageServeError(path: path, message: "is not under the image-serve directory \(root.path)")
@@ -94,23 +74,9 @@ enum ImageServeFiles {
         return path.dropFirst(root.path.count).split(separator: "/")
     }
 
-    /// The first symbolic link on the way from `root` (itself allowed to be one) down to
-    /// `url`, itself included; nil when there is none.
-    static func firstLink(_ url: URL, under root: URL) -> String? {
-        guard let parts = try? components(of: url, under: root) else { return url.path }
-        var current = root.path
-        for part in parts {
-            current += "/" + part
-            var info = stat()
-            guard lstat(current, &info) == 0 else { return nil }
-            if (info.st_mode & S_IFMT) == S_IFLNK { return current }
-        }
-        return nil
-    }
-
     /// Throws when a directory leading to `url` (below `root`) is a symbolic link.
     static func refuseLinks(above url: URL, under root: URL) throws(ImageServeError) {
-        if let link = firstLink(url.deletingLastPathComponent(), under: root) { throw .link(link) }
+        _ = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: false)
     }
 
     static func exists(_ path: String) -> Bool {
@@ -165,33 +131,23 @@ enum ImageServeFiles {
     /// The file's first `limit` bytes; nil when it is missing, no regular file, or reached
     /// through a symbolic link below `root`.
     static func read(_ url: URL, under root: URL, limit: Int = 16 * 1024 * 1024) -> Data? {
-        guard firstLink(url, under: root) == nil else { return nil }
-        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while data.count < limit {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, limit - data.count)) }
-            if count < 0, Glibc.errno == EINTR { continue }
-            guard count > 0 else { break }
-            data.append(contentsOf: buffer[..<count])
+        guard let directory = try? DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: false) else {
+            return nil
         }
-        return data
+        return directory.read(url.lastPathComponent, limit: limit)
     }
 
     /// Writes `data` to `url` through a temporary file and a rename; nothing when the file
     /// already holds exactly these bytes. Returns whether it wrote.
     @discardableResult
     static func writeIfChanged(_ data: Data, to url: URL, under root: URL) throws(ImageServeError) -> Bool {
-        let directory = url.deletingLastPathComponent()
-        try makeDirectory(directory, under: root)
+        guard let directory = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: true) else {
+            return false
+        }
+        let name = url.lastPathComponent
         // A link there is replaced by the rename, never written through.
-        if read(url, under: root, limit: data.count + 1) == data { return false }
-        let temporary = temporaryName(in: directory)
-        let file = try BlobFile(creating: temporary, for: url.lastPathComponent)
+        if directory.read(name, limit: data.count + 1) == data { return false }
+        let file = try BlobFile(in: directory, for: name)
         do {
             try file.write(data)
             try file.finish()
@@ -199,34 +155,13 @@ enum ImageServeFiles {
             file.abandon()
             throw error
         }
-        if rename(temporary.path, url.path) != 0 {
-            let error = ImageServeError.errno(url.path, "cannot rename \(temporary.lastPathComponent) into place")
-            unlink(temporary.path)
+        if renameat(directory.fd, file.name, directory.fd, name) != 0 {
+            let error = ImageServeError.errno(url.path, "cannot rename the new file into place")
+            file.abandon()
             throw error
         }
-        syncDirectory(directory)
+        directory.sync()
         return true
-    }
-
-    /// Makes renames and links in `directory` durable.
-    static func syncDirectory(_ directory: URL) {
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
-    }
-
-    /// Hard-links `existing` as `name`: true when linked or when `name` already exists.
-    static func link(_ existing: URL, as name: URL) throws(ImageServeError) -> Bool {
-        if Glibc.link(existing.path, name.path) == 0 {
-            syncDirectory(name.deletingLastPathComponent())
-            return true
-        }
-        switch Glibc.errno {
-        case EEXIST: return true
-        case ENOENT: return false
-        default: throw .errno(name.path, "cannot link \(existing.path)")
-        }
     }
 
     /// The bytes an unprivileged writer may still put on the file system holding `path` (or
@@ -246,8 +181,7 @@ enum ImageServeFiles {
     /// Names in `directory` (empty when it does not exist or is reached through a link below
     /// `root`).
     static func names(in directory: URL, under root: URL) -> [String] {
-        guard firstLink(directory, under: root) == nil else { return [] }
-        return (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        (try? DirectoryHandle.open(directory, under: root, create: false))??.names() ?? []
     }
 
     /// Whether `url` is a directory itself, not a link to one: walks never follow links.
@@ -263,11 +197,129 @@ enum ImageServeFiles {
     }
 }
 
+/// A directory under the image-serve root, opened by walking down from the root with
+/// `O_NOFOLLOW` at every step; what is done through it (`openat`, `linkat`, `renameat`,
+/// `unlinkat`) stays in that directory even if a link is planted on the way meanwhile.
+final class DirectoryHandle: @unchecked Sendable {
+    // The descriptor is only read after init; closed once, in deinit.
+    let url: URL
+    let fd: Int32
+
+    private init(url: URL, fd: Int32) {
+        self.url = url
+        self.fd = fd
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    /// Opens `directory` below `root` (the root itself may be a link), creating what is
+    /// missing (0755) when `create`; nil when it is missing and not to be created. A link or
+    /// a file where a directory should be is refused, naming it.
+    static func open(_ directory: URL, under root: URL, create: Bool) throws(ImageServeError) -> DirectoryHandle? {
+        let parts = try ImageServeFiles.components(of: directory, under: root)
+        var fd = Glibc.open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .errno(root.path, "cannot open the directory") }
+        var current = root.path
+        for part in parts {
+            current += "/" + part
+            let name = String(part)
+            var child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child < 0, Glibc.errno == ENOENT, create {
+                if mkdirat(fd, name, 0o755) == 0 {
+                    child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    if child >= 0 { fchmod(child, 0o755) }  // whatever the umask
+                } else if Glibc.errno == EEXIST {
+                    child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                } else {
+                    let error = ImageServeError.errno(current, "cannot create the directory")
+                    close(fd)
+                    throw error
+                }
+            }
+            guard child >= 0 else {
+                let code = Glibc.errno
+                var info = stat()
+                let kind = fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info.st_mode & S_IFMT : 0
+                close(fd)
+                if kind == S_IFLNK { throw .link(current) }
+                if kind != 0, kind != S_IFDIR {
+                    throw ImageServeError(path: current, message: "is not a directory, where imageprep keeps one")
+                }
+                if code == ENOENT, !create { return nil }
+                Glibc.errno = code
+                throw .errno(current, "cannot open the directory")
+            }
+            close(fd)
+            fd = child
+        }
+        return DirectoryHandle(url: directory.standardizedFileURL, fd: fd)
+    }
+
+    /// What `name` is, not following a link (`S_IFREG`, `S_IFLNK`...); nil when missing.
+    func kind(_ name: String) -> mode_t? {
+        var info = stat()
+        return fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info.st_mode & S_IFMT : nil
+    }
+
+    /// Opens `name` for reading, never through a link; -1 when it cannot.
+    func openFile(_ name: String) -> Int32 {
+        openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    }
+
+    /// The first `limit` bytes of the regular file `name`; nil when missing, no regular file
+    /// or a link.
+    func read(_ name: String, limit: Int) -> Data? {
+        let file = openFile(name)
+        guard file >= 0 else { return nil }
+        defer { close(file) }
+        var info = stat()
+        guard fstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while data.count < limit {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, min($0.count, limit - data.count)) }
+            if count < 0, Glibc.errno == EINTR { continue }
+            guard count > 0 else { break }
+            data.append(contentsOf: buffer[..<count])
+        }
+        return data
+    }
+
+    /// The directory's entries (this directory, wherever a link on the way points now).
+    func names() -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd/\(fd)")) ?? []
+    }
+
+    /// Removes `name`: a file or link with `unlinkat`, a directory with its contents, never
+    /// following a link. False when something could not be removed.
+    @discardableResult
+    func remove(_ name: String) -> Bool {
+        guard let kind = kind(name) else { return true }
+        guard kind == S_IFDIR else { return unlinkat(fd, name, 0) == 0 }
+        let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard child >= 0 else { return false }
+        let handle = DirectoryHandle(url: url.appendingPathComponent(name), fd: child)
+        var removed = true
+        for entry in handle.names() where !handle.remove(entry) { removed = false }
+        return removed && unlinkat(fd, name, AT_REMOVEDIR) == 0
+    }
+
+    /// Makes renames and links in the directory durable.
+    func sync() {
+        fsync(fd)
+    }
+}
+
 /// A file being written under a temporary name: bytes are hashed and counted as they go;
 /// `finish` flushes them to disk.
 final class BlobFile: @unchecked Sendable {
     // One writer at a time (the transfer thread of one request, or the caller).
-    let url: URL
+    /// The directory it is written in, and its temporary name there.
+    let directory: DirectoryHandle
+    let name: String
+    var url: URL { directory.url.appendingPathComponent(name) }
     /// The name the file is written for, for errors (never the temporary's).
     let finalName: String
     private let fd: Int32
@@ -275,14 +327,16 @@ final class BlobFile: @unchecked Sendable {
     private(set) var count: Int64 = 0
     private var closed = false
 
-    init(creating url: URL, for finalName: String) throws(ImageServeError) {
-        self.url = url
+    /// Creates a temporary file of this run in `directory` (`O_EXCL|O_NOFOLLOW`).
+    init(in directory: DirectoryHandle, for finalName: String) throws(ImageServeError) {
+        self.directory = directory
         self.finalName = finalName
-        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .errno(url.deletingLastPathComponent().path, "cannot create a file for \(finalName)") }
-        // Removed if a signal ends the run while it is being written.
-        RunTemporaries.track(url.path)
+        name = RunTemporaries.name(prefix: ImageServeFiles.temporaryPrefix)
+        fd = openat(directory.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno(directory.url.path, "cannot create a file for \(finalName)") }
         fchmod(fd, 0o644)
+        // Removed if a signal ends the run while it is being written.
+        RunTemporaries.track(directory.url.appendingPathComponent(name).path)
     }
 
     deinit {
@@ -298,7 +352,7 @@ final class BlobFile: @unchecked Sendable {
             let written = Glibc.write(fd, bytes.baseAddress!.advanced(by: offset), bytes.count - offset)
             if written < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw .errno(url.deletingLastPathComponent().path, "cannot write \(finalName)")
+                throw .errno(directory.url.path, "cannot write \(finalName)")
             }
             offset += written
         }
@@ -327,7 +381,7 @@ final class BlobFile: @unchecked Sendable {
         let synced = fsync(fd) == 0
         if synced, let digest { ImageServeFiles.recordDigest(digest, on: fd) }
         let closedOK = close(fd) == 0
-        guard synced, closedOK else { throw .errno(url.deletingLastPathComponent().path, "cannot flush \(finalName) to disk") }
+        guard synced, closedOK else { throw .errno(directory.url.path, "cannot flush \(finalName) to disk") }
     }
 
     /// Closes and removes the file.
@@ -336,7 +390,7 @@ final class BlobFile: @unchecked Sendable {
             closed = true
             close(fd)
         }
-        unlink(url.path)
+        unlinkat(directory.fd, name, 0)
     }
 }
 
