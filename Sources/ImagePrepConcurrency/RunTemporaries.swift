@@ -37,12 +37,14 @@ public enum RunTemporaries {
     }
 
     /// From now on SIGTERM, SIGINT and SIGHUP remove what is tracked, then end the process
-    /// by the same signal (its exit status says so). Called once, by the command line.
+    /// by the same signal (its exit status says so). A signal ignored when the run starts
+    /// (SIGHUP under `nohup`) stays ignored. Called once, by the command line.
     public static func removeOnSignals() {
         handlers.withLock { handlers in
             guard handlers.isEmpty else { return }
             for number in [SIGTERM, SIGINT, SIGHUP] {
-                signal(number, SIG_IGN)
+                let previous = signal(number, SIG_IGN)
+                if address(previous) == address(SIG_IGN) { continue }
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler {
                     removeTracked()
@@ -53,6 +55,10 @@ public enum RunTemporaries {
                 handlers.append(source)
             }
         }
+    }
+
+    private static func address(_ handler: __sighandler_t?) -> UInt {
+        handler.map { unsafeBitCast($0, to: UInt.self) } ?? 0
     }
 
     /// Removes what is tracked now.

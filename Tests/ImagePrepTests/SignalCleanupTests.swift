@@ -74,23 +74,33 @@ final class SignalCleanupTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: setup.scratch.path).sorted()
     }
 
+    /// Starts `modify` (through `launcher`, e.g. nohup, when given) and waits until the stalled
+    /// buildah runs; returns the process and the stall's PID.
+    func startStalled(_ setup: Setup, launcher: [String] = []) throws -> (Process, Int32?) {
+        let process = Process()
+        process.executableURL = launcher.isEmpty ? CLI.binary : URL(fileURLWithPath: launcher[0])
+        process.arguments = launcher.isEmpty ? setup.arguments : Array(launcher.dropFirst()) + [CLI.binary.path] + setup.arguments
+        process.environment = setup.environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let pidFile = setup.bin.appendingPathComponent("buildah.pid")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: pidFile.path), Date() < deadline, process.isRunning {
+            usleep(50_000)
+        }
+        usleep(50_000)
+        let stalled = (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return (process, stalled)
+    }
+
+    static let stall = "echo $$ > \"$(dirname \"$0\")/buildah.pid\"\nexec sleep 120"
+
     func testASignalDuringABuildRemovesTheLoginsAndTheBuildDirectory() throws {
         for number in [SIGTERM, SIGINT, SIGHUP] {
-            let setup = try setup(buildah: "echo $$ > \"$(dirname \"$0\")/buildah.pid\"\nexec sleep 120")
+            let setup = try setup(buildah: Self.stall)
             defer { try? FileManager.default.removeItem(at: setup.work) }
-            let process = Process()
-            process.executableURL = CLI.binary
-            process.arguments = setup.arguments
-            process.environment = setup.environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let pidFile = setup.bin.appendingPathComponent("buildah.pid")
-            let deadline = Date().addingTimeInterval(60)
-            while !FileManager.default.fileExists(atPath: pidFile.path), Date() < deadline, process.isRunning {
-                usleep(50_000)
-            }
-            let stalled = (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let (process, stalled) = try startStalled(setup)
             defer { if let stalled { kill(stalled, SIGKILL) } }
             XCTAssertNotNil(stalled, "buildah was never started")
             // While buildah runs: the private logins and the build directory are there.
@@ -105,6 +115,23 @@ final class SignalCleanupTests: XCTestCase {
             XCTAssertEqual(process.terminationStatus, number)
             XCTAssertEqual(try entries(setup), [], "signal \(number) left them behind")
         }
+    }
+
+    /// Under `nohup` SIGHUP stays ignored: the run goes on; SIGTERM still cleans up.
+    func testSIGHUPStaysIgnoredUnderNohup() throws {
+        let setup = try setup(buildah: Self.stall)
+        defer { try? FileManager.default.removeItem(at: setup.work) }
+        let (process, stalled) = try startStalled(setup, launcher: ["/usr/bin/nohup"])
+        defer { if let stalled { kill(stalled, SIGKILL) } }
+        XCTAssertNotNil(stalled, "buildah was never started")
+        kill(process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        XCTAssertTrue(process.isRunning, "SIGHUP ended a run under nohup")
+        XCTAssertEqual(try entries(setup).count, 2)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, SIGTERM)
+        XCTAssertEqual(try entries(setup), [])
     }
 
     func testTheNextRunRemovesWhatAKilledRunLeftByItsPID() throws {
