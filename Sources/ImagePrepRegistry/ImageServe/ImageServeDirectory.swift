@@ -411,14 +411,16 @@ public final class ImageServeDirectory: Sendable {
             for name in ImageServeFiles.names(in: directory, under: root) where !name.hasPrefix(".") {
                 let child = directory.appendingPathComponent(name)
                 if name == "blobs", !path.isEmpty {
-                    for blob in ImageServeFiles.names(in: child, under: root) {
+                    guard let blobs = try? DirectoryHandle.open(child, under: root, create: false) else { continue }
+                    for blob in blobs.names() {
                         if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
-                            let file = child.appendingPathComponent(blob).path
                             if let owner = RunTemporaries.owner(of: blob, prefix: ImageServeFiles.temporaryPrefix) {
-                                if owner != getpid(), !RunTemporaries.isRunning(owner) { unlink(file) }
+                                if owner != getpid(), !RunTemporaries.isRunning(owner) { unlinkat(blobs.fd, blob, 0) }
                             } else {
                                 var info = stat()
-                                if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                                if fstatat(blobs.fd, blob, &info, AT_SYMLINK_NOFOLLOW) == 0, Double(info.st_mtim.tv_sec) < stale {
+                                    unlinkat(blobs.fd, blob, 0)
+                                }
                             }
                             continue
                         }
