@@ -21,8 +21,8 @@ public struct LayerExtractor {
     public var maxTotalSize: Int64?
     /// The most entries (files, directories, links) extracted; nil for no limit.
     public var maxEntries: Int?
-    public private(set) var totalSize: Int64 = 0
-    public private(set) var entries = 0
+    public private(set) var bytesExtracted: Int64 = 0
+    public private(set) var entriesExtracted = 0
     public private(set) var notes: [String] = []
 
     public init(root: URL, include: @escaping (String) -> Bool = { _ in true }) {
@@ -90,8 +90,8 @@ public struct LayerExtractor {
             notes.append("\(layer): refused \(entry.path): a parent is a symbolic link")
             return nil
         }
-        entries += 1
-        if let maxEntries, entries > maxEntries {
+        entriesExtracted += 1
+        if let maxEntries, entriesExtracted > maxEntries {
             throw ArchiveError(source: layer, entry: entry.path, message: "more than \(maxEntries) entries extracted, over the limit")
         }
         let target = root.appendingPathComponent(path)
@@ -103,8 +103,8 @@ public struct LayerExtractor {
             if let maxFileSize, entry.size > maxFileSize {
                 throw ArchiveError(source: layer, entry: entry.path, message: tooLarge(entry.size))
             }
-            if let maxTotalSize, entry.size > maxTotalSize - totalSize {
-                throw ArchiveError(source: layer, entry: entry.path, message: tooLargeInAll(totalSize.addingReportingOverflow(entry.size)))
+            if let maxTotalSize, entry.size > maxTotalSize - bytesExtracted {
+                throw ArchiveError(source: layer, entry: entry.path, message: tooLargeInAll(bytesExtracted.addingReportingOverflow(entry.size)))
             }
             try writeFile(target, mode: entry.mode, from: reader, layer: layer, path: path)
         case .symlink:
@@ -184,8 +184,8 @@ public struct LayerExtractor {
         }
         defer { close(fd) }
         var total: Int64 = 0
-        let (maxFileSize, maxTotalSize, before) = (maxFileSize, maxTotalSize, totalSize)
-        defer { totalSize = before + total }
+        let (maxFileSize, maxTotalSize, before) = (maxFileSize, maxTotalSize, bytesExtracted)
+        defer { bytesExtracted = before + total }
         try reader.readData { chunk in
             total += Int64(chunk.count)
             if let maxFileSize, total > maxFileSize {
