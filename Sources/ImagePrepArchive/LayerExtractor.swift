@@ -16,6 +16,13 @@ public struct LayerExtractor {
     public var maxFileSize: Int64?
     /// Names the limit in the error for a file over it (the option that sets it).
     public var maxFileSizeName = "the size limit"
+    /// The most bytes written in all (every file's claim and data counted, a file written
+    /// twice twice); nil for no limit. Named by `maxFileSizeName` too.
+    public var maxTotalSize: Int64?
+    /// The most entries (files, directories, links) extracted; nil for no limit.
+    public var maxEntries: Int?
+    public private(set) var bytesExtracted: Int64 = 0
+    public private(set) var entriesExtracted = 0
     public private(set) var notes: [String] = []
 
     public init(root: URL, include: @escaping (String) -> Bool = { _ in true }) {
@@ -83,6 +90,10 @@ public struct LayerExtractor {
             notes.append("\(layer): refused \(entry.path): a parent is a symbolic link")
             return nil
         }
+        entriesExtracted += 1
+        if let maxEntries, entriesExtracted > maxEntries {
+            throw ArchiveError(source: layer, entry: entry.path, message: "more than \(maxEntries) entries extracted, over the limit")
+        }
         let target = root.appendingPathComponent(path)
         switch entry.kind {
         case .directory:
@@ -91,6 +102,9 @@ public struct LayerExtractor {
             try removeExisting(target)
             if let maxFileSize, entry.size > maxFileSize {
                 throw ArchiveError(source: layer, entry: entry.path, message: tooLarge(entry.size))
+            }
+            if let maxTotalSize, entry.size > maxTotalSize - bytesExtracted {
+                throw ArchiveError(source: layer, entry: entry.path, message: tooLargeInAll(bytesExtracted.addingReportingOverflow(entry.size)))
             }
             try writeFile(target, mode: entry.mode, from: reader, layer: layer, path: path)
         case .symlink:
@@ -155,7 +169,7 @@ public struct LayerExtractor {
         try makeDirectories(Substring(path), layer: layer)
     }
 
-    private func writeFile(_ target: URL, mode: UInt32, from reader: ArchiveReader, layer: String, path: String) throws {
+    private mutating func writeFile(_ target: URL, mode: UInt32, from reader: ArchiveReader, layer: String, path: String) throws {
         if let slash = path.lastIndex(of: "/") {
             do {
                 try makeDirectories(path[..<slash], layer: layer)
@@ -170,10 +184,15 @@ public struct LayerExtractor {
         }
         defer { close(fd) }
         var total: Int64 = 0
+        let (maxFileSize, maxTotalSize, before) = (maxFileSize, maxTotalSize, bytesExtracted)
+        defer { bytesExtracted = before + total }
         try reader.readData { chunk in
             total += Int64(chunk.count)
             if let maxFileSize, total > maxFileSize {
                 throw ArchiveError(source: layer, entry: path, message: tooLarge(total))
+            }
+            if let maxTotalSize, total > maxTotalSize - before {
+                throw ArchiveError(source: layer, entry: path, message: tooLargeInAll(before.addingReportingOverflow(total)))
             }
             var offset = 0
             while offset < chunk.count {
@@ -189,6 +208,11 @@ public struct LayerExtractor {
     private func isRegularFile(_ url: URL) -> Bool {
         var info = stat()
         return lstat(url.path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+
+    private func tooLargeInAll(_ sum: (partialValue: Int64, overflow: Bool)) -> String {
+        let size = sum.overflow ? Int64.max : sum.partialValue
+        return "the files extracted add up to \(size) bytes or more, over the limit of \(maxTotalSize ?? 0) bytes in all (\(maxFileSizeName))"
     }
 
     private func tooLarge(_ size: Int64) -> String {

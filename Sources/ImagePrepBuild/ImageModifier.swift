@@ -52,6 +52,9 @@ public struct ImageModifier: Sendable {
         }
     }
 
+    /// The name of a build directory that is not kept, before the run's PID.
+    public static let buildDirectoryPrefix = "imageprep-build-"
+
     /// Modifies `sourceImage`; `pullBase` false uses an image already in
     /// buildah's storage. `keepAs` names the built image in buildah's storage
     /// when the cleanup keeps it.
@@ -60,7 +63,10 @@ public struct ImageModifier: Sendable {
         keepAs: String? = nil
     ) async throws(BuildError) -> Result {
         let id = UUID().uuidString.prefix(8).lowercased()
-        let buildDirectory = workDirectory.appendingPathComponent("build-\(id)")
+        // Kept: `build-ID`; else named for the run, so its owner removes it on a signal and the
+        // next run removes it when its run is gone.
+        let buildDirectory = workDirectory.appendingPathComponent(
+            keepBuildDirectory ? "build-\(id)" : "\(Self.buildDirectoryPrefix)\(ProcessInfo.processInfo.processIdentifier)-\(id)")
         let contextDirectory = buildDirectory.appendingPathComponent("context")
         let layout = buildDirectory.appendingPathComponent("oci")
         let log = buildDirectory.appendingPathComponent("buildah.log")

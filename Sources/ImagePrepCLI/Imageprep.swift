@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImagePrep
 
 @main
 struct Imageprep: AsyncParsableCommand {
@@ -21,6 +22,7 @@ struct Imageprep: AsyncParsableCommand {
     /// Runs the command line with stable exit codes: 0 success, 1 failure
     /// (one line naming what failed), 2 usage error (with the help hint).
     static func main() async {
+        RunCleanup.removeTemporariesOnSignals()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -38,7 +38,7 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Abort and retry a transfer that moves no byte for this long, waiting for an answer included; also the longest wait for a connection.", valueName: "seconds"))
     var stallTimeout = 30
 
-    @Option(help: ArgumentHelp("Package inventories (image packages, hotfix plan, --only-images-with-packages, compare_host_packages, --report): the largest rpm database file read from a layer.", valueName: "MiB"))
+    @Option(help: ArgumentHelp("Package inventories (image packages, hotfix plan, --only-images-with-packages, compare_host_packages, --report): the most bytes of rpm database files read from a layer, each file and all of them together.", valueName: "MiB"))
     var maxRpmdbSize = 2048
 
     func validate() throws {

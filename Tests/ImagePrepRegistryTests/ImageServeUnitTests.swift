@@ -40,4 +40,35 @@ final class ImageServeUnitTests: XCTestCase {
         XCTAssertEqual(ImageServeDirectory.blobName(image, mediaType: .ociLayer), "\(image).gz")
         XCTAssertEqual(ImageServeDirectory.blobName(image, mediaType: "application/vnd.oci.image.layer.v1.tar+zstd"), "\(image).gz")
     }
+
+    /// A directory opened under the root stays the directory written: a link planted on the
+    /// way after it was opened (the directory moved away, a link to outside in its place)
+    /// never receives the write; a new open refuses the link, naming it.
+    func testWritesGoToTheOpenedDirectoryEvenIfALinkIsPlantedMeanwhile() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-handle-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let root = work.appendingPathComponent("serve")
+        let outside = work.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let blobs = root.appendingPathComponent("v2/repo/blobs")
+        let handle = try XCTUnwrap(try DirectoryHandle.open(blobs, under: root, create: true))
+        try FileManager.default.moveItem(at: root.appendingPathComponent("v2/repo"), to: root.appendingPathComponent("v2/moved"))
+        XCTAssertEqual(symlink(outside.path, root.appendingPathComponent("v2/repo").path), 0)
+
+        let file = try BlobFile(in: handle, for: "blob")
+        try file.write(Data("bytes".utf8))
+        try file.finish()
+        XCTAssertEqual(renameat(handle.fd, file.name, handle.fd, "blob"), 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), [])
+        XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("v2/moved/blobs/blob")), Data("bytes".utf8))
+        XCTAssertEqual(handle.names(), ["blob"])
+
+        XCTAssertThrowsError(try DirectoryHandle.open(blobs, under: root, create: true)) { error in
+            XCTAssertEqual((error as? ImageServeError)?.path, root.appendingPathComponent("v2/repo").path)
+            XCTAssertTrue("\(error)".contains("is a symbolic link where imageprep keeps a directory or file of its own"), "\(error)")
+        }
+        XCTAssertEqual(ImageServeFiles.names(in: blobs, under: root), [])
+        XCTAssertNil(ImageServeFiles.read(blobs.appendingPathComponent("blob"), under: root))
+    }
 }

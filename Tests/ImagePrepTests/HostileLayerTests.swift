@@ -163,6 +163,25 @@ final class HostileLayerTests: XCTestCase {
         try checkNothingEscaped()
     }
 
+    /// `--max-rpmdb-size` caps the rpm database files in all, not only each: 64 files of
+    /// 1 MiB (a 64 KiB layer) are refused under a 16 MiB cap, as are 5000 entries.
+    func testManyFilesEachUnderTheCapAreCappedInAllAndInNumber() throws {
+        let many = try XCTUnwrap(Self.images.first { $0.name == "15-many-files-64mib.tar.gz" })
+        let capped = try run(["image", "packages", many.reference, "--max-rpmdb-size", "16"])
+        checkClean(capped, many, "image packages")
+        XCTAssertEqual(capped.output.status, 1)
+        XCTAssertTrue(capped.output.stderr.contains(
+            "\(many.reference): layer \(many.layer): var/lib/rpm/__db.016: the files extracted add up to 17825792 bytes or more, over the limit of 16777216 bytes in all (--max-rpmdb-size)"),
+            capped.output.stderr)
+        let entries = try XCTUnwrap(Self.images.first { $0.name == "15-many-entries-5000.tar.gz" })
+        let counted = try run(["image", "packages", entries.reference])
+        checkClean(counted, entries, "image packages")
+        XCTAssertTrue(counted.output.stderr.contains(
+            "\(entries.reference): layer \(entries.layer): var/lib/rpm/f01000: more than 1000 entries extracted, over the limit"),
+            counted.output.stderr)
+        try checkNothingEscaped()
+    }
+
     /// The registry serves other bytes than the digest names, in the tar's end padding: the
     /// archive reads well, only the digest, checked to the layer's last byte, shows it.
     func testALayerThatDoesNotMatchItsDigestIsAnErrorNamingImageAndLayer() async throws {

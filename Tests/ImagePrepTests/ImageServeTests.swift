@@ -204,13 +204,22 @@ final class ImageServeTests: XCTestCase {
         let missing = try CLI.run(["image", "inspect", "\(imageServe.address)/crash/broken:1"] + insecure)
         XCTAssertEqual(missing.status, 1)
 
-        // What a run killed mid-blob leaves: removed by a later run once a day old.
+        // What a run killed mid-blob leaves: removed by a later run once its run is gone (an
+        // older imageprep's, without a PID in its name, once a day old).
         let blobsDirectory = repository.appendingPathComponent("blobs")
         try FileManager.default.createDirectory(at: blobsDirectory, withIntermediateDirectories: true)
         let staleTemporary = blobsDirectory.appendingPathComponent(".imageprep-killed.tmp")
         let freshTemporary = blobsDirectory.appendingPathComponent(".imageprep-running.tmp")
         for file in [staleTemporary, freshTemporary] { try Data("partial".utf8).write(to: file) }
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86400)], ofItemAtPath: staleTemporary.path)
+        // Named for their runs: a dead run's goes at once, a live run's (this test's) stays.
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let deadRunTemporary = blobsDirectory.appendingPathComponent(".imageprep-\(dead.processIdentifier)-00000000000000aa.tmp")
+        let liveRunTemporary = blobsDirectory.appendingPathComponent(".imageprep-\(getpid())-00000000000000bb.tmp")
+        for file in [deadRunTemporary, liveRunTemporary] { try Data("partial".utf8).write(to: file) }
 
         // Two processes writing into the directory at once.
         let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
@@ -226,7 +235,10 @@ final class ImageServeTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: staleTemporary.path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: freshTemporary.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: deadRunTemporary.path), "a dead run's temporary is removed by its PID")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: liveRunTemporary.path))
         try FileManager.default.removeItem(at: freshTemporary)
+        try FileManager.default.removeItem(at: liveRunTemporary)
         let catalog = try String(contentsOf: imageServe.root.appendingPathComponent("v2/_catalog"), encoding: .utf8)
         XCTAssertTrue(catalog.contains("\"concurrent/left\"") && catalog.contains("\"concurrent/right\""), catalog)
         for name in ["left", "right"] {
@@ -234,6 +246,224 @@ final class ImageServeTests: XCTestCase {
             let original = try await client.resolveImage(try Reference(keystone))
             XCTAssertEqual(pulled.raw.digest, original.raw.digest)
         }
+    }
+
+    /// What tripleo-common's exporter leaves when it is killed (it writes `blobs/<digest>.gz`
+    /// in place), and any other damaged blob or manifest: never counted as present, never
+    /// hard-linked elsewhere, never a reason to skip a tag; replaced by the next run.
+    func testDamagedBlobsAndManifestsAreReplacedNeverTrusted() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let serveDir = ["--image-serve-dir", imageServe.root.path]
+
+        let image = try Reference("\(source.address)/damaged/app:1")
+        let layer = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        let layerDescriptor = try await client.pushBlob(layer, mediaType: .dockerLayer, to: image)
+        let config = try await client.pushBlob(Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Labels":{"damaged":"1"}}}"#.utf8),
+                                               mediaType: .dockerConfig, to: image)
+        let manifestBytes = try JSONEncoder().encode(Manifest(config: config, layers: [layerDescriptor]))
+        try await client.pushManifest(manifestBytes, mediaType: .dockerManifest, to: image)
+
+        let v2 = imageServe.root.appendingPathComponent("v2")
+        func blob(_ repository: String) -> URL { v2.appendingPathComponent("damaged/\(repository)/blobs/\(layerDescriptor.digest).gz") }
+        func plant(_ data: Data, in repository: String) throws {
+            try FileManager.default.createDirectory(at: blob(repository).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: blob(repository))
+        }
+        // A killed export's half layer, and elsewhere a copy of the right size with one byte changed.
+        try plant(layer.prefix(layer.count / 2), in: "truncated")
+        var flipped = layer
+        flipped[flipped.count - 1] ^= 0xff
+        try plant(flipped, in: "flipped")
+
+        func copy(_ tag: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", image.description, "\(imageServe.address)/damaged/\(tag):1"] + insecure + serveDir)
+        }
+        func assertServedWhole(_ repository: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+            let served = try Reference("\(imageServe.address)/damaged/\(repository):1")
+            let pulled = try await client.resolveImage(served)
+            XCTAssertEqual(pulled.raw.digest, Digest(of: manifestBytes), file: file, line: line)
+            for descriptor in [config, layerDescriptor] {
+                let size = try await client.fetchBlob(served, descriptor: descriptor) { _ in }
+                XCTAssertEqual(size, descriptor.size, file: file, line: line)
+            }
+        }
+
+        let truncated = try copy("truncated")
+        XCTAssertEqual(truncated.status, 0, truncated.stderr)
+        XCTAssertFalse((truncated.stdout + truncated.stderr).contains("1 present"), truncated.stdout + truncated.stderr)
+        try await assertServedWhole("truncated")
+        // The damaged holder is never linked from: the whole copy is.
+        let linked = try copy("linked")
+        XCTAssertEqual(linked.status, 0, linked.stderr)
+        XCTAssertEqual(imageServe.inode("v2/damaged/linked/blobs/\(layerDescriptor.digest).gz"),
+                       imageServe.inode("v2/damaged/truncated/blobs/\(layerDescriptor.digest).gz"))
+        try await assertServedWhole("linked")
+
+        // Damaged after the tag was written (the layer cut short in place, the manifest
+        // overwritten): the next run does not skip the tag, it repairs it.
+        XCTAssertEqual(truncate(blob("truncated").path, off_t(layer.count - 10)), 0)
+        let manifestFile = v2.appendingPathComponent("damaged/linked/manifests/\(Digest(of: manifestBytes))/index.json")
+        try Data(repeating: 0x20, count: manifestBytes.count).write(to: manifestFile)
+        for repository in ["truncated", "linked"] {
+            let rerun = try copy(repository)
+            XCTAssertEqual(rerun.status, 0, rerun.stderr)
+            XCTAssertFalse((rerun.stdout + rerun.stderr).contains("skipped"), rerun.stdout + rerun.stderr)
+            try await assertServedWhole(repository)
+        }
+        XCTAssertEqual(try Data(contentsOf: manifestFile), manifestBytes)
+        // A whole image is still skipped.
+        let whole = try copy("linked")
+        XCTAssertTrue((whole.stdout + whole.stderr).contains("skipped"), whole.stdout + whole.stderr)
+    }
+
+    /// A full file system under image-serve is the directory's fault, not the source
+    /// registry's: the error names the directory and the space the blob needs.
+    func testAFullDiskNamesTheDirectoryAndTheSpaceNeeded() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let client = client(fixture)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let full = work.appendingPathComponent("full")
+        try FileManager.default.createDirectory(at: full, withIntermediateDirectories: true)
+        let mount = try CLI.runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=1m", "tmpfs", full.path])
+        try XCTSkipUnless(mount.status == 0, "cannot mount a tmpfs: \(mount.stderr)")
+        defer { _ = try? CLI.runProcess(URL(fileURLWithPath: "/bin/umount"), [full.path]) }
+
+        let image = try Reference("\(source.address)/full/app:1")
+        var generator = SystemRandomNumberGenerator()
+        let layer = Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let layerDescriptor = try await client.pushBlob(layer, mediaType: .dockerLayer, to: image)
+        let config = try await client.pushBlob(Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
+                                               mediaType: .dockerConfig, to: image)
+        try await client.pushManifest(try JSONEncoder().encode(Manifest(config: config, layers: [layerDescriptor])),
+                                      mediaType: .dockerManifest, to: image)
+
+        let result = try CLI.run([
+            "image", "copy", image.description, "\(imageServe.address)/full/app:1", "--image-serve-dir", full.path,
+            "--insecure-registry", source.address, "--insecure-registry", imageServe.address,
+        ])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        print("full disk: \(result.stderr)")
+        let blobs = full.appendingPathComponent("v2/full/app/blobs")
+        XCTAssertTrue(result.stderr.contains(
+            "image-serve directory: \(blobs.path): no space left on the device: blob \(layerDescriptor.digest) needs 2000000 bytes, "),
+            result.stderr)
+        XCTAssertTrue(result.stderr.contains("bytes are free; free at least "), result.stderr)
+        XCTAssertFalse(result.stderr.contains("unexpected response"), result.stderr)
+        XCTAssertFalse(result.stderr.contains(".imageprep-"), result.stderr)
+        let left = try FileManager.default.contentsOfDirectory(atPath: blobs.path)
+        XCTAssertFalse(left.contains { $0.hasPrefix(".imageprep-") || $0.contains(layerDescriptor.digest.encoded) }, "\(left)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: full.appendingPathComponent("v2/full/app/manifests/1.type-map").path))
+    }
+
+    /// A run killed between a tag's type map and the listings (`tags/list`, `_catalog`): the
+    /// next run that finds the tag skips the copy and repairs the listings, so `image list`
+    /// shows every tag again.
+    func testListingsLostToAKillAreRepairedByTheNextRun() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        func copy(_ name: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", keystone, "\(imageServe.address)/listing/\(name):1", "--image-serve-dir", imageServe.root.path] + insecure)
+        }
+        XCTAssertEqual(try copy("first").status, 0)
+        let v2 = imageServe.root.appendingPathComponent("v2")
+        let catalogFile = v2.appendingPathComponent("_catalog")
+        let catalogBefore = try String(contentsOf: catalogFile, encoding: .utf8)
+        XCTAssertEqual(try copy("second").status, 0)
+        let tagsList = v2.appendingPathComponent("listing/second/tags/list")
+        let listed = try String(contentsOf: tagsList, encoding: .utf8)
+        let catalog = try String(contentsOf: catalogFile, encoding: .utf8)
+        XCTAssertTrue(catalog.contains(#""listing/second""#), catalog)
+
+        // As a SIGKILL after the type map leaves it: no tags list, the catalog of before.
+        try FileManager.default.removeItem(at: tagsList)
+        try catalogBefore.write(to: catalogFile, atomically: true, encoding: .utf8)
+        let rerun = try copy("second")
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue((rerun.stdout + rerun.stderr).contains("skipped"), rerun.stdout + rerun.stderr)
+        XCTAssertEqual(try String(contentsOf: tagsList, encoding: .utf8), listed)
+        XCTAssertEqual(try String(contentsOf: catalogFile, encoding: .utf8), catalog)
+        let list = try CLI.run(["image", "list", "--registry", imageServe.address] + insecure)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("\(imageServe.address)/listing/second:1"), list.stdout)
+
+        // Listings that are right are not written again.
+        let before = imageServe.snapshot()
+        XCTAssertEqual(try copy("second").status, 0)
+        XCTAssertEqual(imageServe.snapshot(), before)
+    }
+
+    /// Symbolic links planted in the image-serve directory are never followed: a linked lock
+    /// or directory of ours is refused, naming it; walks do not loop; `image delete` removes
+    /// a link, never what it points at.
+    func testPlantedLinksAreRefusedNeverFollowed() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.images.source, fixture.imageServe)
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let serve = work.appendingPathComponent("serve")
+        let outside = work.appendingPathComponent("outside")
+        for directory in [serve.appendingPathComponent("v2"), outside] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        try Data("{}".utf8).write(to: serve.appendingPathComponent("v2/index.json"))
+        try Data("keep\n".utf8).write(to: outside.appendingPathComponent("keep"))
+        let secret = outside.appendingPathComponent("secret")
+        try Data("secret\n".utf8).write(to: secret)
+        chmod(secret.path, 0o600)
+        func outsideIsUntouched(file: StaticString = #filePath, line: UInt = #line) throws {
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path).sorted(), ["keep", "secret"], file: file, line: line)
+            var info = stat()
+            XCTAssertEqual(stat(secret.path, &info), 0, file: file, line: line)
+            XCTAssertEqual(info.st_mode & 0o777, 0o600, "never fchmod()ed through a link", file: file, line: line)
+        }
+        let insecure = ["--insecure-registry", source.address, "--insecure-registry", imageServe.address]
+        let keystone = "\(source.address)/tripleomaster/centos-binary-keystone:current-tripleo"
+        func copy(_ repository: String) throws -> CLI.Output {
+            try CLI.run(["image", "copy", keystone, "\(imageServe.address)/\(repository):1", "--image-serve-dir", serve.path] + insecure)
+        }
+        let refusal = "is a symbolic link where imageprep keeps a directory or file of its own; nothing under the image-serve directory is reached through a link: remove it"
+
+        // The run's lock is a link.
+        let lock = serve.appendingPathComponent(".imageprep.lock")
+        XCTAssertEqual(symlink(secret.path, lock.path), 0)
+        let linkedLock = try copy("links/app")
+        XCTAssertEqual(linkedLock.status, 1, linkedLock.stdout)
+        XCTAssertTrue(linkedLock.stderr.contains("image-serve directory: \(lock.path): \(refusal)"), linkedLock.stderr)
+        try outsideIsUntouched()
+        unlink(lock.path)
+
+        // A namespace directory is a link out of the directory.
+        let namespace = serve.appendingPathComponent("v2/links")
+        XCTAssertEqual(symlink(outside.path, namespace.path), 0)
+        let linkedDirectory = try copy("links/app")
+        XCTAssertEqual(linkedDirectory.status, 1, linkedDirectory.stdout)
+        XCTAssertTrue(linkedDirectory.stderr.contains("image-serve directory: \(namespace.path): \(refusal)"), linkedDirectory.stderr)
+        try outsideIsUntouched()
+        unlink(namespace.path)
+
+        // A loop: the catalog walk does not follow it.
+        XCTAssertEqual(try copy("loop/app").status, 0)
+        XCTAssertEqual(symlink(serve.appendingPathComponent("v2/loop").path, serve.appendingPathComponent("v2/loop/app/again").path), 0)
+        XCTAssertEqual(try copy("loop/other").status, 0)
+        let catalog = try String(contentsOf: serve.appendingPathComponent("v2/_catalog"), encoding: .utf8)
+        XCTAssertEqual(catalog, #"{"repositories": ["loop/app", "loop/other"]}"#)
+
+        // A repository's blobs directory replaced by a link out: delete removes the link only.
+        XCTAssertEqual(try copy("links/victim").status, 0)
+        let blobs = serve.appendingPathComponent("v2/links/victim/blobs")
+        try FileManager.default.moveItem(at: blobs, to: work.appendingPathComponent("moved-blobs"))
+        XCTAssertEqual(symlink(outside.path, blobs.path), 0)
+        let deleted = try CLI.run(["image", "delete", "\(imageServe.address)/links/victim:1", "--image-serve-dir", serve.path] + insecure)
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        try outsideIsUntouched()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: serve.appendingPathComponent("v2/links").path))
     }
 
     /// `image copy`, `inspect` and `delete` against the image-serve address; delete as

@@ -45,4 +45,19 @@ final class PackageChangesTests: XCTestCase {
         XCTAssertEqual(
             changes.summary, "changes img: added d-1:1-1.x86_64; upgraded a-1-2.noarch; downgraded b-1-9.noarch; removed c-1-1.noarch")
     }
+
+    /// The layer engine's rpm database goes to /dev/shm only when it has room for the largest
+    /// database `--max-rpmdb-size` lets a layer hold, with 512 MiB to spare.
+    func testTheDatabaseScratchIsInMemoryOnlyWithRoomForTheLargestDatabase() throws {
+        var info = statvfs()
+        try XCTSkipUnless(statvfs("/dev/shm", &info) == 0 && access("/dev/shm", W_OK) == 0, "no writable /dev/shm")
+        let free = Int64(info.f_bavail) * Int64(info.f_frsize)
+        let work = URL(fileURLWithPath: "/work-directory")
+        try XCTSkipUnless(free > 600 << 20, "/dev/shm has less than 600 MiB free")
+        let small = ImageModification.databaseScratch(else: work, needing: 16 << 20)
+        XCTAssertEqual(small.deletingLastPathComponent().path, "/dev/shm")
+        let large = ImageModification.databaseScratch(else: work, needing: free)
+        XCTAssertEqual(large.deletingLastPathComponent().path, "/work-directory")
+        XCTAssertTrue(large.lastPathComponent.hasPrefix("imageprep-rpmdb-"))
+    }
 }

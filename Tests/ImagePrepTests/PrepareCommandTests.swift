@@ -88,6 +88,49 @@ final class PrepareCommandTests: XCTestCase {
         XCTAssertEqual(leftovers, [])
     }
 
+    func testOutputsAndTheirLocksAreNeverOpenedThroughPlantedLinks() throws {
+        XCTAssertEqual(try CLI.run(["prepare", "default", "--output-env-file", path("cpp.yaml")]).status, 0)
+        let victim = path("victim")
+        try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        let dryRun = ["prepare", "-e", path("cpp.yaml"), "--dry-run", "--output-env-file", path("out.yaml")]
+
+        // A link where the lock goes: refused, naming it; nothing is created through it.
+        XCTAssertEqual(symlink(path("created-through-the-lock"), path(".out.yaml.lock")), 0)
+        let linkedLock = try CLI.run(dryRun)
+        XCTAssertEqual(linkedLock.status, 1)
+        XCTAssertEqual(
+            linkedLock.stderr,
+            "Error: \(path("out.yaml")): cannot write: the lock \(path(".out.yaml.lock")) is a symbolic link; remove it\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("created-through-the-lock")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.yaml")))
+        unlink(path(".out.yaml.lock"))
+
+        // Links planted under every temporary name a run's PID predicts (the next PIDs), and
+        // a dead run's temporary: the victim is never written, the output is.
+        let last = Int(try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        for pid in last + 1...last + 400 {
+            XCTAssertEqual(symlink(victim, path(".out.yaml.\(pid).tmp")), 0)
+        }
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let stale = path(".out.yaml.imageprep-\(dead.processIdentifier)-00000000000000aa.tmp")
+        try "half-written".write(toFile: stale, atomically: false, encoding: .utf8)
+
+        let result = try CLI.run(dryRun)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try read("victim"), "precious\n")
+        XCTAssertTrue(try read("out.yaml").hasPrefix("parameter_defaults:\n"))
+        var info = stat()
+        XCTAssertEqual(lstat(path(".out.yaml.lock"), &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFREG)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a dead run's temporary is removed by its PID")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("imageprep-") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testDryRunOfTheSeedsPushDestinationExampleWritesTheWholeEnvFile() throws {
         let result = try CLI.run([
             "prepare", "-e", CLI.fixture("layering.yaml"), "--template-file", CLI.fixture("small_containers.yaml.j2"),

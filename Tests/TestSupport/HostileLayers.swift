@@ -3,7 +3,7 @@ import Foundation
 /// Image layers nobody should trust, written by a Python script (its `tarfile` module, and raw
 /// bytes where tarfile refuses to write something broken): damaged and truncated tar headers
 /// and data, damaged GNU and PAX sparse maps, paths leaving the root, links out of it,
-/// devices, huge claims, long names and a compression bomb. Paths meant to escape point at
+/// devices, huge claims, long names, a compression bomb and many files each under a per-file cap. Paths meant to escape point at
 /// `canary`, a directory the tests check stays as it was.
 public enum HostileLayers {
     public struct Layer: Sendable {
@@ -209,5 +209,20 @@ with gzip.GzipFile(fileobj=bomb, mode="wb", compresslevel=9, mtime=0) as gz:
         info.mtime = 1700000000
         t.addfile(info, io.BytesIO(bytes(64 << 20)))
 save("14-bomb-64mib.tar.gz", bomb.getvalue())
+
+# Many files, each under any per-file cap: 64 files of 1 MiB of zeros (64 MiB in all, about
+# 64 KiB compressed), and 5000 empty files.
+def stream(name, entries):
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w|", format=tarfile.USTAR_FORMAT) as t:
+            for path, size in entries:
+                info = tarfile.TarInfo(path)
+                info.size = size
+                info.mtime = 1700000000
+                t.addfile(info, io.BytesIO(bytes(size)))
+    save(name, out.getvalue())
+stream("15-many-files-64mib.tar.gz", [(DB + "__db.%03d" % i, 1 << 20) for i in range(64)])
+stream("15-many-entries-5000.tar.gz", [(DB + "f%05d" % i, 0) for i in range(5000)])
 """#
 }

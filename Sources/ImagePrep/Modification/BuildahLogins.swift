@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepRegistry
@@ -8,7 +9,8 @@ import ImagePrepRegistry
 /// the run has: `ContainerImageRegistryCredentials`, `--authfile` and the containers auth
 /// files) and `certs/ca.crt` (the `--ca-cert` file, where containers-image looks for CA
 /// certificates). Removed once the build is pushed; nothing goes on a command line but the
-/// two paths.
+/// two paths. The directory is named for the run (`imageprep-access-PID-…`): a signal that
+/// ends the run removes it, and so does the next run when this one was killed.
 struct BuildahLogins {
     let directory: URL
     let access: RegistryAccess
@@ -17,7 +19,8 @@ struct BuildahLogins {
     static func write(credentials: CredentialStore, caFile: String?, in workDirectory: URL) throws(PrepareError) -> BuildahLogins? {
         let entries = credentials.all
         guard !entries.isEmpty || caFile != nil else { return nil }
-        let directory = workDirectory.appendingPathComponent("registry-access-\(UUID().uuidString.prefix(8).lowercased())")
+        // Named for the run: removed on SIGTERM/SIGINT/SIGHUP, and by the next run if this one dies.
+        let directory = URL(fileURLWithPath: RunTemporaries.newPath(in: workDirectory.path, prefix: "imageprep-access-"))
         do {
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -49,7 +52,7 @@ struct BuildahLogins {
     }
 
     func remove() {
-        try? FileManager.default.removeItem(at: directory)
+        RunTemporaries.release(directory.path)
     }
 
     /// `{"auths": {registry: {"auth": base64(user:password)}}}`, Docker Hub as `docker.io`.

@@ -99,6 +99,9 @@ struct ImageModification {
         let logins = try BuildahLogins.write(
             credentials: client.configuration.credentials, caFile: caFile, in: options.workDirectory)
         defer { logins?.remove() }
+        // buildah's build directory (`imageprep-build-PID-…`) goes on a signal, or at the next run.
+        RunTemporaries.removeDead(in: options.workDirectory.path, prefix: ImageModifier.buildDirectoryPrefix)
+        RunTemporaries.trackOwned(in: options.workDirectory.path, prefix: ImageModifier.buildDirectoryPrefix)
         let modifier = ImageModifier(
             buildah: options.buildah, workDirectory: options.workDirectory, cleanup: options.cleanup,
             keepBuildDirectory: options.keepBuildDirectory, updatePackages: updatePackages,
@@ -130,7 +133,7 @@ struct ImageModification {
     {
         let buildDirectory = newBuildDirectory()
         let context = buildDirectory.appendingPathComponent("context")
-        defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
+        defer { if !options.keepBuildDirectory { RunTemporaries.release(buildDirectory.path) } }
         func failure(_ message: String) -> BuildError {
             layerEngineFailure(message, task: task, source: source, buildDirectory: buildDirectory)
         }
@@ -175,7 +178,7 @@ struct ImageModification {
         _ rpmsPath: String, task: ModifyTask, appendTag: String, source: Reference, target: Reference
     ) async throws -> LayerAttempt {
         let buildDirectory = newBuildDirectory()
-        defer { if !options.keepBuildDirectory { try? FileManager.default.removeItem(at: buildDirectory) } }
+        defer { if !options.keepBuildDirectory { RunTemporaries.release(buildDirectory.path) } }
         func failure(_ message: String) -> BuildError {
             layerEngineFailure(message, task: task, source: source, buildDirectory: buildDirectory)
         }
@@ -195,8 +198,8 @@ struct ImageModification {
         do {
             let (base, config) = try await baseImage(source)
             // The top-most layer holding the rpm database, as the package inventory finds it.
-            let root = Self.databaseScratch(else: buildDirectory)
-            defer { try? FileManager.default.removeItem(at: root) }
+            let root = Self.databaseScratch(else: buildDirectory, needing: inventory.maxDatabaseSize)
+            defer { RunTemporaries.release(root.path) }
             let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
             var found: (database: URL, backend: String)?
             for layer in base.manifest.layers.reversed() where found == nil {
@@ -237,9 +240,13 @@ struct ImageModification {
         }
     }
 
-    /// A new build directory of the layer engine under the work directory.
+    /// A new build directory of the layer engine under the work directory: `build-ID` when it
+    /// is kept, else named for the run (removed on a signal, or by the next run if this one dies).
     private func newBuildDirectory() -> URL {
-        options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        guard !options.keepBuildDirectory else {
+            return options.workDirectory.appendingPathComponent("build-\(UUID().uuidString.prefix(8).lowercased())")
+        }
+        return URL(fileURLWithPath: RunTemporaries.newPath(in: options.workDirectory.path, prefix: ImageModifier.buildDirectoryPrefix))
     }
 
     /// A layer-engine build of `task` on `source` that failed; names the build directory when
@@ -259,15 +266,22 @@ struct ImageModification {
 
     /// Where the image's rpm database is updated: rpm syncs the file system it writes to
     /// (fdatasync, syncfs), which on a busy disk costs more than the rest of a hotfix, and this
-    /// copy needs no durability; so a memory file system when there is one with room (512 MiB
-    /// free: a container's default /dev/shm of 64 MiB may not hold a large database twice).
-    static func databaseScratch(else directory: URL) -> URL {
-        let name = "imageprep-rpmdb-\(UUID().uuidString.prefix(8).lowercased())"
+    /// copy needs no durability; so a memory file system (`memory`) when it has room for the
+    /// largest database a layer may hold (`needing`, `--max-rpmdb-size`) with 512 MiB to spare,
+    /// so a hostile layer never fills the host's memory (a container's default /dev/shm of
+    /// 64 MiB is too small); else `directory`.
+    static func databaseScratch(else directory: URL, needing: Int64, memory: String = "/dev/shm") -> URL {
         var info = statvfs()
-        guard FileManager.default.isWritableFile(atPath: "/dev/shm"), statvfs("/dev/shm", &info) == 0,
-              UInt64(info.f_bavail) * UInt64(info.f_frsize) >= 512 * 1024 * 1024
-        else { return directory.appendingPathComponent(name) }
-        return URL(fileURLWithPath: "/dev/shm").appendingPathComponent(name)
+        guard FileManager.default.isWritableFile(atPath: memory), statvfs(memory, &info) == 0 else {
+            return URL(fileURLWithPath: RunTemporaries.newPath(in: directory.path, prefix: "imageprep-rpmdb-"))
+        }
+        let (free, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        let wanted = UInt64(max(0, needing)).addingReportingOverflow(512 * 1024 * 1024)
+        guard overflow || (!wanted.overflow && free >= wanted.partialValue) else {
+            return URL(fileURLWithPath: RunTemporaries.newPath(in: directory.path, prefix: "imageprep-rpmdb-"))
+        }
+        // Named for the run: removed on a signal, or by the next run if this one dies.
+        return URL(fileURLWithPath: RunTemporaries.newPath(in: memory, prefix: "imageprep-rpmdb-"))
     }
 
     /// What the layer engine pushed.

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepPlan
@@ -21,8 +22,8 @@ struct LocalImageCopy {
     func copy(_ name: String, to target: Reference) async throws -> Report {
         let buildah = options.buildah
         let image = try await find(name)
-        let directory = options.workDirectory.appendingPathComponent("local-\(UUID().uuidString.prefix(8).lowercased())")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = URL(fileURLWithPath: RunTemporaries.newPath(in: options.workDirectory.path, prefix: "imageprep-local-"))
+        defer { RunTemporaries.release(directory.path) }
         let layout = directory.appendingPathComponent("oci")
         let log = directory.appendingPathComponent("buildah.log")
         do {

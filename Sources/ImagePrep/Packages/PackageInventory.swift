@@ -15,7 +15,7 @@ struct LayerReadError: Error {
 /// rpmdb), extracting only the rpmdb files and asking the host's `rpm` about
 /// them. Results are kept per layer digest, so images sharing a base are read
 /// once. Every layer read is checked against its digest (to its last byte),
-/// each rpmdb file is capped in size, and an error names the image and the
+/// the rpmdb files are capped in size (each and in all) and number, and an error names the image and the
 /// layer, never the scratch directory.
 public actor PackageInventory {
     enum Finding {
@@ -24,9 +24,12 @@ public actor PackageInventory {
     }
 
     static let databaseDirectories = ["usr/lib/sysimage/rpm", "var/lib/rpm"]
+    /// The most entries extracted from a layer's rpm database directories (a real one holds
+    /// a few dozen files).
+    static let maxDatabaseEntries = 1000
 
     let client: RegistryClient
-    /// The largest rpmdb file extracted from a layer, in bytes (`--max-rpmdb-size`).
+    /// The most bytes of rpmdb files extracted from a layer, each and in all (`--max-rpmdb-size`).
     let maxDatabaseSize: Int64
     /// What each layer read holds, by layer digest; a layer being read is its task, so
     /// images sharing a base layer under concurrency read it once.
@@ -99,8 +102,10 @@ public actor PackageInventory {
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-rpmdb-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // Named for the run: removed on a signal, or by the next run if this one dies.
+        let directory = URL(fileURLWithPath: RunTemporaries.newPath(
+            in: FileManager.default.temporaryDirectory.path, prefix: "imageprep-rpmdb-"))
+        defer { RunTemporaries.release(directory.path) }
         guard let found = try await Self.extractDatabase(
             of: layer, in: repository, client: client, into: directory, limit: maxDatabaseSize)
         else {
@@ -138,7 +143,10 @@ public actor PackageInventory {
         var extractor = LayerExtractor(root: directory) { path in
             databaseDirectories.contains { path.hasPrefix($0 + "/") }
         }
+        // Each file and all of them together: many files under the cap are no way around it.
         extractor.maxFileSize = limit
+        extractor.maxTotalSize = limit
+        extractor.maxEntries = maxDatabaseEntries
         extractor.maxFileSizeName = "--max-rpmdb-size"
         try extractor.apply(reader, layer: layer)
         // libarchive stops at the archive's end marker: the rest (padding, or bytes a

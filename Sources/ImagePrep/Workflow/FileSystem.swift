@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 
 /// Reading input files and writing output files whole: an output is written
 /// to a temporary file beside it and renamed into place, so a failed run
@@ -23,6 +24,9 @@ enum FileSystem {
 
     /// Writes `text` to a temporary file beside `path`, flushes it to disk, renames it into
     /// place and flushes the directory: after a crash the file is the old one or the new one.
+    /// The temporary is created with a random name, `O_EXCL` and `O_NOFOLLOW`, so a link or
+    /// file planted beside the output is never written through; the rename replaces a link at
+    /// `path` itself, never its target.
     static func writeAtomically(_ text: String, to path: String) throws(PrepareError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -30,11 +34,8 @@ enum FileSystem {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
         }
-        let temporary = directory + "/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw PrepareError.unwritable(path: path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
-        }
+        let (temporary, descriptor) = try createTemporary(beside: url)
+        defer { RunTemporaries.untrack(temporary) }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
@@ -52,6 +53,29 @@ enum FileSystem {
             throw PrepareError.unwritable(path: path, reason: failure)
         }
         syncDirectory(directory)
+    }
+
+    /// The prefix of the temporary files written beside an output, before the writing run's
+    /// PID: `.NAME.imageprep-PID-RANDOM.tmp`.
+    static func temporaryPrefix(for url: URL) -> String { ".\(url.lastPathComponent).imageprep-" }
+
+    /// Creates a new temporary file beside `url` (`O_CREAT|O_EXCL|O_NOFOLLOW`, a random name
+    /// holding the run's PID), removing first the temporaries of runs that are gone.
+    private static func createTemporary(beside url: URL) throws(PrepareError) -> (String, Int32) {
+        let directory = url.deletingLastPathComponent().path
+        let prefix = temporaryPrefix(for: url)
+        RunTemporaries.removeDead(in: directory, prefix: prefix)
+        for _ in 0..<16 {
+            let temporary = directory + "/" + RunTemporaries.name(prefix: prefix)
+            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if descriptor >= 0 {
+                RunTemporaries.track(temporary)
+                return (temporary, descriptor)
+            }
+            guard errno == EEXIST else { break }
+        }
+        throw PrepareError.unwritable(
+            path: url.path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
     }
 
     private static func syncDirectory(_ directory: String) {
@@ -74,9 +98,18 @@ enum FileSystem {
                 throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
             }
             let lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
-            let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            // Never through a link (ELOOP), never blocking on a planted FIFO, and only a file.
+            let descriptor = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
-                throw PrepareError.unwritable(path: path, reason: "cannot create the lock file: \(String(cString: strerror(errno)))")
+                let reason = errno == ELOOP
+                    ? "the lock \(lockPath) is a symbolic link; remove it"
+                    : "cannot create the lock file: \(String(cString: strerror(errno)))"
+                throw PrepareError.unwritable(path: path, reason: reason)
+            }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                close(descriptor)
+                throw PrepareError.unwritable(path: path, reason: "the lock \(lockPath) is not a regular file; remove it")
             }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
                 close(descriptor)

@@ -27,7 +27,7 @@ public struct RegistryOptions: Sendable {
     /// A transfer that moves no byte for this long is aborted and retried (`--stall-timeout`);
     /// also the longest wait for a connection, up to 30 s.
     public var stallTimeout: Duration = .seconds(30)
-    /// The largest rpmdb file a package inventory extracts from a layer (`--max-rpmdb-size`).
+    /// The most bytes of rpmdb files a package inventory extracts from a layer, each and in all (`--max-rpmdb-size`).
     public var maxDatabaseSize: Int64 = 2 << 30
 
     public init() {}

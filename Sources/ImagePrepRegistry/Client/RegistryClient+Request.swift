@@ -71,6 +71,9 @@ extension RegistryClient {
             do {
                 response = try await transport.perform(http, slot: request.lease.map { .leased($0) } ?? .acquire)
             } catch let error as TransportError {
+                // The body writer's own failure (a full disk under image-serve) is not the
+                // registry's: it goes to the caller as it was.
+                if case .body(let underlying) = error.kind, !(underlying is RegistryError) { throw underlying }
                 let failure = Self.registryError(error, context: request.context)
                 if error.isRetryable, request.isReplayable, !policy.isLast(attempt) {
                     logger.info("retrying after connection error", metadata: [

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepOCI
 
 /// An image-serve registry (httpd serving a directory, no push API) as a destination: its
@@ -12,17 +13,27 @@ public struct ImageServeDestination: ImageDestination {
         self.client = client
     }
 
+    /// Reads the files a manifest names (once per run for each) off the cooperative pool. A
+    /// tag found there has its repository's listings reconciled with the type maps.
     public func manifest(_ reference: Reference) async throws -> Descriptor? {
-        if let digest = reference.digest { return directory.manifest(digest, in: reference.repository) }
-        return directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
+        let directory = directory
+        return try await BlockingWork.run(name: "image-serve check") {
+            if let digest = reference.digest { return directory.manifest(digest, in: reference.repository) }
+            let found = directory.taggedManifest(reference.repository, tag: reference.tag ?? "latest")
+            if found != nil { try directory.reconcileListings(reference.repository) }
+            return found
+        }
     }
 
     /// Present when the repository's directory has the blob, else a hard link from any
     /// repository of the directory that holds it.
     public func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt {
-        if directory.blobFile(descriptor.digest, in: repository.repository) != nil { return .present }
-        return try directory.link(descriptor.digest, mediaType: descriptor.mediaType, into: repository.repository, candidates: candidates)
-            ? .mounted : .notMounted(uploadLocation: nil)
+        let directory = directory
+        return try await BlockingWork.run(name: "image-serve mount") {
+            if directory.blobFile(descriptor, in: repository.repository) != nil { return .present }
+            return try directory.link(descriptor, into: repository.repository, candidates: candidates)
+                ? .mounted : .notMounted(uploadLocation: nil)
+        }
     }
 
     public func putBlob(

@@ -16,6 +16,7 @@ extension ImageServeDirectory {
         let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         let typeMapFile = typeMapFile(repository, tag: tag)
+        try ImageServeFiles.refuseLinks(above: typeMapFile, under: root)
         guard let deleted = typeMap(repository, tag: tag)?.taggedDigest else {
             throw ImageServeError(path: typeMapFile.path, message: "no such tag: \(repository):\(tag)")
         }
@@ -26,7 +27,7 @@ extension ImageServeDirectory {
         for other in tags(of: repository) {
             for variant in typeMap(repository, tag: other)?.variants ?? [] {
                 kept.insert(variant.digest)
-                if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json")),
+                if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json"), under: root),
                    let index = try? JSONDecoder().decode(Index.self, from: data), variant.mediaType.isIndex
                 {
                     kept.formUnion(index.manifests.map(\.digest))
@@ -34,20 +35,20 @@ extension ImageServeDirectory {
             }
         }
         var blobs: Set<String> = []
-        for name in ImageServeFiles.names(in: manifests) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name)) {
+        for name in ImageServeFiles.names(in: manifests, under: root) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name)) {
             let directory = manifests.appendingPathComponent(name)
             guard let digest = try? Digest(name), kept.contains(digest) else {
                 try remove(directory)
                 continue
             }
-            if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json")),
+            if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root),
                let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
             {
                 for blob in manifest.blobs { blobs.formUnion(["\(blob.digest)", "\(blob.digest).gz"]) }
             }
         }
         let blobsDirectory = blobsDirectory(repository)
-        for name in ImageServeFiles.names(in: blobsDirectory) where !blobs.contains(name) {
+        for name in ImageServeFiles.names(in: blobsDirectory, under: root) where !blobs.contains(name) {
             try remove(blobsDirectory.appendingPathComponent(name))
         }
         if tags(of: repository).isEmpty {
@@ -62,16 +63,17 @@ extension ImageServeDirectory {
         return deleted
     }
 
+    /// Removes a file or directory of the repository, never following a link: one where a
+    /// directory of ours should be is refused, and a link inside is removed, not its target.
     private func remove(_ url: URL) throws(ImageServeError) {
-        do {
-            try FileManager.default.removeItem(at: url)
-        } catch {
-            throw ImageServeError(path: url.path, message: "cannot remove it")
-        }
+        guard let parent = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: false) else { return }
+        guard parent.remove(url.lastPathComponent) else { throw .errno(url.path, "cannot remove it") }
     }
 
     private func removeTag(_ repository: String, file: URL) throws(ImageServeError) {
-        if unlink(file.path) != 0 { throw .errno(file.path, "cannot remove the tag's type map") }
-        ImageServeFiles.syncDirectory(file.deletingLastPathComponent())
+        guard let directory = try DirectoryHandle.open(file.deletingLastPathComponent(), under: root, create: false),
+              unlinkat(directory.fd, file.lastPathComponent, 0) == 0
+        else { throw .errno(file.path, "cannot remove the tag's type map") }
+        directory.sync()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import Synchronization
 
 #if canImport(Glibc)
@@ -25,11 +26,25 @@ public final class ImageServeDirectory: Sendable {
     /// digest → repositories known to hold the blob, read once from disk.
     private let holders = Mutex<[Digest: Set<String>]?>(nil)
     private let writeLock = Mutex<DirectoryLock?>(nil)
+    /// The repositories whose listings this run has reconciled.
+    private let reconciled = Mutex<Set<String>>([])
+    /// The files checked this run, and whether each was whole.
+    private let checked = Mutex<[CheckedFile: Bool]>([:])
+
+    struct CheckedFile: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int
+        var digest: Digest
+    }
 
     /// Opens an existing directory; `v2/` and its `index.json` are created at the first write.
     public init(root: URL) throws(ImageServeError) {
         self.root = root.standardizedFileURL
-        guard ImageServeFiles.isDirectory(self.root) else {
+        // The root itself may be a link (to a larger disk, say); nothing below it may.
+        var info = stat()
+        guard stat(self.root.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
             throw ImageServeError(path: root.path, message: "no such directory")
         }
     }
@@ -51,14 +66,53 @@ public final class ImageServeDirectory: Sendable {
         mediaType == .dockerConfig || mediaType == .ociConfig || mediaType.rawValue.hasSuffix(".config.v1+json")
     }
 
-    /// The blob's file in `repository`, under either name, if it is there.
-    public func blobFile(_ digest: Digest, in repository: String) -> URL? {
-        let blobs = blobsDirectory(repository)
-        for name in ["\(digest).gz", digest.description] {
-            let url = blobs.appendingPathComponent(name)
-            if ImageServeFiles.exists(url.path) { return url }
+    /// A blob file: its directory (opened without following links) and its name there.
+    struct BlobLocation {
+        var directory: DirectoryHandle
+        var name: String
+    }
+
+    /// The blob's file in `repository`, under either name, when it is a whole copy (see
+    /// ``isWhole(_:in:_:)``): a truncated or damaged file (what tripleo-common's exporter leaves
+    /// when it is killed, as it writes in place) is not there, and is replaced when the blob is
+    /// written or linked.
+    public func blobFile(_ descriptor: Descriptor, in repository: String) -> URL? {
+        wholeBlob(descriptor, in: repository).map { $0.directory.url.appendingPathComponent($0.name) }
+    }
+
+    func wholeBlob(_ descriptor: Descriptor, in repository: String) -> BlobLocation? {
+        guard let blobs = try? DirectoryHandle.open(blobsDirectory(repository), under: root, create: false) else { return nil }
+        for name in ["\(descriptor.digest).gz", descriptor.digest.description] where blobs.kind(name) != nil {
+            return isWhole(name, in: blobs, descriptor) ? BlobLocation(directory: blobs, name: name) : nil
         }
         return nil
+    }
+
+    /// Whether `name` in `directory` is a regular file (not a link) of `descriptor`'s size
+    /// whose bytes have its digest: checked once per run for each file (a hard link is the
+    /// same file), and read only when imageprep has no record of it (the
+    /// `user.imageprep.digest` attribute set on what it verified and flushed to disk).
+    func isWhole(_ name: String, in directory: DirectoryHandle, _ descriptor: Descriptor) -> Bool {
+        let fd = directory.openFile(name)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == descriptor.size else {
+            return false
+        }
+        let identity = CheckedFile(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec, digest: descriptor.digest)
+        if let known = checked.withLock({ $0[identity] }) { return known }
+        var whole = ImageServeFiles.recordedDigest(fd) == descriptor.digest
+        if !whole, ImageServeFiles.digest(of: fd, algorithm: descriptor.digest.algorithm) == descriptor.digest {
+            // Verified now: flushed and recorded, so later runs need not read it again.
+            fsync(fd)
+            ImageServeFiles.recordDigest(descriptor.digest, on: fd)
+            whole = true
+        }
+        checked.withLock { $0[identity] = whole }
+        return whole
     }
 
     // MARK: Writing
@@ -71,8 +125,8 @@ public final class ImageServeDirectory: Sendable {
         }
         let index = v2.appendingPathComponent("index.json")
         if !ImageServeFiles.exists(index.path) {
-            try ImageServeFiles.makeDirectory(v2)
-            try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index)
+            try ImageServeFiles.makeDirectory(v2, under: root)
+            try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index, under: root)
         }
     }
 
@@ -81,24 +135,63 @@ public final class ImageServeDirectory: Sendable {
         writeLock.withLock { $0 = nil }
     }
 
-    /// Hard-links a blob another repository holds into `repository` (the `candidates`
+    /// Hard-links a blob another repository holds whole into `repository` (the `candidates`
     /// first, then any repository of the directory). False when no repository holds it.
-    func link(_ digest: Digest, mediaType: MediaType, into repository: String, candidates: [String]) throws(ImageServeError)
-        -> Bool
-    {
+    func link(_ descriptor: Descriptor, into repository: String, candidates: [String]) throws(ImageServeError) -> Bool {
         try beginWriting()
-        let others = candidates + knownHolders(of: digest).subtracting(candidates).sorted()
+        let others = candidates + knownHolders(of: descriptor.digest).subtracting(candidates).sorted()
         for other in others where other != repository {
-            guard let existing = blobFile(digest, in: other) else { continue }
-            let blobs = blobsDirectory(repository)
-            try ImageServeFiles.makeDirectory(blobs)
+            guard let existing = wholeBlob(descriptor, in: other),
+                  let blobs = try DirectoryHandle.open(blobsDirectory(repository), under: root, create: true)
+            else { continue }
             // Same name as the holder's: a config stays a config.
-            if try ImageServeFiles.link(existing, as: blobs.appendingPathComponent(existing.lastPathComponent)) {
-                record(digest, in: repository)
+            if try place(existing, as: BlobLocation(directory: blobs, name: existing.name), descriptor, moving: false) {
+                record(descriptor.digest, in: repository)
                 return true
             }
         }
         return false
+    }
+
+    /// Puts the whole blob `source` at `final`: hard-linked when nothing is there; a whole
+    /// copy already there (a concurrent writer's) is kept; a file there that is not whole is
+    /// replaced with one rename. `moving` consumes `source` (a temporary of ours). False when
+    /// `source` is gone.
+    private func place(_ source: BlobLocation, as final: BlobLocation, _ descriptor: Descriptor, moving: Bool)
+        throws(ImageServeError) -> Bool
+    {
+        let target = final.directory
+        func consume() { if moving { unlinkat(source.directory.fd, source.name, 0) } }
+        if linkat(source.directory.fd, source.name, target.fd, final.name, 0) == 0 {
+            target.sync()
+            consume()
+            return true
+        }
+        let path = target.url.appendingPathComponent(final.name).path
+        switch Glibc.errno {
+        case EEXIST: break
+        case ENOENT: return false
+        default: throw .errno(path, "cannot link the blob")
+        }
+        if isWhole(final.name, in: target, descriptor) {
+            consume()
+            return true
+        }
+        var replacement = source.name
+        if !moving {
+            replacement = RunTemporaries.name(prefix: ImageServeFiles.temporaryPrefix)
+            guard linkat(source.directory.fd, source.name, target.fd, replacement, 0) == 0 else {
+                if Glibc.errno == ENOENT { return false }
+                throw .errno(path, "cannot link the blob")
+            }
+        }
+        if renameat(target.fd, replacement, target.fd, final.name) != 0 {
+            let error = ImageServeError.errno(path, "cannot replace the damaged file")
+            unlinkat(target.fd, replacement, 0)
+            throw error
+        }
+        target.sync()
+        return true
     }
 
     /// Writes a blob into `repository`: `fill` writes its bytes into the temporary file; its
@@ -110,8 +203,11 @@ public final class ImageServeDirectory: Sendable {
     ) async throws -> Int64 {
         try beginWriting()
         let blobs = blobsDirectory(repository)
-        try ImageServeFiles.makeDirectory(blobs)
-        let file = try BlobFile(creating: ImageServeFiles.temporaryName(in: blobs))
+        guard let directory = try DirectoryHandle.open(blobs, under: root, create: true) else {
+            throw ImageServeError(path: blobs.path, message: "cannot create the directory")
+        }
+        let name = Self.blobName(descriptor.digest, mediaType: descriptor.mediaType)
+        let file = try BlobFile(in: directory, for: name)
         do {
             try await fill(file)
             guard file.count == descriptor.size else {
@@ -120,11 +216,16 @@ public final class ImageServeDirectory: Sendable {
             guard file.digest == descriptor.digest else {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
             }
-            try file.finish()
-            let final = blobs.appendingPathComponent(Self.blobName(descriptor.digest, mediaType: descriptor.mediaType))
-            // A link never replaces: a concurrent writer's copy of the same bytes wins.
-            _ = try ImageServeFiles.link(file.url, as: final)
-            unlink(file.url.path)
+            try file.finish(recording: descriptor.digest)
+            // A concurrent writer's whole copy of the same bytes wins; a damaged file is replaced.
+            let written = BlobLocation(directory: directory, name: file.name)
+            guard try place(written, as: BlobLocation(directory: directory, name: name), descriptor, moving: true) else {
+                throw ImageServeError(path: blobs.path, message: "the written blob \(descriptor.digest) disappeared")
+            }
+        } catch let error as ImageServeError where error.isOutOfSpace {
+            // The partial file goes first: the space named is what the blob still lacks.
+            file.abandon()
+            throw ImageServeError.outOfSpace(blobs, writing: "blob \(descriptor.digest)", size: descriptor.size)
         } catch {
             file.abandon()
             throw error
@@ -140,8 +241,9 @@ public final class ImageServeDirectory: Sendable {
         let digest = Digest(of: bytes)
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
         let manifestFile = directory.appendingPathComponent("index.json")
-        if !ImageServeFiles.exists(manifestFile.path) {
-            try ImageServeFiles.makeDirectory(directory)
+        // A damaged index.json (or .htaccess) is rewritten; one holding these bytes is kept.
+        if ImageServeFiles.read(manifestFile, under: root, limit: bytes.count + 1) != bytes {
+            try ImageServeFiles.makeDirectory(directory, under: root)
             let headers = """
                 Header set Content-Type "\(mediaType.rawValue)"
                 Header set Docker-Content-Digest "\(digest)"
@@ -149,8 +251,8 @@ public final class ImageServeDirectory: Sendable {
 
                 """
             // The .htaccess first: index.json's presence says both are complete.
-            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"))
-            try ImageServeFiles.writeIfChanged(bytes, to: manifestFile)
+            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"), under: root)
+            try ImageServeFiles.writeIfChanged(bytes, to: manifestFile, under: root)
         }
         guard let tag else { return }
         var variants = [TypeMap.Variant(mediaType: mediaType, digest: digest)]
@@ -167,7 +269,7 @@ public final class ImageServeDirectory: Sendable {
         }
         let typeMap = TypeMap(tag: tag, variants: variants)
         try updateTags(repository) { () throws(ImageServeError) in
-            try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag))
+            try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag), under: root)
         }
     }
 
@@ -175,14 +277,28 @@ public final class ImageServeDirectory: Sendable {
         manifestsDirectory(repository).appendingPathComponent("\(tag).type-map")
     }
 
-    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and the
-    /// catalog (each written only when it changes).
-    private func updateTags(_ repository: String, _ change: () throws(ImageServeError) -> Void) throws(ImageServeError) {
+    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and (unless
+    /// `catalog` is false) the catalog, each written only when it changes.
+    private func updateTags(
+        _ repository: String, catalog: Bool = true, _ change: () throws(ImageServeError) -> Void
+    ) throws(ImageServeError) {
         let lock = try DirectoryLock(root.appendingPathComponent(".imageprep-tags.lock"), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         try change()
         try rebuildTagsList(repository)
-        try rebuildCatalog()
+        if catalog { try rebuildCatalog() }
+    }
+
+    /// Rebuilds `repository`'s tags list and the catalog from the type maps on disk (each
+    /// written only when it differs), once per run for each repository: the listings a run
+    /// killed between a tag's type map and them left stale are repaired by the next run
+    /// that finds the tag.
+    func reconcileListings(_ repository: String) throws(ImageServeError) {
+        // The catalog covers every repository on disk: reconciled with the first.
+        let (first, catalog) = reconciled.withLock { ($0.insert(repository).inserted, $0.count == 1) }
+        guard first else { return }
+        try beginWriting()
+        try updateTags(repository, catalog: catalog) {}
     }
 
     /// The tags list (when the repository is still there) and the catalog after a delete.
@@ -195,20 +311,20 @@ public final class ImageServeDirectory: Sendable {
         let tags = tags(of: repository)
         let list = "{\"name\": \"\(repository)\", \"tags\": [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]}"
         let directory = repositoryDirectory(repository).appendingPathComponent("tags")
-        try ImageServeFiles.makeDirectory(directory)
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"))
+        try ImageServeFiles.makeDirectory(directory, under: root)
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"), under: root)
     }
 
     private func rebuildCatalog() throws(ImageServeError) {
         let list = "{\"repositories\": [\(repositories().map { "\"\($0)\"" }.joined(separator: ", "))]}"
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"))
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"), under: root)
     }
 
     // MARK: Reading
 
     /// The tags of `repository`: its type maps' names, sorted.
     public func tags(of repository: String) -> [String] {
-        ImageServeFiles.names(in: manifestsDirectory(repository))
+        ImageServeFiles.names(in: manifestsDirectory(repository), under: root)
             .filter { $0.hasSuffix(".type-map") && !$0.hasPrefix(".") }
             .map { String($0.dropLast(".type-map".count)) }
             .sorted()
@@ -219,7 +335,7 @@ public final class ImageServeDirectory: Sendable {
     public func repositories() -> [String] {
         var found: [String] = []
         func walk(_ directory: URL, _ path: String) {
-            let names = Set(ImageServeFiles.names(in: directory))
+            let names = Set(ImageServeFiles.names(in: directory, under: root))
             if !path.isEmpty, names.isSuperset(of: ["blobs", "manifests", "tags"]) { found.append(path) }
             for name in names.sorted() where !name.hasPrefix(".") && !["blobs", "manifests", "tags"].contains(name) {
                 let child = directory.appendingPathComponent(name)
@@ -231,23 +347,36 @@ public final class ImageServeDirectory: Sendable {
     }
 
     func typeMap(_ repository: String, tag: String) -> TypeMap? {
-        guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), limit: 64 * 1024) else { return nil }
+        guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), under: root, limit: 64 * 1024) else { return nil }
         return TypeMap.parse(String(decoding: data, as: UTF8.self), tag: tag)
     }
 
-    /// The manifest stored under `digest`: its size and media type (from its `.htaccess`).
-    func manifest(_ digest: Digest, in repository: String) -> Descriptor? {
+    /// The manifest stored under `digest` when it is whole: its `index.json` has that digest
+    /// and everything it names is whole too (an image's blobs, a list's manifests), so a run
+    /// never skips an image a killed exporter left damaged. Its size and media type (from
+    /// its `.htaccess`).
+    func manifest(_ digest: Digest, in repository: String, depth: Int = 0) -> Descriptor? {
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
-        var info = stat()
-        guard stat(directory.appendingPathComponent("index.json").path, &info) == 0 else { return nil }
+        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root, limit: 8 * 1024 * 1024),
+              Digest(of: bytes, algorithm: digest.algorithm) == digest
+        else { return nil }
         var mediaType = MediaType.dockerManifest
-        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), limit: 64 * 1024) {
+        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), under: root, limit: 64 * 1024) {
             for line in String(decoding: htaccess, as: UTF8.self).split(separator: "\n") where line.contains("Content-Type") {
                 let parts = line.split(separator: "\"")
                 if parts.count >= 2 { mediaType = MediaType(rawValue: String(parts[1])) }
             }
         }
-        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(info.st_size))
+        if mediaType.isIndex {
+            guard let index = try? JSONDecoder().decode(Index.self, from: bytes),
+                  index.manifests.allSatisfy({ manifest($0.digest, in: repository, depth: depth + 1) != nil })
+            else { return nil }
+        } else {
+            guard let manifest = try? JSONDecoder().decode(Manifest.self, from: bytes),
+                  manifest.blobs.allSatisfy({ blobFile($0, in: repository) != nil })
+            else { return nil }
+        }
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
 
     /// The manifest `tag` names, when its type map names one that is there.
@@ -273,19 +402,26 @@ public final class ImageServeDirectory: Sendable {
     }
 
     /// Which repositories hold which blobs, from one listing of each `blobs` directory. The
-    /// temporary files of runs killed more than a day ago are removed on the way.
+    /// temporary files of runs that are gone (by the PID in their names; a name without one,
+    /// from an older imageprep, once a day old) are removed on the way.
     private func scanHolders() -> [Digest: Set<String>] {
         var found: [Digest: Set<String>] = [:]
         let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
         func walk(_ directory: URL, _ path: String) {
-            for name in ImageServeFiles.names(in: directory) where !name.hasPrefix(".") {
+            for name in ImageServeFiles.names(in: directory, under: root) where !name.hasPrefix(".") {
                 let child = directory.appendingPathComponent(name)
                 if name == "blobs", !path.isEmpty {
-                    for blob in ImageServeFiles.names(in: child) {
+                    guard let blobs = try? DirectoryHandle.open(child, under: root, create: false) else { continue }
+                    for blob in blobs.names() {
                         if blob.hasPrefix(ImageServeFiles.temporaryPrefix) {
-                            var info = stat()
-                            let file = child.appendingPathComponent(blob).path
-                            if lstat(file, &info) == 0, Double(info.st_mtim.tv_sec) < stale { unlink(file) }
+                            if let owner = RunTemporaries.owner(of: blob, prefix: ImageServeFiles.temporaryPrefix) {
+                                if owner != getpid(), !RunTemporaries.isRunning(owner) { unlinkat(blobs.fd, blob, 0) }
+                            } else {
+                                var info = stat()
+                                if fstatat(blobs.fd, blob, &info, AT_SYMLINK_NOFOLLOW) == 0, Double(info.st_mtim.tv_sec) < stale {
+                                    unlinkat(blobs.fd, blob, 0)
+                                }
+                            }
                             continue
                         }
                         let digestText = blob.hasSuffix(".gz") ? String(blob.dropLast(3)) : blob
