@@ -255,7 +255,7 @@ final class HostileRegistryTests: XCTestCase {
         XCTAssertEqual(inspect.output.status, 1, inspect.output.stdout)
         XCTAssertTrue(inspect.output.stderr.contains("hostile/trickle:1"), inspect.output.stderr)
         XCTAssertTrue(inspect.output.stderr.contains("the request's deadline"), inspect.output.stderr)
-        XCTAssertTrue(inspect.output.stderr.contains("bytes at 32768 bytes/s, the slowest average allowed"), inspect.output.stderr)
+        XCTAssertTrue(inspect.output.stderr.contains("bytes and 262144 of overhead at 32768 bytes/s, the slowest average allowed"), inspect.output.stderr)
         // Five attempts of about 10 s (1 s to connect, 1 s of stall, 256 KiB of overhead at
         // 32 KiB/s) and their backoff, instead of about 250 s for each.
         XCTAssertLessThan(Date().timeIntervalSince(started), 100)

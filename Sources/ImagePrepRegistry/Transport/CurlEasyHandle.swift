@@ -51,7 +51,8 @@ final class CurlEasyHandle: @unchecked Sendable {
             throw TransportError(
                 kind: .timeout, code: Int(code.rawValue),
                 message: "not done within the request's deadline of \(deadline.components.seconds) s (the connect and "
-                    + "--stall-timeout times, plus \(bytes) bytes at \(timeouts.minimumRate) bytes/s, the slowest average allowed)",
+                    + "--stall-timeout times, plus \(bytes) bytes and \(TransferTimeouts.overheadBytes) of overhead at \(timeouts.minimumRate) bytes/s, "
+                    + "the slowest average allowed)",
                 host: host)
         }
         if let failure = context.bodyFailure {
