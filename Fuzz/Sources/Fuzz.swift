@@ -24,6 +24,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case reference
     /// A `WWW-Authenticate` header.
     case challenge
+    /// A manifest or manifest list, decoded as the registry client decodes them.
+    case manifest
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -33,6 +35,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .template: fuzzTemplate(String(decoding: bytes, as: UTF8.self))
         case .reference: fuzzReference(String(decoding: bytes, as: UTF8.self))
         case .challenge: _ = AuthChallenge(header: String(decoding: bytes, as: UTF8.self))
+        case .manifest: fuzzManifest(Data(bytes))
         }
     }
 }
@@ -137,4 +140,21 @@ func fuzzReference(_ text: String) {
     guard let reference = try? Reference(text) else { return }
     let again = try? Reference(reference.description)
     precondition(again == reference, "'\(text)' parsed as \(reference), which does not parse back to itself")
+}
+
+/// Decodes the bytes as an image manifest and as a manifest list: every descriptor that
+/// decodes has a size from 0 to `Descriptor.maxSize`, so the sizes add up without
+/// overflow. The bytes as text, escaped for printing, hold no control character.
+func fuzzManifest(_ data: Data) {
+    let printed = String(decoding: data, as: UTF8.self).escapingControlCharacters()
+    precondition(!printed.unicodeScalars.contains { $0.properties.generalCategory == .control }, "'\(printed)' still holds a control character")
+    var descriptors: [Descriptor] = []
+    if let manifest = try? JSONDecoder().decode(Manifest.self, from: data) { descriptors += manifest.blobs }
+    if let index = try? JSONDecoder().decode(Index.self, from: data) { descriptors += index.manifests }
+    var total: Int64 = 0
+    for descriptor in descriptors {
+        precondition((0...Descriptor.maxSize).contains(descriptor.size), "a descriptor of \(descriptor.size) bytes decoded")
+        total += descriptor.size
+    }
+    precondition(total == descriptors.totalSize)
 }

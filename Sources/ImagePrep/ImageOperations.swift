@@ -77,7 +77,7 @@ public struct ImageOperations: Sendable {
         return ImageInspection(
             name: reference.description, digest: image.raw.digest.description, mediaType: image.raw.mediaType.rawValue,
             indexDigest: image.indexDigest?.description, architecture: config.architecture, os: config.os, user: config.user,
-            labels: config.labels, layers: layers, size: layers.reduce(0) { $0 + $1.size })
+            labels: config.labels, layers: layers, size: image.manifest.layers.totalSize)
     }
 
     /// "hard-linked" when the image's registry is an image-serve directory, else "mounted".

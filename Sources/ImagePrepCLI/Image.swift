@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImagePrep
+import ImagePrepOCI
 
 extension Imageprep {
     struct Image: AsyncParsableCommand {
@@ -31,7 +32,8 @@ extension Imageprep.Image {
                 try printJSON(Dictionary(uniqueKeysWithValues: images.map { ($0.repository, $0.tags) }))
             } else {
                 for image in images {
-                    for tag in image.tags { print("\(registry)/\(image.repository):\(tag)") }
+                    // The names are the registry's: one line each, whatever they hold.
+                    for tag in image.tags { print("\(registry)/\(image.repository):\(tag)".escapingControlCharacters()) }
                 }
             }
         }

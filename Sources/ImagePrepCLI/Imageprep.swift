@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImagePrep
+import ImagePrepOCI
 
 @main
 struct Imageprep: AsyncParsableCommand {
@@ -35,6 +36,16 @@ struct Imageprep: AsyncParsableCommand {
             if code == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
+            }
+            if code != .success {
+                // The library's errors escape what registries sent; escaping every line's
+                // control characters here keeps any other text from outside (a build's
+                // output, a file's content) from sending terminal escapes.
+                let message = fullMessage(for: error)
+                if !message.isEmpty {
+                    FileHandle.standardError.write(Data((message.escapingControlCharacters(keepingLineBreaks: true) + "\n").utf8))
+                }
+                Foundation.exit(code.rawValue)
             }
             exit(withError: error)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrep
+import ImagePrepOCI
 
 /// The operator's text for what the library reports as values: one line per image, the
 /// run's counts, the final summary.
@@ -21,8 +22,13 @@ enum ReportText {
         destination == .imageServe ? "hard-linked" : "mounted"
     }
 
-    /// The report's lines for one image's transfer (a second line for its package changes).
+    /// The report's lines for one image's transfer (a second line for its package changes),
+    /// with any control character from outside escaped but their own line break.
     static func line(_ result: ImageResult) -> String {
+        text(result).escapingControlCharacters(keepingLineBreaks: true)
+    }
+
+    private static func text(_ result: ImageResult) -> String {
         let target = result.target
         switch result.outcome {
         case .copied(let report):

@@ -7,6 +7,29 @@ public struct Descriptor: Hashable, Sendable, Codable {
     public var annotations: [String: String]?
     public var platform: Platform?
 
+    /// The largest size a decoded descriptor may claim (1 TiB): a manifest's numbers come from
+    /// outside, and a few hundred thousand of these still add up without overflow.
+    public static let maxSize: Int64 = 1 << 40
+
+    enum CodingKeys: String, CodingKey {
+        case mediaType, digest, size, urls, annotations, platform
+    }
+
+    /// Decodes a descriptor, refusing a size below 0 or above ``maxSize``
+    /// (``OCIError/invalidDescriptorSize(digest:size:)``).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        mediaType = try container.decode(MediaType.self, forKey: .mediaType)
+        digest = try container.decode(Digest.self, forKey: .digest)
+        size = try container.decode(Int64.self, forKey: .size)
+        urls = try container.decodeIfPresent([String].self, forKey: .urls)
+        annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations)
+        platform = try container.decodeIfPresent(Platform.self, forKey: .platform)
+        guard (0...Self.maxSize).contains(size) else {
+            throw OCIError.invalidDescriptorSize(digest: digest.description, size: size)
+        }
+    }
+
     public init(mediaType: MediaType, digest: Digest, size: Int64, platform: Platform? = nil) {
         self.mediaType = mediaType
         self.digest = digest
@@ -45,5 +68,22 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
     public func satisfies(_ wanted: Platform) -> Bool {
         os == wanted.os && architecture == wanted.architecture
             && (wanted.variant == nil || variant == wanted.variant)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, held at `Int64.max` (or `.min`) instead of trapping: for byte counts
+    /// that add up sizes from outside.
+    public func addingSaturated(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other > 0 ? .max : .min
+    }
+}
+
+extension Sequence where Element == Descriptor {
+    /// The sizes added up without trapping (see ``Swift/Int64/addingSaturated(_:)``).
+    public var totalSize: Int64 {
+        reduce(0) { $0.addingSaturated($1.size) }
     }
 }

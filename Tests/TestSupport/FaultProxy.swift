@@ -34,6 +34,14 @@ public final class FaultProxy: @unchecked Sendable {
             /// A manifest request answered with the manifest of the tag `location` instead of the
             /// one asked for: the tag has moved.
             case retag
+            /// `status` with `body` (as `contentType`, its sha256 as `Docker-Content-Digest`):
+            /// a hostile document no real registry serves.
+            case respond
+            /// An endless tags list: pages of `count` distinct tags of `bytes` characters, each
+            /// linking to a new page.
+            case pages
+            /// The upstream answer with its body sent `bytes` bytes per second: slow, never stalled.
+            case trickle
         }
 
         /// A Python regular expression searched in `METHOD PATH` (path with query).
@@ -44,6 +52,9 @@ public final class FaultProxy: @unchecked Sendable {
         public var action: Action
         public var location: String?
         public var bytes: Int?
+        public var body: String?
+        public var contentType: String?
+        public var count: Int?
 
         public init(match: String, status: Int, times: Int, retryAfter: Int? = nil) {
             self.match = match
@@ -60,6 +71,24 @@ public final class FaultProxy: @unchecked Sendable {
             self.action = action
             self.location = location
             self.bytes = bytes
+        }
+
+        /// A `.respond` rule: `status` with `body`, always or for the first `times` matches.
+        public static func respond(
+            _ match: String, status: Int = 200, body: String, contentType: String = "application/json", times: Int = -1
+        ) -> Rule {
+            var rule = Rule(match: match, action: .respond, times: times)
+            rule.status = status
+            rule.body = body
+            rule.contentType = contentType
+            return rule
+        }
+
+        /// A `.pages` rule: endless tag pages of `count` tags of `width` characters.
+        public static func pages(_ match: String, count: Int, width: Int) -> Rule {
+            var rule = Rule(match: match, action: .pages, times: -1, bytes: width)
+            rule.count = count
+            return rule
         }
     }
 

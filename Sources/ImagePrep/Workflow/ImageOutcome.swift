@@ -164,13 +164,13 @@ public struct TransferSummary: Sendable, Equatable, Encodable {
         switch result.outcome {
         case .copied(let report):
             copied += 1
-            bytesTransferred += report.blobs.bytesCopied
-            bytesMountedOrPresent += report.bytesNotCopied
+            bytesTransferred = bytesTransferred.addingSaturated(report.blobs.bytesCopied)
+            bytesMountedOrPresent = bytesMountedOrPresent.addingSaturated(report.bytesNotCopied)
         case .skipped:
             skipped += 1
         case .modified(let report):
             modified += 1
-            bytesTransferred += report.bytesTransferred
+            bytesTransferred = bytesTransferred.addingSaturated(report.bytesTransferred)
         case .failed:
             failed += 1
         }

@@ -118,7 +118,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                     return (resolved, try await client.fetchImageConfig(of: resolved, in: source))
                 }
                 resolution.sourceDigest = resolved.taggedDigest
-                resolution.sourceSize = resolved.manifest.blobs.reduce(0) { $0 + $1.size }
+                resolution.sourceSize = resolved.manifest.blobs.totalSize
                 labels = config.labels
                 // The tag is checked where the labels were read (a registries.conf mirror, if
                 // the registry itself did not answer).

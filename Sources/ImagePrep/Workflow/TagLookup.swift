@@ -84,6 +84,8 @@ struct TagNotFound: Error, CustomStringConvertible {
         var list = sorted.prefix(Self.shownTags).joined(separator: ", ")
         if sorted.isEmpty { list = "none" }
         if sorted.count > Self.shownTags { list += " and \(sorted.count - Self.shownTags) more" }
+        // The tags are the registry's: escaped, so they stay on this line.
         return "image \(image) has no tag \(tag) (from tag_from_label \(template)); available tags: \(list)"
+            .escapingControlCharacters()
     }
 }

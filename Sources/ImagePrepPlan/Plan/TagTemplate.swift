@@ -89,7 +89,11 @@ public enum TagTemplateError: Error, Sendable, Equatable, CustomStringConvertibl
     case invalid(template: String, reason: String)
     case missingLabel(image: String, label: String, available: [String])
 
-    public var description: String {
+    /// One line: label names and values come from the image, so their control characters
+    /// are escaped.
+    public var description: String { text.escapingControlCharacters() }
+
+    private var text: String {
         switch self {
         case .invalid(let template, let reason):
             return "invalid tag_from_label '\(template)': \(reason)"

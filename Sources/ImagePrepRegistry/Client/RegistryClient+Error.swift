@@ -31,7 +31,9 @@ public struct RegistryErrorContext: Hashable, Sendable, CustomStringConvertible 
     }
 }
 
-/// Every error the registry library throws. Descriptions never contain secrets.
+/// Every error the registry library throws. Descriptions never contain secrets, and are one
+/// line: what a registry sent (server messages, media types, names) is printed with its
+/// control characters escaped.
 public enum RegistryError: Error, Sendable, CustomStringConvertible {
     /// The registry could not be reached (after retries).
     case connection(RegistryErrorContext, message: String)
@@ -55,7 +57,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case invalidAuthFile(path: String, reason: String)
     case cancelled
 
-    public var description: String {
+    public var description: String { text.escapingControlCharacters() }
+
+    private var text: String {
         switch self {
         case .connection(let context, let message):
             return "\(context): cannot reach registry \(context.registry): \(message); check the address, "

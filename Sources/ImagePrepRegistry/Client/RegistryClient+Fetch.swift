@@ -167,6 +167,7 @@ extension RegistryClient {
                                       registry: repository.registry, context: context)
         request.scopes = [Self.pullScope(repository.repository)]
         request.followRedirects = true
+        request.maxStreamedBody = descriptor.size
         request.bodyWriter = progress.observing { bytes in
             try verifier.update(bytes)
             try writer(bytes)
@@ -193,13 +194,14 @@ extension RegistryClient {
         let context = RegistryErrorContext(registry: registry, operation: "listing repositories of")
         var repositories: [String] = []
         var target: String? = "/v2/_catalog?n=\(pageSize)"
-        var pages = PageCount(context: context)
+        var budget = ListingBudget(context: context)
         while let next = target {
-            try pages.next(next)
+            try budget.next(next)
             var request = RegistryRequest(.get, next, registry: registry, context: context)
             request.scopes = ["registry:catalog:*"]
             let response = try await send(request)
             let page: Page = try decode(response.body, context: context)
+            try budget.add(bytes: response.body.count, names: page.repositories?.count ?? 0)
             repositories += page.repositories ?? []
             target = Self.nextPage(response.headers)
         }
@@ -213,25 +215,32 @@ extension RegistryClient {
                                            operation: "listing tags of")
         var tags: [String] = []
         var target: String? = "/v2/\(reference.repository)/tags/list?n=\(pageSize)"
-        var pages = PageCount(context: context)
+        var budget = ListingBudget(context: context)
         while let next = target {
-            try pages.next(next)
+            try budget.next(next)
             var request = RegistryRequest(.get, next, registry: reference.registry, context: context)
             request.scopes = [Self.pullScope(reference.repository)]
             let response = try await send(request)
             let page: Page = try decode(response.body, context: context)
+            try budget.add(bytes: response.body.count, names: page.tags?.count ?? 0)
             tags += page.tags ?? []
             target = Self.nextPage(response.headers)
         }
         return tags
     }
 
-    /// Bounds a paginated listing: a registry whose `Link` headers never end, or lead back
-    /// to a page already read, is an error rather than an endless loop.
-    struct PageCount {
-        static let limit = 10_000
+    /// Bounds a paginated listing (`_catalog`, `tags/list`): a registry whose `Link` headers
+    /// never end, lead back to a page already read, or whose pages add up to more names or
+    /// bytes than any real repository has is an error rather than an endless loop or a run
+    /// that grows without end. Each page is itself capped at the request's 16 MiB.
+    struct ListingBudget {
+        static let maxPages = 10_000
+        static let maxNames = 100_000
+        static let maxBytes = 32 * 1024 * 1024
         let context: RegistryErrorContext
         private var seen: Set<String> = []
+        private var names = 0
+        private var bytes = 0
 
         init(context: RegistryErrorContext) {
             self.context = context
@@ -241,8 +250,20 @@ extension RegistryClient {
             guard seen.insert(target).inserted else {
                 throw RegistryError.invalidResponse(context, reason: "the pagination links lead back to '\(target)'")
             }
-            guard seen.count <= Self.limit else {
-                throw RegistryError.invalidResponse(context, reason: "more than \(Self.limit) pages")
+            guard seen.count <= Self.maxPages else {
+                throw RegistryError.invalidResponse(context, reason: "the listing has more than \(Self.maxPages) pages")
+            }
+        }
+
+        /// Counts a page read; throws once the listing holds too many names or bytes.
+        mutating func add(bytes pageBytes: Int, names pageNames: Int) throws {
+            bytes += pageBytes
+            names += pageNames
+            guard bytes <= Self.maxBytes else {
+                throw RegistryError.invalidResponse(context, reason: "the listing is more than \(Self.maxBytes) bytes (32 MiB)")
+            }
+            guard names <= Self.maxNames else {
+                throw RegistryError.invalidResponse(context, reason: "the listing has more than \(Self.maxNames) names")
             }
         }
     }
@@ -264,13 +285,26 @@ extension RegistryClient {
         try decode(fetched.bytes, context: Self.context(reference, "reading manifest", reference: fetched.digest.description))
     }
 
+    /// The manifest list, each entry's media type one of the known manifest types: an entry's
+    /// type is written into image-serve's type maps and `.htaccess` files as it is.
     func decodeIndex(_ fetched: FetchedManifest, reference: Reference) throws -> Index {
-        try decode(fetched.bytes, context: Self.context(reference, "reading manifest list", reference: fetched.digest.description))
+        let context = Self.context(reference, "reading manifest list", reference: fetched.digest.description)
+        let index: Index = try decode(fetched.bytes, context: context)
+        let known = MediaType.imageManifests + MediaType.indexes
+        if let entry = index.manifests.first(where: { !known.contains($0.mediaType) }) {
+            throw RegistryError.invalidResponse(
+                context, reason: "the manifest list names \(entry.digest) with media type '\(entry.mediaType)', expected one of "
+                    + known.map(\.rawValue).joined(separator: ", "))
+        }
+        return index
     }
 
     private func decode<T: Decodable>(_ data: Data, context: RegistryErrorContext) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as OCIError {
+            // A descriptor's size or digest out of bounds: say which.
+            throw RegistryError.invalidResponse(context, reason: error.description)
         } catch {
             throw RegistryError.invalidResponse(context, reason: "the JSON does not have the expected shape (\(T.self))")
         }
@@ -279,11 +313,16 @@ extension RegistryClient {
     /// The manifest's media type from `Content-Type`, or from its own `mediaType` field when
     /// the registry sends a generic type. Schema 1 and unknown types are errors.
     static func manifestMediaType(_ bytes: Data, contentType: String?, context: RegistryErrorContext) throws -> MediaType {
+        /// Any JSON value: only whether the field is there counts (the descriptors are
+        /// checked when the document is decoded).
+        struct Present: Decodable {
+            init(from decoder: any Decoder) throws {}
+        }
         struct Probe: Decodable {
             var schemaVersion: Int?
             var mediaType: String?
-            var manifests: [Descriptor]?
-            var config: Descriptor?
+            var manifests: Present?
+            var config: Present?
         }
         var mediaType = contentType.map { MediaType(rawValue: $0).essence }
         let probe = try? JSONDecoder().decode(Probe.self, from: bytes)

@@ -85,6 +85,7 @@ extension RegistryClient {
             download.scopes = [Self.pullScope(source.repository)]
             download.followRedirects = true
             download.lease = lease
+            download.maxStreamedBody = descriptor.size
             download.bodyWriter = progress.observing { bytes in
                 try verifier.update(bytes)
                 try pipe.write(bytes)

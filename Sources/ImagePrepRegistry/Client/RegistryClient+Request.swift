@@ -16,6 +16,8 @@ struct RegistryRequest: Sendable {
     var followRedirects = false
     var bodyWriter: BodyWriter?
     var maxCollectedBody = 16 * 1024 * 1024
+    /// The size of the body `bodyWriter` takes (a blob's), which bounds the request's deadline.
+    var maxStreamedBody: Int64?
     /// Statuses outside 2xx returned to the caller instead of thrown (404 for a HEAD).
     var allowedStatuses: Set<Int> = []
     var lease: CurlTransport.Lease?
@@ -57,6 +59,7 @@ extension RegistryClient {
             http.body = request.body
             http.bodyWriter = request.bodyWriter
             http.maxCollectedBody = request.maxCollectedBody
+            http.maxStreamedBody = request.maxStreamedBody
             http.headers = request.headers
             http.headers.set("User-Agent", configuration.userAgent)
             // Credentials go to the registry's own origin only: an absolute `Location` or

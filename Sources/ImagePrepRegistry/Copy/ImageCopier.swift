@@ -55,6 +55,7 @@ public struct ImageCopier: Sendable {
                     return skipped(source, destination, tagged)
                 }
                 for entry in index.manifests {
+                    try Self.checkNamedBySHA256(entry, in: source)
                     let child = try await client.fetchManifest(source.withDigest(entry.digest))
                     guard child.mediaType.isImageManifest else {
                         throw RegistryError.unsupportedMediaType(
@@ -68,6 +69,7 @@ public struct ImageCopier: Sendable {
                     throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
                                                          available: index.manifests.compactMap(\.platform))
                 }
+                try Self.checkNamedBySHA256(entry, in: source)
                 if let present = try await taggedManifest(destination, in: target), present.digest == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
@@ -95,7 +97,8 @@ public struct ImageCopier: Sendable {
             for placement in try await copyBlobs(manifest.blobs, from: source, to: destination, progress: progress) {
                 report.add(placement)
             }
-            report.bytesNotCopied += Self.uniqueSize(manifest.blobs) - (report.bytesCopied - copiedBefore)
+            report.bytesNotCopied = report.bytesNotCopied.addingSaturated(
+                Self.uniqueSize(manifest.blobs).addingSaturated(-(report.bytesCopied - copiedBefore)))
             if !isTagged {
                 try await target.putManifest(raw.bytes, mediaType: raw.mediaType, to: destination.withDigest(raw.digest))
                 report.manifestsPushed += 1
@@ -110,10 +113,21 @@ public struct ImageCopier: Sendable {
         return report
     }
 
+    /// Refuses a manifest list entry named by another digest than sha256: registries and
+    /// image-serve store and name manifests by their sha256, so a list naming its image by
+    /// sha512 would point at a manifest that is not there.
+    static func checkNamedBySHA256(_ entry: Descriptor, in source: Reference) throws {
+        guard entry.digest.algorithm != "sha256" else { return }
+        throw RegistryError.invalidResponse(
+            RegistryClient.context(source, "copying"),
+            reason: "the manifest list names its image \(entry.digest) by a \(entry.digest.algorithm) digest; "
+                + "only manifests named by sha256 are copied")
+    }
+
     /// The bytes of the distinct blobs among `blobs`.
     static func uniqueSize(_ blobs: [Descriptor]) -> Int64 {
         var seen = Set<Digest>()
-        return blobs.reduce(0) { $0 + (seen.insert($1.digest).inserted ? $1.size : 0) }
+        return blobs.filter { seen.insert($0.digest).inserted }.totalSize
     }
 
     /// The manifest `reference` names at its destination (registry or image-serve), or nil.

@@ -31,7 +31,7 @@ final class CurlEasyHandle: @unchecked Sendable {
         let host = request.url.host ?? request.url.absoluteString
         curl_easy_reset(handle)
         errorBuffer[0] = 0
-        let context = CurlTransferContext(request: request, cancellation: cancellation)
+        let context = CurlTransferContext(request: request, timeouts: timeouts, cancellation: cancellation)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
 
@@ -46,6 +46,14 @@ final class CurlEasyHandle: @unchecked Sendable {
                 message: context.headersComplete
                     ? "the transfer stalled: no data for \(seconds) s (--stall-timeout)"
                     : "no answer within \(seconds) s (--stall-timeout)", host: host)
+        }
+        if let (deadline, bytes) = context.passedDeadline {
+            throw TransportError(
+                kind: .timeout, code: Int(code.rawValue),
+                message: "not done within the request's deadline of \(deadline.components.seconds) s (the connect and "
+                    + "--stall-timeout times, plus \(bytes) bytes and \(TransferTimeouts.overheadBytes) of overhead at \(timeouts.minimumRate) bytes/s, "
+                    + "the slowest average allowed)",
+                host: host)
         }
         if let failure = context.bodyFailure {
             throw TransportError(kind: .body(failure), code: Int(code.rawValue),

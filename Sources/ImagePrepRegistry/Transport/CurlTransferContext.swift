@@ -26,10 +26,41 @@ final class CurlTransferContext {
     /// Whether the final response's header block has ended.
     var headersComplete = false
     private var uploadOffset = 0
+    let timeouts: TransferTimeouts
+    private let started = ContinuousClock.now
+    /// The deadline that passed, with the bytes it was reckoned for, once it has.
+    private(set) var passedDeadline: (deadline: Duration, bytes: Int64)?
 
-    init(request: HTTPRequest, cancellation: CancellationFlag) {
+    init(request: HTTPRequest, timeouts: TransferTimeouts, cancellation: CancellationFlag) {
         self.request = request
+        self.timeouts = timeouts
         self.cancellation = cancellation
+    }
+
+    /// The most bytes the request may move: its upload's length and the largest answer it
+    /// takes (its cap, or the announced length when smaller). Nil when either is unbounded.
+    func boundedBytes(announcedDownload: Int64) -> Int64? {
+        let upload: Int64?
+        switch request.body {
+        case .empty: upload = 0
+        case .data(let data): upload = Int64(data.count)
+        case .stream(let length, _): upload = length
+        }
+        let cap: Int64? = request.method == .head ? 0
+            : request.bodyWriter == nil ? Int64(request.maxCollectedBody) : request.maxStreamedBody
+        let download = announcedDownload > 0 ? min(announcedDownload, cap ?? announcedDownload) : cap
+        guard let upload, let download else { return nil }
+        return upload.addingSaturated(download)
+    }
+
+    /// Returns false to make libcurl abort the transfer: cancelled, or past its deadline.
+    func progress(announcedDownload: Int64) -> Bool {
+        if cancellation.isCancelled { return false }
+        guard let bytes = boundedBytes(announcedDownload: announcedDownload) else { return true }
+        let deadline = timeouts.deadline(bytes: bytes)
+        guard ContinuousClock.now - started > deadline else { return true }
+        passedDeadline = (deadline, bytes)
+        return false
     }
 
     /// Returns false to make libcurl abort the transfer.
@@ -120,8 +151,8 @@ let curlReadCallback: imageprep_curl_data_callback = { buffer, size, count, user
     return context(userdata).produceBody(into: target) ?? imageprep_curl_readfunc_abort()
 }
 
-let curlProgressCallback: imageprep_curl_xferinfo_callback = { userdata, _, _, _, _ in
-    context(userdata).cancellation.isCancelled ? 1 : 0
+let curlProgressCallback: imageprep_curl_xferinfo_callback = { userdata, dltotal, _, _, _ in
+    context(userdata).progress(announcedDownload: Int64(dltotal)) ? 0 : 1
 }
 
 /// A collected response body went past the request's cap.

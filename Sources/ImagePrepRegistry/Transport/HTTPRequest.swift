@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 enum HTTPMethod: String, Sendable {
     case get = "GET"
@@ -48,6 +49,9 @@ struct HTTPRequest: Sendable {
     /// Where a 2xx body goes; nil collects it into `HTTPResponse.body` up to `maxCollectedBody`.
     var bodyWriter: BodyWriter?
     var maxCollectedBody = 16 * 1024 * 1024
+    /// The most bytes a 2xx body given to `bodyWriter` may have (a blob's size); nil: no
+    /// bound, and no deadline for the request.
+    var maxStreamedBody: Int64?
 
     init(method: HTTPMethod, url: URL) {
         self.method = method
@@ -62,9 +66,26 @@ public struct TransferTimeouts: Sendable, Equatable {
     public var stall: Duration
     /// The longest wait for a TCP (and TLS) connection.
     public var connect: Duration
+    /// The slowest average rate, in bytes per second, a whole request may have: with the
+    /// stall and connect timeouts it makes each request's deadline (see ``deadline(bytes:)``),
+    /// so a body trickled just fast enough never to stall still ends.
+    public var minimumRate: Int64
 
-    public init(stall: Duration = .seconds(30), connect: Duration = .seconds(30)) {
+    /// Bytes of headers and other overhead allowed for on top of a request's bodies (8 s at
+    /// the default rate: more than libcurl's stall check takes to notice a body that stops
+    /// after a first burst, so a stall is reported as one).
+    static let overheadBytes: Int64 = 256 * 1024
+
+    public init(stall: Duration = .seconds(30), connect: Duration = .seconds(30), minimumRate: Int64 = 32 * 1024) {
         self.stall = stall
         self.connect = connect
+        self.minimumRate = max(1, minimumRate)
+    }
+
+    /// The longest a request moving `bytes` (its bodies both ways, at most) may take: the
+    /// connect and stall timeouts, plus those bytes and the overhead at the minimum rate.
+    func deadline(bytes: Int64) -> Duration {
+        let total = bytes.addingSaturated(Self.overheadBytes)
+        return connect + stall + .seconds(total / minimumRate) + .milliseconds(total % minimumRate * 1000 / minimumRate)
     }
 }

@@ -1,4 +1,4 @@
-import http.client, http.server, json, os, re, socket, struct, sys, threading, urllib.parse
+import hashlib, http.client, http.server, json, os, re, socket, struct, sys, threading, urllib.parse
 
 port_file, upstream, host = sys.argv[1:4]
 lock = threading.Lock()
@@ -127,6 +127,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.record(307, "redirect")
             self.end_headers()
+            return True
+        if action == "respond":
+            # Hostile bytes no real registry serves: the rule's body (text) as the answer.
+            data = fault["body"].encode()
+            self.send_response(fault["status"])
+            self.send_header("Content-Type", fault.get("contentType") or "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(data).hexdigest())
+            self.record(fault["status"], "respond")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return True
+        if action == "pages":
+            # An endless tags list: each page `count` distinct tags of `bytes` characters,
+            # linking to a next page never seen before.
+            path = urllib.parse.urlsplit(self.path).path
+            page = int(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("page", ["0"])[0])
+            width = fault.get("bytes") or 16
+            tags = ["p%d-%d-" % (page, index) for index in range(fault["count"])]
+            tags = [tag + "x" * max(0, width - len(tag)) for tag in tags]
+            data = json.dumps({"name": path.split("/v2/", 1)[1].rsplit("/tags/", 1)[0], "tags": tags}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Link", '<%s?n=%d&page=%d>; rel="next"' % (path, fault["count"], page + 1))
+            self.record(200, "pages")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return True
+        if action == "trickle":
+            # The upstream answer whole, its body `bytes` bytes per second: never a stall,
+            # never done in reasonable time.
+            response, data = self.forward(body)
+            self.send_upstream_headers(response, len(data))
+            self.record(response.status, "trickle")
+            self.end_headers()
+            if self.command == "HEAD":
+                return True
+            interval = 1.0 / fault["bytes"]
+            try:
+                for offset in range(len(data)):
+                    self.wfile.write(data[offset:offset + 1])
+                    self.wfile.flush()
+                    threading.Event().wait(interval)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
             return True
         if action == "oversize":
             size = fault["bytes"]
