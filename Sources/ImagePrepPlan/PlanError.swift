@@ -6,6 +6,8 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(file: String, key: String, reason: String)
     case template(TemplateError)
     case invalidCatalog(file: String, reason: String)
+    /// A document that would expand past imageprep's bounds.
+    case tooLarge(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,7 +22,7 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(file): \(key): \(reason)"
         case .template(let error):
             return error.description
-        case .invalidCatalog(let file, let reason):
+        case .invalidCatalog(let file, let reason), .tooLarge(let file, let reason):
             return "\(file): \(reason)"
         }
     }

@@ -31,9 +31,13 @@ final class UpstreamComparisonTests: XCTestCase {
         return path
     }
 
-    private func upstreamParameters(_ python: URL, template: String, insecure: [String], files: [String]) throws -> [String: String] {
+    private func upstreamParameters(
+        _ python: URL, template: String, insecure: [String], files: [String], roles: String? = nil
+    ) throws -> [String: String] {
         let result = try CLI.runProcess(
-            python, [CLI.fixture("upstream_prepare.py"), template, insecure.joined(separator: ",")] + files)
+            python,
+            [CLI.fixture("upstream_prepare.py")] + (roles.map { ["--roles", $0] } ?? []) + [template, insecure.joined(separator: ",")]
+                + files)
         XCTAssertEqual(result.status, 0, result.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         return object.mapValues { value in
@@ -57,8 +61,11 @@ final class UpstreamComparisonTests: XCTestCase {
         return parameters
     }
 
-    private func assertSame(_ upstream: [String: String], _ imageprep: [String: String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertGreaterThan(upstream.count, 10, file: file, line: line)
+    private func assertSame(
+        _ upstream: [String: String], _ imageprep: [String: String], atLeast: Int = 10, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
+        XCTAssertGreaterThanOrEqual(upstream.count, atLeast, file: file, line: line)
         for key in Set(upstream.keys).union(imageprep.keys).sorted() where upstream[key] != imageprep[key] {
             XCTFail("\(key): tripleo-common \(upstream[key] ?? "(none)"), imageprep \(imageprep[key] ?? "(none)")", file: file, line: line)
         }
@@ -127,6 +134,91 @@ final class UpstreamComparisonTests: XCTestCase {
         let upstream = try upstreamParameters(python, template: "-", insecure: ["192.168.24.1:8787"], files: [env])
         let imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
         assertSame(upstream, imageprep)
+    }
+
+    // MARK: Reading YAML as PyYAML does (issue 21)
+
+    /// Merge keys, single and list form, explicit keys winning, in the
+    /// entries of an env file and in a roles file: a role that inherits its
+    /// ServicesDefault through `<<` keeps its services. (The list form's
+    /// sources share no key here: the venv's PyYAML 6.0.4 lets the last
+    /// listed win for keys longer than one character, against the YAML merge
+    /// spec and PyYAML 5.4, which undercloud hosts run; imageprep follows the
+    /// spec, see ConfigDocumentTests.)
+    func testMergeKeysInEnvironmentAndRolesFilesAreReadAsTripleoCommonReadsThem() throws {
+        let python = try UpstreamVenv.python()
+        let env = try write("merge.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - &base
+                push_destination: 192.168.24.1:8787
+                excludes: [nova-compute]
+                set: &wallaby
+                  namespace: quay.io/tripleowallaby
+                  name_prefix: openstack-
+                  tag: "17.1"
+              - <<: *base
+                excludes: []
+                includes: [nova-compute]
+                set:
+                  <<: [{name_suffix: hotfix}, *wallaby]
+              - <<: *base
+                includes: [keystone]
+                set:
+                  <<: *wallaby
+                  tag: explicit-wins
+            """)
+        let roles = try write("roles.yaml", """
+            - name: Controller
+              CountDefault: 1
+              ServicesDefault:
+              - OS::TripleO::Services::Keystone
+              - OS::TripleO::Services::GlanceApi
+              - OS::TripleO::Services::NovaApi
+              - OS::TripleO::Services::NovaConductor
+              - OS::TripleO::Services::NovaScheduler
+              - OS::TripleO::Services::HeatApi
+            - &compute
+              name: Compute
+              CountDefault: 0
+              ServicesDefault: [OS::TripleO::Services::NovaCompute, OS::TripleO::Services::NovaLibvirt]
+            - <<: *compute
+              name: ComputeHCI
+              CountDefault: 2
+            """)
+        let template = upstreamTemplate(python)
+        let upstream = try upstreamParameters(python, template: template, insecure: ["192.168.24.1:8787"], files: [env], roles: roles)
+        let imageprep = try imageprepParameters(["-e", env, "--roles-file", roles, "--template-file", template])
+        XCTAssertEqual(upstream["ContainerNovaComputeImage"], "192.168.24.1:8787/tripleowallaby/openstack-nova-compute-hotfix:17.1")
+        XCTAssertEqual(upstream["ContainerKeystoneImage"], "192.168.24.1:8787/tripleowallaby/openstack-keystone:explicit-wins")
+        assertSame(upstream, imageprep)
+    }
+
+    /// A template whose output inherits an image's fields through `<<`.
+    func testMergeKeysInATemplatesOutputAreReadAsTripleoCommonReadsThem() throws {
+        let python = try UpstreamVenv.python()
+        let template = try write("merge_containers.yaml.j2", """
+            container_images_template:
+            - &nova
+              imagename: "{{namespace}}/{{name_prefix}}nova-api{{name_suffix}}:{{tag}}"
+              image_source: tripleo
+              params: [ContainerNovaApiImage, ContainerNovaConfigImage]
+              services: [OS::TripleO::Services::NovaApi]
+            - <<: *nova
+              imagename: "{{namespace}}/{{name_prefix}}nova-conductor{{name_suffix}}:{{tag}}"
+              params: [ContainerNovaConductorImage]
+            - <<: [{params: [ContainerNovaSchedulerImage]}, {image_source: tripleo, services: [OS::TripleO::Services::NovaScheduler]}]
+              imagename: "{{namespace}}/{{name_prefix}}nova-scheduler{{name_suffix}}:{{tag}}"
+            """)
+        let env = try write("cip.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - set: {namespace: quay.io/tripleowallaby, name_prefix: openstack-, tag: "17.1"}
+            """)
+        let upstream = try upstreamParameters(python, template: template, insecure: [], files: [env])
+        let imageprep = try imageprepParameters(["-e", env, "--template-file", template])
+        XCTAssertEqual(upstream["ContainerNovaSchedulerImage"], "quay.io/tripleowallaby/openstack-nova-scheduler:17.1")
+        assertSame(upstream, imageprep, atLeast: 4)
     }
 }
 
