@@ -138,6 +138,20 @@ final class UpstreamComparisonTests: XCTestCase {
 
     // MARK: Reading YAML as PyYAML does (issue 21)
 
+    /// `if not cip`: an empty list (or mapping, string, false, 0) prepares the
+    /// default entry, as an absent one does.
+    func testAnEmptyContainerImagePrepareMeansTheDefaultEntry() throws {
+        let python = try UpstreamVenv.python()
+        for (index, empty) in ["[]", "{}", "''", "false", "0"].enumerated() {
+            let env = try write("empty\(index).yaml", "parameter_defaults:\n  ContainerImagePrepare: \(empty)\n")
+            let upstream = try upstreamParameters(python, template: "-", insecure: [], files: [env])
+            let imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
+            XCTAssertEqual(
+                upstream["ContainerKeystoneImage"], "quay.io/tripleomastercentos9/openstack-keystone:current-tripleo", empty)
+            assertSame(upstream, imageprep)
+        }
+    }
+
     /// Merge keys, single and list form, explicit keys winning, in the
     /// entries of an env file and in a roles file: a role that inherits its
     /// ServicesDefault through `<<` keeps its services. (The list form's

@@ -29,6 +29,19 @@ public indirect enum ConfigValue: Sendable, Equatable {
         }
     }
 
+    /// Python's truth of the value PyYAML makes of this one: false for null,
+    /// `false`, zero, the empty string, list and mapping.
+    public var isPythonTrue: Bool {
+        switch self {
+        case .null: false
+        case .bool(let b): b
+        case .number(let n): !["0", "0.0", "-0.0"].contains(YAML11Number(n)?.pythonText ?? n)
+        case .string(let s): !s.isEmpty
+        case .list(let items): !items.isEmpty
+        case .map(let entries): !entries.isEmpty
+        }
+    }
+
     /// The text of a scalar: strings and numbers as written, booleans as
     /// `true`/`false`; nil for null, lists and mappings.
     public var scalarText: String? {

@@ -58,7 +58,8 @@ public struct Planner: Sendable {
     private func planWithCatalog() throws(PlanError) -> PreparePlan {
         let registry = try RegistrySettings(environment: environment)
         let entries: [PrepareEntry]
-        if let value = environment.parameter("ContainerImagePrepare"), value != .null {
+        // Upstream's `if not cip`: null, [], {}, '', false and 0 all mean the default entry.
+        if let value = environment.parameter("ContainerImagePrepare"), value.isPythonTrue {
             entries = try PrepareEntry.parseAll(value, file: environment.file(of: "ContainerImagePrepare"))
         } else {
             entries = [try PrepareEntry.parse(DefaultPrepare.entry(for: catalog, localPushDestination: false), index: 0, file: "default")]
