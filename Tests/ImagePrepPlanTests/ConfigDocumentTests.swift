@@ -1,3 +1,4 @@
+import Foundation
 import ImagePrepPlan
 import XCTest
 
@@ -77,7 +78,63 @@ final class ConfigDocumentTests: XCTestCase {
     func testAListAsAMappingKeyIsAnError() throws {
         // PyYAML: "found unhashable key"; imageprep used to take it as the key "".
         XCTAssertThrowsError(try parse("? [a, b]\n: value\n")) { error in
-            XCTAssertEqual("\(error)", "env.yaml:1:3: malformed YAML: a mapping key must be a string, found a list")
+            XCTAssertEqual("\(error)", "env.yaml:1:3: malformed YAML: a mapping key must be a string, not a list or mapping")
         }
+    }
+
+    // MARK: Aliases (issue 23, 14)
+
+    /// Nine levels of ten aliases: a 500-byte file that is a billion values expanded.
+    static func aliasBomb(levels: Int = 9) -> String {
+        var lines = ["parameter_defaults:", "  L0: &a0 [\(Array(repeating: "x", count: 10).joined(separator: ","))]"]
+        for level in 1..<levels {
+            lines.append("  L\(level): &a\(level) [\(Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ","))]")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func testAnAliasBombFailsNamingTheFileBeforeAnythingIsExpanded() throws {
+        let text = Self.aliasBomb()
+        XCTAssertLessThan(text.utf8.count, 600)
+        let started = Date()
+        XCTAssertThrowsError(try parse(text, file: "bomb.yaml")) { error in
+            XCTAssertEqual(
+                "\(error)",
+                "bomb.yaml: YAML aliases expand this document past \(200_000 + text.utf8.count) values (an alias bomb?); nothing was read")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testLongScalarsRepeatedByAliasesAreBoundedByTheirBytes() throws {
+        let long = String(repeating: "y", count: 1 << 20)
+        let text = "a: &a \(long)\nb: [\(Array(repeating: "*a", count: 20).joined(separator: ", "))]\n"
+        XCTAssertThrowsError(try parse(text, file: "long.yaml")) { error in
+            XCTAssertEqual(
+                "\(error)",
+                "long.yaml: YAML aliases expand this document past \((16 << 20) + text.utf8.count) bytes of text (an alias bomb?); nothing was read")
+        }
+    }
+
+    func testAnAliasOfAListAsAMappingKeyIsRefusedBeforeItIsHashed() throws {
+        // Yams hashes every key while composing: a bomb as a key would never return.
+        let text = Self.aliasBomb(levels: 4) + "  K:\n    ? *a3\n    : 1\n"
+        XCTAssertThrowsError(try parse(text, file: "key.yaml")) { error in
+            XCTAssertEqual("\(error)", "key.yaml:7:7: malformed YAML: a mapping key must be a string, not a list or mapping")
+        }
+    }
+
+    func testAliasesWithinTheBoundAreExpanded() throws {
+        // 10,000 values from a few hundred bytes, and a scalar alias as a key.
+        let text = Self.aliasBomb(levels: 4) + "  name: &n keystone\n  K: {*n : 1}\n"
+        let document = try parse(text)
+        guard case .list(let top)? = document["parameter_defaults"]?["L3"] else { return XCTFail("\(document)") }
+        XCTAssertEqual(top.count, 10)
+        func leaves(_ value: ConfigValue) -> Int {
+            if case .list(let items) = value { return items.map(leaves).reduce(0, +) }
+            return value == .string("x") ? 1 : 0
+        }
+        XCTAssertEqual(leaves(.list(top)), 10_000)
+        XCTAssertTrue(top[9] == document["parameter_defaults"]?["L2"], "the alias is the anchored list")
+        XCTAssertEqual(document["parameter_defaults"]?["K"], .map([ConfigEntry("keystone", .number("1"))]))
     }
 }

@@ -6,9 +6,9 @@ import Yams
 public enum ConfigDocument {
     public static func parse(_ text: String, file: String) throws(PlanError) -> ConfigValue {
         do {
+            try AliasExpansionCheck.check(text, file: file)
             guard let node = try Yams.compose(yaml: text) else { return .null }
-            var reader = ConfigReader(file: file, textBytes: text.utf8.count)
-            return try reader.value(node)
+            return try ConfigReader(file: file).value(node)
         } catch let error as PlanError {
             throw error
         } catch let error as YamlError {

@@ -3,36 +3,17 @@ import Yams
 /// Turns a composed YAML document into a `ConfigValue` as PyYAML's
 /// `safe_load` (what heatclient and tripleo-common read with) would:
 /// scalars by YAML 1.1 rules, merge keys (`<<: *anchor`, `<<: [*a, *b]`)
-/// resolved with explicit keys winning, each key once. Aliases
-/// are expanded into the value, within a bound, so an alias bomb fails
-/// naming the file instead of filling memory.
+/// resolved with explicit keys winning, each key once. Aliases are expanded
+/// into the value (`AliasExpansionCheck` has bounded that before).
 struct ConfigReader {
     let file: String
-    /// Values (scalars, lists, mappings) the expanded document may hold.
-    let maxValues: Int
-    /// Bytes of scalar text the expanded document may hold.
-    let maxScalarBytes: Int
-    private(set) var values = 0
-    private(set) var scalarBytes = 0
 
-    /// Beyond what the text itself can hold, at most this many values and
-    /// scalar bytes may come from aliases.
-    static let aliasValues = 200_000
-    static let aliasScalarBytes = 16 << 20
+    /// PyYAML's "found unhashable key", said for an operator.
+    static let collectionKeyProblem = "a mapping key must be a string, not a list or mapping"
 
-    init(file: String, textBytes: Int) {
-        self.file = file
-        self.maxValues = Self.aliasValues + textBytes
-        self.maxScalarBytes = Self.aliasScalarBytes + textBytes
-    }
-
-    mutating func value(_ node: Node) throws(PlanError) -> ConfigValue {
-        values += 1
-        guard values <= maxValues else { throw tooLarge("\(maxValues) values") }
+    func value(_ node: Node) throws(PlanError) -> ConfigValue {
         switch node {
         case .scalar(let scalar):
-            scalarBytes += scalar.string.utf8.count
-            guard scalarBytes <= maxScalarBytes else { throw tooLarge("\(maxScalarBytes) bytes of text") }
             return Self.scalar(scalar, tag: node.tag)
         case .sequence(let sequence):
             var items: [ConfigValue] = []
@@ -50,7 +31,7 @@ struct ConfigReader {
     /// A mapping's entries: those merged in first (for `<<: [*a, *b]`, a's
     /// over b's), then its own, each key once, at its first place with its
     /// last value — PyYAML's `flatten_mapping` and a Python dict.
-    private mutating func entries(_ mapping: Node.Mapping) throws(PlanError) -> [ConfigEntry] {
+    private func entries(_ mapping: Node.Mapping) throws(PlanError) -> [ConfigEntry] {
         var merged: [ConfigEntry] = []
         var own: [ConfigEntry] = []
         for (key, value) in mapping {
@@ -61,7 +42,7 @@ struct ConfigReader {
             guard case .scalar(let keyScalar) = key else {
                 throw PlanError.invalidYAML(
                     file: file, line: key.mark.map { $0.line }, column: key.mark.map { $0.column },
-                    problem: "a mapping key must be a string, found \(key.sequence != nil ? "a list" : "a mapping")")
+                    problem: Self.collectionKeyProblem)
             }
             var entry = ConfigEntry(keyScalar.string, try self.value(value))
             if case .bool = entry.value, case .scalar(let scalar) = value, !Self.canonicalBooleans.contains(scalar.string) {
@@ -82,7 +63,7 @@ struct ConfigReader {
         return result
     }
 
-    private mutating func mergedEntries(_ node: Node, at mark: Mark?) throws(PlanError) -> [ConfigEntry] {
+    private func mergedEntries(_ node: Node, at mark: Mark?) throws(PlanError) -> [ConfigEntry] {
         switch node {
         case .mapping(let mapping):
             return try entries(mapping)
@@ -106,12 +87,6 @@ struct ConfigReader {
         return .invalidYAML(
             file: file, line: mark.map { $0.line }, column: mark.map { $0.column },
             problem: "<<: expected \(expected), found \(found)")
-    }
-
-    private func tooLarge(_ limit: String) -> PlanError {
-        .tooLarge(
-            file: file,
-            reason: "YAML aliases expand this document past \(limit) (an alias bomb?); nothing was read")
     }
 
     /// The spellings of a boolean that mean one in YAML 1.2 too; any other
