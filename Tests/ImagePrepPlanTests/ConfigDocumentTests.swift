@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepPlan
+import ImagePrepTestSupport
 import XCTest
 
 /// YAML read as PyYAML's safe_load reads it (heatclient, tripleoclient and
@@ -136,5 +137,50 @@ final class ConfigDocumentTests: XCTestCase {
         XCTAssertEqual(leaves(.list(top)), 10_000)
         XCTAssertTrue(top[9] == document["parameter_defaults"]?["L2"], "the alias is the anchored list")
         XCTAssertEqual(document["parameter_defaults"]?["K"], .map([ConfigEntry("keystone", .number("1"))]))
+    }
+
+    // MARK: YAML 1.1 scalars (issue 21, 4)
+
+    /// Each plain scalar as a `set` value renders as Python prints what PyYAML
+    /// (the venv's heatclient loader) makes of it.
+    func testPlainScalarsRenderAsPythonPrintsWhatPyYAMLReads() throws {
+        let python = try UpstreamVenv.python()
+        let scalars = [
+            "16.10", "16.1", "17.0", "1.", ".5", "+1.50", "-0.0", "1_000.5", "1.0e+3", "1.5e-7", "12345678901234567.0",
+            "1e3", "1.0e3", "0.0001", "0.00001", "123456789.123456789", ".inf", "-.Inf", ".NaN",
+            "017", "0o17", "09", "0", "-0", "+12", "1_000", "0x1F", "0b101", "-0x10", "99999999999999999999999",
+            "1:30", "190:20:30", "-1:30", "1:30.5", "1:60", "01:30",
+            "yes", "No", "ON", "off", "y", "true", "False", "~", "null", "2023-01-01", "16.10.1", "v16.10", "1_0:5",
+        ]
+        let program = """
+            import sys
+            from heatclient.common import template_format
+            import yaml
+            for s in sys.argv[1:]:
+                v = yaml.load('v: ' + s, Loader=template_format.yaml_loader)['v']
+                print(str(v))
+            """
+        let result = try CLI.runProcess(python, ["-c", program] + scalars)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let expected = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (index, scalar) in scalars.enumerated() {
+            let value = try parse("v: \(scalar)")["v"]
+            let rendered: String
+            switch value {
+            case .number(let n)?: rendered = YAML11Number(n)?.pythonText ?? "(no number: \(n))"
+            case .bool(let b)?: rendered = b ? "True" : "False"
+            case .null?: rendered = "None"
+            case .string(let s)?: rendered = s
+            default: rendered = "\(String(describing: value))"
+            }
+            XCTAssertEqual(rendered, expected[index], "v: \(scalar)")
+        }
+    }
+
+    func testYesNoOnOffKeepHowTheyWereWrittenForAWarning() throws {
+        let document = try parse("set: {a: yes, b: true, c: Off, d: 'yes'}")
+        guard case .map(let entries)? = document["set"] else { return XCTFail("\(document)") }
+        XCTAssertEqual(entries.map(\.written), ["yes", nil, "Off", nil])
+        XCTAssertEqual(entries.map(\.value), [.bool(true), .bool(true), .bool(false), .string("yes")])
     }
 }

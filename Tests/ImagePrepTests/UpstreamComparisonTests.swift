@@ -208,6 +208,60 @@ final class UpstreamComparisonTests: XCTestCase {
         assertSame(upstream, imageprep)
     }
 
+    /// Unquoted numbers and yes/no/on/off in `set` are read as PyYAML reads
+    /// them (`tag: 16.10` deploys `:16.1` in both tools), each with a warning
+    /// naming the file, the key, what was written and what it means.
+    func testUnquotedNumbersAndBooleansInSetDeployWhatTripleoCommonDeploysWithAWarning() throws {
+        let python = try UpstreamVenv.python()
+        let env = try write("numbers.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - set: {namespace: quay.io/tripleowallaby, name_prefix: openstack-, tag: 16.10}
+                excludes: [glance, nova-api, ceph, grafana, haproxy, keepalived]
+              - set: {namespace: quay.io/tripleowallaby, name_prefix: openstack-, name_suffix: off, tag: 017}
+                includes: [glance-api]
+              - set: {namespace: quay.io/tripleowallaby, name_prefix: openstack-, tag: "1:30", rhel_containers: no}
+                includes: [nova-api]
+              - set: {namespace: quay.io/tripleowallaby, tag: 1:30, ceph_tag: 0x1F, ceph_grafana_tag: 6.10}
+                includes: [ceph, grafana]
+            """)
+        let template = upstreamTemplate(python)
+        let upstream = try upstreamParameters(python, template: template, insecure: [], files: [env])
+        let out = directory.appendingPathComponent("imageprep-env.yaml").path
+        let result = try CLI.run(["prepare", "-e", env, "--template-file", template, "--dry-run", "--output-env-file", out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(upstream["ContainerKeystoneImage"], "quay.io/tripleowallaby/openstack-keystone:16.1")
+        XCTAssertEqual(upstream["ContainerGlanceApiImage"], "quay.io/tripleowallaby/openstack-glance-apiFalse:15")
+        XCTAssertEqual(upstream["ContainerNovaApiImage"], "quay.io/tripleowallaby/openstack-nova-api:1:30")
+        XCTAssertEqual(upstream["GrafanaContainerImage"], "quay.io/ceph/ceph-grafana:6.1")
+        assertSame(upstream, try imageprepParameters(["-e", env, "--template-file", template]))
+        let quote = "as tripleo-common reads YAML 1.1; quote it"
+        XCTAssertEqual(result.stderr, """
+            Warning: \(env): ContainerImagePrepare[0].set.tag: 16.10 is read as the number 16.1, \(quote) ("16.10") if 16.10 is meant
+            Warning: \(env): ContainerImagePrepare[1].set.name_suffix: off is read as the boolean false (rendered False), \(quote) ("off") if off is meant
+            Warning: \(env): ContainerImagePrepare[1].set.tag: 017 is read as the octal number 15, \(quote) ("017") if 017 is meant
+            Warning: \(env): ContainerImagePrepare[3].set.tag: 1:30 is read as the base-60 number 90, \(quote) ("1:30") if 1:30 is meant
+            Warning: \(env): ContainerImagePrepare[3].set.ceph_tag: 0x1F is read as the hexadecimal number 31, \(quote) ("0x1F") if 0x1F is meant
+            Warning: \(env): ContainerImagePrepare[3].set.ceph_grafana_tag: 6.10 is read as the number 6.1, \(quote) ("6.10") if 6.10 is meant
+
+            """)
+    }
+
+    /// tripleo-common fails on a number or `true` as name_prefix or
+    /// name_suffix (it calls endswith on it): an error naming the key, not an image name.
+    func testANumberAsNamePrefixIsAnErrorAsUpstreamCannotUseIt() throws {
+        let env = try write("prefix.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - set: {name_prefix: 17}
+            """)
+        let result = try CLI.run(["prepare", "-e", env, "--dry-run"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(
+            result.stderr,
+            "Error: \(env): ContainerImagePrepare[0].set.name_prefix: expected a string (quote it: \"17\"), found the number 17\n")
+    }
+
     /// A template whose output inherits an image's fields through `<<`.
     func testMergeKeysInATemplatesOutputAreReadAsTripleoCommonReadsThem() throws {
         let python = try UpstreamVenv.python()

@@ -82,6 +82,7 @@ public struct Planner: Sendable {
                 warnings.append(
                     "\(file): ContainerImagePrepare[\(entry.index)].pull_source is deprecated: images are pulled from \(pullSource)/<image name>; put the registry in 'set' (namespace) instead")
             }
+            warnings += entry.yaml11Surprises(file: file)
             let context = templateContext(for: entry, neutronDriver: neutronDriver)
             let rendered = try template?.entries(context) ?? catalog.entries(context)
             let pushDestination = entry.pushDestination.map { destination -> String in
@@ -126,13 +127,18 @@ public struct Planner: Sendable {
     public func templateContext(for entry: PrepareEntry, neutronDriver: String) -> TemplateContext {
         var context = catalog.defaults
         for value in entry.set { context[value.key] = TemplateValue(value.value) }
+        // Upstream hyphenates strings only; a number that is zero (the only one
+        // upstream accepts here, see PrepareEntry) renders as it is.
+        let numeric = Set(entry.set.filter { if case .number = $0.value { true } else { false } }.map(\.key))
         switch context["name_prefix"] {
-        case .string(let prefix) where !prefix.isEmpty && !prefix.hasSuffix("-"): context["name_prefix"] = .string(prefix + "-")
+        case .string(let prefix) where !prefix.isEmpty && !prefix.hasSuffix("-") && !numeric.contains("name_prefix"):
+            context["name_prefix"] = .string(prefix + "-")
         case .null, nil: context["name_prefix"] = .string("")
         default: break
         }
         switch context["name_suffix"] {
-        case .string(let suffix) where !suffix.isEmpty && !suffix.hasPrefix("-"): context["name_suffix"] = .string("-" + suffix)
+        case .string(let suffix) where !suffix.isEmpty && !suffix.hasPrefix("-") && !numeric.contains("name_suffix"):
+            context["name_suffix"] = .string("-" + suffix)
         case .null, nil: context["name_suffix"] = .string("")
         default: break
         }
