@@ -262,6 +262,28 @@ final class UpstreamComparisonTests: XCTestCase {
             "Error: \(env): ContainerImagePrepare[0].set.name_prefix: expected a string (quote it: \"17\"), found the number 17\n")
     }
 
+    /// The era of a template comes from the template alone: an entry that
+    /// sets the final era's own keys (ceph_images, pushgateway_*) but leaves
+    /// namespace, name_prefix and tag to the defaults gets the final era's
+    /// defaults, not stein's docker.io/tripleomaster and centos-binary-.
+    func testTheTemplatesEraComesFromTheTemplateNotFromAnEntrysSet() throws {
+        let python = try UpstreamVenv.python()
+        let env = try write("era.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - set:
+                  ceph_images: false
+                  pushgateway_namespace: registry.example/prometheus
+                  pushgateway_image: pushgateway
+                  pushgateway_tag: v1.4.2
+            """)
+        let template = upstreamTemplate(python)
+        let upstream = try upstreamParameters(python, template: template, insecure: [], files: [env])
+        let imageprep = try imageprepParameters(["-e", env, "--template-file", template])
+        XCTAssertEqual(upstream["ContainerKeystoneImage"], "quay.io/tripleomastercentos9/openstack-keystone:current-tripleo")
+        assertSame(upstream, imageprep)
+    }
+
     /// A template whose output inherits an image's fields through `<<`.
     func testMergeKeysInATemplatesOutputAreReadAsTripleoCommonReadsThem() throws {
         let python = try UpstreamVenv.python()

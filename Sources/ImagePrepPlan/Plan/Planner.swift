@@ -37,16 +37,29 @@ public struct Planner: Sendable {
     }
 
     public func plan() throws(PlanError) -> PreparePlan {
-        guard template != nil, !catalogChosen else { return try plan(with: catalog) }
-        var firstError: PlanError?
-        for candidate in [catalog] + Catalog.all.filter({ $0.name != catalog.name }) {
-            do {
-                return try plan(with: candidate)
-            } catch .template(let error) where error.undefinedVariable != nil {
-                firstError = firstError ?? .template(error)
+        guard let template, !catalogChosen else { return try plan(with: catalog) }
+        return try plan(with: era(of: template))
+    }
+
+    /// The catalog whose defaults a template renders with: the first (the
+    /// chosen catalog, then the others) whose defaults leave none of the
+    /// template's variables undefined that another catalog's defaults define.
+    /// From the template alone: what an entry's `set` gives never changes it.
+    /// A variable no catalog defines (only a `set` can give it) counts for none.
+    func era(of template: CatalogTemplate) -> Catalog {
+        let candidates = [catalog] + Catalog.all.filter { $0.name != catalog.name }
+        for candidate in candidates {
+            var planner = self
+            planner.catalog = candidate
+            var context = planner.templateContext(for: PrepareEntry(index: 0), neutronDriver: "ovn")
+            // Each round names one more variable; a template has far fewer than this.
+            for _ in 0..<1000 {
+                guard let missing = template.undefinedVariable(context) else { return candidate }
+                if candidates.contains(where: { $0.defaults[missing] != nil }) { break }
+                context[missing] = .string("")
             }
         }
-        throw firstError!
+        return catalog
     }
 
     private func plan(with catalog: Catalog) throws(PlanError) -> PreparePlan {
