@@ -284,6 +284,25 @@ final class UpstreamComparisonTests: XCTestCase {
         assertSame(upstream, imageprep)
     }
 
+    /// `includes`/`excludes` in Python's syntax (upstream's `re.search`):
+    /// named groups, inline flags, `\Z`, lookbehind, comments.
+    func testPythonRegularExpressionsFilterAsTripleoCommonFilters() throws {
+        let python = try UpstreamVenv.python()
+        let env = try write("regex.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                includes: ['(?P<svc>nova|glance)-(?P<role>api|compute)(?#the API and compute images):', '(?i)KEYSTONE', 'ironic:current-tripleo\\Z']
+              - push_destination: 192.168.24.1:8787
+                excludes: ['(?<!openstack-)nova', '(?<=openstack-)(?!neutron|nova|ceph).', '{', '[[]']
+            """)
+        let template = upstreamTemplate(python)
+        let upstream = try upstreamParameters(python, template: template, insecure: ["192.168.24.1:8787"], files: [env])
+        let imageprep = try imageprepParameters(["-e", env, "--template-file", template])
+        XCTAssertEqual(upstream["ContainerKeystoneImage"], "192.168.24.1:8787/tripleomastercentos9/openstack-keystone:current-tripleo")
+        assertSame(upstream, imageprep)
+    }
+
     /// A template whose output inherits an image's fields through `<<`.
     func testMergeKeysInATemplatesOutputAreReadAsTripleoCommonReadsThem() throws {
         let python = try UpstreamVenv.python()

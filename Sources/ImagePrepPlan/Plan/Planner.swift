@@ -173,7 +173,7 @@ public struct Planner: Sendable {
 
     /// Upstream's filter: services first, then any include match keeps an
     /// image (excludes ignored), no include match drops it; otherwise any
-    /// exclude match drops it. Patterns are regular-expression searches.
+    /// exclude match drops it. Patterns are Python regular-expression searches.
     static func keeps(_ image: CatalogEntry, entry: PrepareEntry, enabledServices: Set<String>?) -> Bool {
         if let enabledServices, enabledServices.isDisjoint(with: image.services) { return false }
         if !entry.includes.isEmpty {
@@ -184,8 +184,7 @@ public struct Planner: Sendable {
 
     static func search(_ pattern: String, in text: String) -> Bool {
         // Patterns were checked when the entry was parsed.
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        (try? PythonRegex(pattern))?.search(text) ?? false
     }
 
     /// A locally built image (`containers-storage:`) is copied to a push destination as it is,

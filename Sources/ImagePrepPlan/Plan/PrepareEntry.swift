@@ -214,8 +214,17 @@ public struct PrepareEntry: Sendable, Equatable {
 
     private static func patterns(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [String] {
         let result = try strings(value, file: file, key: key)
-        for (index, pattern) in result.enumerated() where (try? NSRegularExpression(pattern: pattern)) == nil {
-            throw PlanError.invalidRegex(file: file, key: "\(key)[\(index)]", pattern: pattern)
+        for (index, pattern) in result.enumerated() {
+            do {
+                _ = try PythonRegex(pattern)
+            } catch {
+                switch error {
+                case .invalid(let reason):
+                    throw PlanError.invalidRegex(file: file, key: "\(key)[\(index)]", pattern: pattern, reason: reason)
+                case .unsupported(let reason):
+                    throw PlanError.unsupported(file: file, key: "\(key)[\(index)]", reason: "'\(pattern)': \(reason)")
+                }
+            }
         }
         return result
     }
