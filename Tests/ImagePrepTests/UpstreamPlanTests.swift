@@ -70,6 +70,20 @@ final class UpstreamPlanTests: XCTestCase {
         XCTAssertEqual(watched.output.stdout, "")
     }
 
+    func testATagFromLabelThatStrFormatRejectsIsAnErrorBeforeAnyLookUp() throws {
+        // Upstream formats tag_from_label with str.format: '{version:+}' raises there.
+        let env = try write("fmt.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - tag_from_label: "{version:+}-{release}"
+            """)
+        let result = try CLI.run(["prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertEqual(
+            result.stderr,
+            "Error: \(env): ContainerImagePrepare[0].tag_from_label: invalid tag_from_label '{version:+}-{release}': str.format: Sign not allowed in string format specifier\n")
+    }
+
     func testLaterFilesMergeMappingByMappingAndReplaceLists() async throws {
         let first = try write("one.yaml", """
             parameter_defaults:
