@@ -303,6 +303,29 @@ final class UpstreamComparisonTests: XCTestCase {
         assertSame(upstream, imageprep)
     }
 
+    /// DockerInsecureRegistryAddress lists the insecure registries of the
+    /// parameters written: a destination whose images a later entry
+    /// re-points is not listed; a marked registry a parameter names is.
+    func testDockerInsecureRegistryAddressListsTheWrittenParametersInsecureRegistries() throws {
+        let python = try UpstreamVenv.python()
+        let env = try write("insecure.yaml", """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [192.168.24.5:5000]
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.1:8787
+                includes: [nova]
+              - push_destination: 192.168.24.2:8787
+                excludes: [glance]
+              - set: {namespace: 192.168.24.5:5000/tripleowallaby}
+                includes: [glance]
+            """)
+        let insecure = ["192.168.24.1:8787", "192.168.24.2:8787", "192.168.24.5:5000"]
+        let upstream = try upstreamParameters(python, template: "-", insecure: insecure, files: [env])
+        let imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
+        XCTAssertEqual(upstream["DockerInsecureRegistryAddress"], "192.168.24.2:8787,192.168.24.5:5000")
+        assertSame(upstream, imageprep)
+    }
+
     /// A template whose output inherits an image's fields through `<<`.
     func testMergeKeysInATemplatesOutputAreReadAsTripleoCommonReadsThem() throws {
         let python = try UpstreamVenv.python()
