@@ -1,8 +1,9 @@
 """Plans heat environment files with tripleo-common's own code, as a dry run,
 and prints the image parameters as JSON (sorted), for UpstreamComparisonTests.
 
-Usage: upstream_prepare.py TEMPLATE INSECURE_HOSTS ENV_FILE...
+Usage: upstream_prepare.py [--roles ROLES_FILE] TEMPLATE INSECURE_HOSTS ENV_FILE...
 
+ROLES_FILE is read with yaml.safe_load, as tripleoclient reads --roles-file.
 TEMPLATE is the catalog template ('-' for tripleo-common's own
 tripleo_containers.yaml.j2); INSECURE_HOSTS is a comma-separated list.
 Environment files merge as heatclient merges them (deep_update).
@@ -16,13 +17,20 @@ import json
 import os
 import sys
 
+import yaml
 from heatclient.common import template_utils
 from tripleo_common.image import image_uploader
 from tripleo_common.image import kolla_builder
 
 
 def main():
-    template, insecure, env_files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    roles_data = None
+    if args[:1] == ['--roles']:
+        with open(args[1]) as f:
+            roles_data = yaml.safe_load(f)
+        args = args[2:]
+    template, insecure, env_files = args[0], args[1], args[2:]
     insecure_hosts = set(h for h in insecure.split(',') if h)
 
     def is_insecure_registry(cls, registry_host):
@@ -44,7 +52,7 @@ def main():
     _, environment = template_utils.process_multiple_environments_and_files(
         env_files)
     params = kolla_builder.container_images_prepare_multi(
-        environment, None, dry_run=True)
+        environment, roles_data, dry_run=True)
     print(json.dumps(params, sort_keys=True, indent=1))
 
 

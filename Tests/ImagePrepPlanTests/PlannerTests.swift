@@ -306,7 +306,7 @@ final class PlannerTests: XCTestCase {
             "env0.yaml: ContainerImagePrepare[0].includes: expected a list of strings, found a string 'nova'")
         XCTAssertEqual(
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{excludes: [ok, '(']}]}") },
-            "env0.yaml: ContainerImagePrepare[0].excludes[1]: '(' is not a valid regular expression")
+            "env0.yaml: ContainerImagePrepare[0].excludes[1]: '(' is not a valid regular expression (missing ), unterminated subpattern)")
         XCTAssertEqual(
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{push_destination: 5}]}") },
             "env0.yaml: ContainerImagePrepare[0].push_destination: expected true, false or a registry address (HOST:PORT), found a number '5'")

@@ -265,7 +265,7 @@ final class PrepareCommandTests: XCTestCase {
         let notMap = try write("b.yaml", "parameter_defaults:\n  ContainerImagePrepare: [just-a-string]\n")
         try assertFails(["prepare", "-e", notMap, "--dry-run"], message: "\(notMap): ContainerImagePrepare[0]: expected a mapping, found a string")
         let regex = try write("c.yaml", "parameter_defaults:\n  ContainerImagePrepare: [{includes: ['nova-[api']}]\n")
-        try assertFails(["prepare", "-e", regex, "--dry-run"], message: "\(regex): ContainerImagePrepare[0].includes[0]: 'nova-[api' is not a valid regular expression")
+        try assertFails(["prepare", "-e", regex, "--dry-run"], message: "\(regex): ContainerImagePrepare[0].includes[0]: 'nova-[api' is not a valid regular expression (unterminated character set)")
         let tag = try write("d.yaml", "parameter_defaults:\n  ContainerImagePrepare: [{tag_from_label: [a]}]\n")
         try assertFails(["prepare", "-e", tag, "--dry-run"], message: "\(tag): ContainerImagePrepare[0].tag_from_label: expected a string, found a list")
     }

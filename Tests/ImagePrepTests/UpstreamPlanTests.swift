@@ -52,6 +52,38 @@ final class UpstreamPlanTests: XCTestCase {
         }
     }
 
+    func testAnAliasBombIsOneLineNamingTheFileNotGigabytes() throws {
+        // Nine levels of ten aliases: under 500 bytes, a billion values expanded
+        // (it grew past 2.4 GB in 30 s before aliases were bounded).
+        var lines = ["parameter_defaults:", "  L0: &a0 [\(Array(repeating: "x", count: 10).joined(separator: ","))]"]
+        for level in 1..<9 {
+            lines.append("  L\(level): &a\(level) [\(Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ","))]")
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        let bomb = try write("bomb.yaml", text)
+        let watched = try CLI.run(["prepare", "-e", bomb, "--dry-run"], timeout: 60)
+        XCTAssertFalse(watched.timedOut)
+        XCTAssertEqual(watched.output.status, 1, watched.output.stdout)
+        XCTAssertEqual(
+            watched.output.stderr,
+            "Error: \(bomb): YAML aliases expand this document past \(200_000 + text.utf8.count) values (an alias bomb?); nothing was read\n")
+        XCTAssertEqual(watched.output.stdout, "")
+    }
+
+    func testATagFromLabelThatStrFormatRejectsIsAnErrorBeforeAnyLookUp() throws {
+        // Upstream formats tag_from_label with str.format: '{version:+}' raises there.
+        let env = try write("fmt.yaml", """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - tag_from_label: "{version:+}-{release}"
+            """)
+        let result = try CLI.run(["prepare", "-e", env, "--template-file", Self.smallTemplate, "--dry-run"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertEqual(
+            result.stderr,
+            "Error: \(env): ContainerImagePrepare[0].tag_from_label: invalid tag_from_label '{version:+}-{release}': str.format: Sign not allowed in string format specifier\n")
+    }
+
     func testLaterFilesMergeMappingByMappingAndReplaceLists() async throws {
         let first = try write("one.yaml", """
             parameter_defaults:

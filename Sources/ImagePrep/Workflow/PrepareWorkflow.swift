@@ -205,12 +205,15 @@ public struct PrepareWorkflow: Sendable {
     {
         let resolved = stages.resolutions.map(\.resolved)
         let (reachedInsecurely, verified) = (stages.notes.insecureRegistries, stages.notes.verifiedRegistries)
-        let environment = PrepareOutput.environment(resolved, reachedInsecurely: reachedInsecurely, verified: verified)
+        let marked = plan.registry.insecureRegistries + options.registry.insecureRegistries
+        let environment = PrepareOutput.environment(
+            resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
         let environmentYAML = ConfigDocument.serialize(environment)
         var result = PrepareResult(
             dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
-            insecureRegistries: PrepareOutput.insecureRegistries(resolved, reachedInsecurely: reachedInsecurely, verified: verified),
+            insecureRegistries: PrepareOutput.insecureRegistries(
+                resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked),
             resolutions: stages.resolutions, results: stages.results, notes: stages.notes, summary: summary,
             rolesFile: rolesFile(), environmentYAML: environmentYAML)
         if let path = options.outputImagesFile {

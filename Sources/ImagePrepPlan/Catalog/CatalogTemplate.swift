@@ -12,6 +12,18 @@ public struct CatalogTemplate: Sendable {
         self.loader = loader
     }
 
+    /// The first variable the template uses that `context` leaves undefined;
+    /// nil when it renders (or fails for another reason, which rendering for
+    /// the plan reports).
+    func undefinedVariable(_ context: TemplateContext) -> String? {
+        do {
+            _ = try template.render(context, loader: loader, strict: true)
+            return nil
+        } catch {
+            return error.undefinedVariable
+        }
+    }
+
     /// Renders the template and reads its `container_images_template` list.
     public func entries(_ context: TemplateContext) throws(PlanError) -> [CatalogEntry] {
         let file = template.file

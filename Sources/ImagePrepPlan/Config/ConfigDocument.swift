@@ -1,12 +1,16 @@
 import Yams
 
-/// Parses YAML text into a `ConfigValue`, turning libyaml's errors into a
-/// `PlanError` that names the file, line and column.
+/// Parses YAML text into a `ConfigValue` as PyYAML reads it (see
+/// `ConfigReader`), turning libyaml's errors into a `PlanError` that names
+/// the file, line and column.
 public enum ConfigDocument {
     public static func parse(_ text: String, file: String) throws(PlanError) -> ConfigValue {
         do {
+            try AliasExpansionCheck.check(text, file: file)
             guard let node = try Yams.compose(yaml: text) else { return .null }
-            return ConfigValue(node: node)
+            return try ConfigReader(file: file).value(node)
+        } catch let error as PlanError {
+            throw error
         } catch let error as YamlError {
             throw Self.planError(error, file: file)
         } catch {

@@ -5,7 +5,8 @@ import Yams
 public indirect enum ConfigValue: Sendable, Equatable {
     case null
     case bool(Bool)
-    /// An integer or float, as written.
+    /// An integer or float, as written (`YAML11Number` says what Python
+    /// makes of it).
     case number(String)
     case string(String)
     case list([ConfigValue])
@@ -28,6 +29,19 @@ public indirect enum ConfigValue: Sendable, Equatable {
         }
     }
 
+    /// Python's truth of the value PyYAML makes of this one: false for null,
+    /// `false`, zero, the empty string, list and mapping.
+    public var isPythonTrue: Bool {
+        switch self {
+        case .null: false
+        case .bool(let b): b
+        case .number(let n): !["0", "0.0", "-0.0"].contains(YAML11Number(n)?.pythonText ?? n)
+        case .string(let s): !s.isEmpty
+        case .list(let items): !items.isEmpty
+        case .map(let entries): !entries.isEmpty
+        }
+    }
+
     /// The text of a scalar: strings and numbers as written, booleans as
     /// `true`/`false`; nil for null, lists and mappings.
     public var scalarText: String? {
@@ -42,40 +56,22 @@ public indirect enum ConfigValue: Sendable, Equatable {
 public struct ConfigEntry: Sendable, Equatable {
     public var key: String
     public var value: ConfigValue
+    /// The value's text as written, when YAML 1.1 reads a boolean where
+    /// YAML 1.2 would read a string (`yes`, `no`, `on`, `off`), for a
+    /// warning. Not part of the value: entries are equal without it.
+    public var written: String?
 
     public init(_ key: String, _ value: ConfigValue) {
         self.key = key
         self.value = value
     }
+
+    public static func == (lhs: ConfigEntry, rhs: ConfigEntry) -> Bool {
+        lhs.key == rhs.key && lhs.value == rhs.value
+    }
 }
 
 extension ConfigValue {
-    /// Converts a composed YAML node, resolving scalars by YAML 1.1 rules
-    /// (as PyYAML, which upstream used, does for `true`, `null`, numbers).
-    public init(node: Node) {
-        switch node {
-        case .scalar(let scalar):
-            if scalar.style != .plain {
-                self = .string(scalar.string)
-                return
-            }
-            switch node.tag.rawValue {
-            case Tag.Name.null.rawValue: self = .null
-            case Tag.Name.bool.rawValue: self = node.bool.map(ConfigValue.bool) ?? .string(scalar.string)
-            case Tag.Name.int.rawValue, Tag.Name.float.rawValue: self = .number(scalar.string)
-            default: self = .string(scalar.string)
-            }
-        case .sequence(let sequence):
-            self = .list(sequence.map { ConfigValue(node: $0) })
-        case .mapping(let mapping):
-            self = .map(mapping.map { key, value in
-                ConfigEntry(key.string ?? "", ConfigValue(node: value))
-            })
-        case .alias:
-            self = .null
-        }
-    }
-
     /// The YAML node for this value, quoting strings that would otherwise
     /// read back as another type.
     public var node: Node {

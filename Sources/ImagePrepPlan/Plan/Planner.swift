@@ -37,16 +37,29 @@ public struct Planner: Sendable {
     }
 
     public func plan() throws(PlanError) -> PreparePlan {
-        guard template != nil, !catalogChosen else { return try plan(with: catalog) }
-        var firstError: PlanError?
-        for candidate in [catalog] + Catalog.all.filter({ $0.name != catalog.name }) {
-            do {
-                return try plan(with: candidate)
-            } catch .template(let error) where error.undefinedVariable != nil {
-                firstError = firstError ?? .template(error)
+        guard let template, !catalogChosen else { return try plan(with: catalog) }
+        return try plan(with: era(of: template))
+    }
+
+    /// The catalog whose defaults a template renders with: the first (the
+    /// chosen catalog, then the others) whose defaults leave none of the
+    /// template's variables undefined that another catalog's defaults define.
+    /// From the template alone: what an entry's `set` gives never changes it.
+    /// A variable no catalog defines (only a `set` can give it) counts for none.
+    func era(of template: CatalogTemplate) -> Catalog {
+        let candidates = [catalog] + Catalog.all.filter { $0.name != catalog.name }
+        for candidate in candidates {
+            var planner = self
+            planner.catalog = candidate
+            var context = planner.templateContext(for: PrepareEntry(index: 0), neutronDriver: "ovn")
+            // Each round names one more variable; a template has far fewer than this.
+            for _ in 0..<1000 {
+                guard let missing = template.undefinedVariable(context) else { return candidate }
+                if candidates.contains(where: { $0.defaults[missing] != nil }) { break }
+                context[missing] = .string("")
             }
         }
-        throw firstError!
+        return catalog
     }
 
     private func plan(with catalog: Catalog) throws(PlanError) -> PreparePlan {
@@ -58,7 +71,8 @@ public struct Planner: Sendable {
     private func planWithCatalog() throws(PlanError) -> PreparePlan {
         let registry = try RegistrySettings(environment: environment)
         let entries: [PrepareEntry]
-        if let value = environment.parameter("ContainerImagePrepare"), value != .null {
+        // Upstream's `if not cip`: null, [], {}, '', false and 0 all mean the default entry.
+        if let value = environment.parameter("ContainerImagePrepare"), value.isPythonTrue {
             entries = try PrepareEntry.parseAll(value, file: environment.file(of: "ContainerImagePrepare"))
         } else {
             entries = [try PrepareEntry.parse(DefaultPrepare.entry(for: catalog, localPushDestination: false), index: 0, file: "default")]
@@ -81,6 +95,7 @@ public struct Planner: Sendable {
                 warnings.append(
                     "\(file): ContainerImagePrepare[\(entry.index)].pull_source is deprecated: images are pulled from \(pullSource)/<image name>; put the registry in 'set' (namespace) instead")
             }
+            warnings += entry.yaml11Surprises(file: file)
             let context = templateContext(for: entry, neutronDriver: neutronDriver)
             let rendered = try template?.entries(context) ?? catalog.entries(context)
             let pushDestination = entry.pushDestination.map { destination -> String in
@@ -125,13 +140,18 @@ public struct Planner: Sendable {
     public func templateContext(for entry: PrepareEntry, neutronDriver: String) -> TemplateContext {
         var context = catalog.defaults
         for value in entry.set { context[value.key] = TemplateValue(value.value) }
+        // Upstream hyphenates strings only; a number that is zero (the only one
+        // upstream accepts here, see PrepareEntry) renders as it is.
+        let numeric = Set(entry.set.filter { if case .number = $0.value { true } else { false } }.map(\.key))
         switch context["name_prefix"] {
-        case .string(let prefix) where !prefix.isEmpty && !prefix.hasSuffix("-"): context["name_prefix"] = .string(prefix + "-")
+        case .string(let prefix) where !prefix.isEmpty && !prefix.hasSuffix("-") && !numeric.contains("name_prefix"):
+            context["name_prefix"] = .string(prefix + "-")
         case .null, nil: context["name_prefix"] = .string("")
         default: break
         }
         switch context["name_suffix"] {
-        case .string(let suffix) where !suffix.isEmpty && !suffix.hasPrefix("-"): context["name_suffix"] = .string("-" + suffix)
+        case .string(let suffix) where !suffix.isEmpty && !suffix.hasPrefix("-") && !numeric.contains("name_suffix"):
+            context["name_suffix"] = .string("-" + suffix)
         case .null, nil: context["name_suffix"] = .string("")
         default: break
         }
@@ -153,7 +173,7 @@ public struct Planner: Sendable {
 
     /// Upstream's filter: services first, then any include match keeps an
     /// image (excludes ignored), no include match drops it; otherwise any
-    /// exclude match drops it. Patterns are regular-expression searches.
+    /// exclude match drops it. Patterns are Python regular-expression searches.
     static func keeps(_ image: CatalogEntry, entry: PrepareEntry, enabledServices: Set<String>?) -> Bool {
         if let enabledServices, enabledServices.isDisjoint(with: image.services) { return false }
         if !entry.includes.isEmpty {
@@ -164,8 +184,7 @@ public struct Planner: Sendable {
 
     static func search(_ pattern: String, in text: String) -> Bool {
         // Patterns were checked when the entry was parsed.
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        (try? PythonRegex(pattern))?.search(text) ?? false
     }
 
     /// A locally built image (`containers-storage:`) is copied to a push destination as it is,

@@ -123,6 +123,36 @@ public struct PrepareEntry: Sendable, Equatable {
         return entry
     }
 
+    /// Warnings for `set` values that become parts of image names (keys
+    /// ending in namespace, image, prefix, suffix or tag) and that YAML 1.1,
+    /// as tripleo-common reads them, takes for something other than what was
+    /// written: `tag: 16.10` is the number 16.1, `tag: 017` the octal 15,
+    /// `name_suffix: no` the boolean false.
+    public func yaml11Surprises(file: String) -> [String] {
+        var warnings: [String] = []
+        for value in set where Self.namePartSuffixes.contains(where: value.key.hasSuffix) {
+            let reading: String
+            let written: String
+            switch value.value {
+            case .number(let n):
+                guard let surprise = YAML11Number(n)?.surprise else { continue }
+                reading = surprise
+                written = n
+            case .bool(let b):
+                guard let spelled = value.written else { continue }
+                reading = "\(spelled) is read as the boolean \(b) (rendered \(b ? "True" : "False"))"
+                written = spelled
+            default:
+                continue
+            }
+            warnings.append(
+                "\(file): ContainerImagePrepare[\(index)].set.\(value.key): \(reading), as tripleo-common reads YAML 1.1; quote it (\"\(written)\") if \(written) is meant")
+        }
+        return warnings
+    }
+
+    static let namePartSuffixes = ["namespace", "image", "prefix", "suffix", "tag"]
+
     static func describe(_ value: ConfigValue) -> String {
         if let text = value.scalarText { return "\(value.kindDescription) '\(text)'" }
         return value.kindDescription
@@ -138,6 +168,15 @@ public struct PrepareEntry: Sendable, Equatable {
                     throw PlanError.invalidValue(
                         file: file, key: "\(key).\(entry.key)", expected: "a string, number, boolean or null",
                         found: entry.value.kindDescription)
+                case .number(let n) where ["name_prefix", "name_suffix"].contains(entry.key) && entry.value.isPythonTrue:
+                    // tripleo-common calls endswith/startswith on it and fails.
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(key).\(entry.key)", expected: "a string (quote it: \"\(n)\")",
+                        found: "the number \(YAML11Number(n)?.pythonText ?? n)")
+                case .bool(true) where ["name_prefix", "name_suffix"].contains(entry.key):
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(key).\(entry.key)", expected: "a string (quote it: \"\(entry.written ?? "true")\")",
+                        found: "the boolean true")
                 default: continue
                 }
             }
@@ -175,8 +214,17 @@ public struct PrepareEntry: Sendable, Equatable {
 
     private static func patterns(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> [String] {
         let result = try strings(value, file: file, key: key)
-        for (index, pattern) in result.enumerated() where (try? NSRegularExpression(pattern: pattern)) == nil {
-            throw PlanError.invalidRegex(file: file, key: "\(key)[\(index)]", pattern: pattern)
+        for (index, pattern) in result.enumerated() {
+            do {
+                _ = try PythonRegex(pattern)
+            } catch {
+                switch error {
+                case .invalid(let reason):
+                    throw PlanError.invalidRegex(file: file, key: "\(key)[\(index)]", pattern: pattern, reason: reason)
+                case .unsupported(let reason):
+                    throw PlanError.unsupported(file: file, key: "\(key)[\(index)]", reason: "'\(pattern)': \(reason)")
+                }
+            }
         }
         return result
     }

@@ -59,24 +59,28 @@ public enum PrepareOutput {
     }
 
     /// Registries to list in `DockerInsecureRegistryAddress` (`host[:port]`
-    /// only): every push destination's, unless a real run reached it over
-    /// verified TLS (`verified`; as upstream lists only the registries it finds
-    /// insecure), and every registry reached without verified TLS.
+    /// only), upstream's rule in every mode: the registries of the written
+    /// parameters that are insecure. Insecure are push destinations (unless a
+    /// run reached one over verified TLS, `verified`), registries marked
+    /// insecure (`marked`: `DockerInsecureRegistryAddress`,
+    /// `--insecure-registry`) and registries a run reached without verified
+    /// TLS; a source or mirror no parameter names is not listed.
     public static func insecureRegistries(
-        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = []
+        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = [], marked: [String] = []
     ) -> [String] {
+        let written = Set(parameters(images).map { ImageName.registryHost($0.image) })
         let destinations = Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost))
             .subtracting(verified.filter { !reachedInsecurely.contains($0) })
-        return Array(destinations.union(reachedInsecurely)).sorted()
+        return Array(destinations.union(reachedInsecurely).union(marked).intersection(written)).sorted()
     }
 
     /// The output env file: `parameter_defaults` with every image parameter
     /// and `DockerInsecureRegistryAddress`.
     public static func environment(
-        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = []
+        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = [], marked: [String] = []
     ) -> ConfigValue {
         var entries = parameters(images).map { ConfigEntry($0.name, .string($0.image)) }
-        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely, verified: verified)
+        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
         if !insecure.isEmpty {
             entries.append(ConfigEntry("DockerInsecureRegistryAddress", .list(insecure.map(ConfigValue.string))))
         }

@@ -29,7 +29,9 @@ public enum TemplateValue: Sendable, Equatable {
         switch value {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
-        case .number(let s), .string(let s): self = .string(s)
+        // A number as Python prints what PyYAML made of it: 16.10 is 16.1, 017 is 15.
+        case .number(let n): self = .string(YAML11Number(n)?.pythonText ?? n)
+        case .string(let s): self = .string(s)
         case .list, .map: self = .undefined
         }
     }
