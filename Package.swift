@@ -99,6 +99,7 @@ let package = Package(
                 "ImagePrepPlan",
                 "ImagePrepArchive",
                 "ImagePrepBuild",
+                "ImagePrepConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -123,11 +124,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrep", "ImagePrepConcurrency", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepRegistryTests",
-            dependencies: ["ImagePrepOCI", "ImagePrepRegistry", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepConcurrency", "ImagePrepOCI", "ImagePrepRegistry", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepBuildTests",

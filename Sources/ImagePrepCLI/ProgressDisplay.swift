@@ -1,7 +1,7 @@
+import ImagePrepConcurrency
 import ArgumentParser
 import Foundation
 import ImagePrep
-import Synchronization
 
 /// `--progress`: how a run shows what it is doing on standard error.
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
@@ -49,8 +49,8 @@ final class ProgressDisplay: Sendable {
     let interval: Duration
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
-    private let state = Mutex(State())
-    private let ticker = Mutex<Task<Void, Never>?>(nil)
+    private let state = Locked(State())
+    private let ticker = Locked<Task<Void, Never>?>(nil)
     private let write: @Sendable (String) -> Void
 
     init(style: Style, interval: Duration, write: @escaping @Sendable (String) -> Void = ProgressDisplay.standardError) {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +17,8 @@ public enum RunTemporaries {
         var owned: Set<[String]> = []
     }
 
-    private static let tracked = Mutex(Tracked())
-    private static let handlers = Mutex<[any DispatchSourceSignal]>([])
+    private static let tracked = Locked(Tracked())
+    private static let handlers = Locked<[any DispatchSourceSignal]>([])
 
     /// Removes `path` if a signal ends the run before ``untrack(_:)``.
     public static func track(_ path: String) {

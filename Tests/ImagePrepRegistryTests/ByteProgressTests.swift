@@ -1,7 +1,7 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrepOCI
 import ImagePrepRegistry
-import Synchronization
 import XCTest
 
 extension PlainRegistryTests {
@@ -17,7 +17,7 @@ extension PlainRegistryTests {
             client, to: try ref(source, "progress/two:1"), layers: [base, TestImages.layer(seed: "progress-two", size: 100 * 1024)])
 
         let copier = ImageCopier(client: client)
-        let streamed = Mutex<[Int]>([])
+        let streamed = Locked<[Int]>([])
         let one = try await copier.copy(from: first.reference, to: try ref(destination, "progress/one:1")) { count in
             streamed.withLock { $0.append(count) }
         }
@@ -32,7 +32,7 @@ extension PlainRegistryTests {
         let firstDigests = Set(first.manifest.blobs.map(\.digest))
         let shared = second.manifest.blobs.filter { firstDigests.contains($0.digest) }
         XCTAssertTrue(shared.contains { $0.size == Int64(base.count) }, "the base layer is shared")
-        let total = Mutex(0)
+        let total = Locked(0)
         let two = try await copier.copy(from: second.reference, to: try ref(destination, "progress/two:1")) { count in
             total.withLock { $0 += count }
         }

@@ -1,9 +1,9 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrep
 import ImagePrepPlan
 import ImagePrepRegistry
 import ImagePrepTestSupport
-import Synchronization
 import XCTest
 
 /// The workflow's rules over its stage seams, with in-process stages standing in for
@@ -25,7 +25,7 @@ final class PrepareStagesTests: XCTestCase {
     /// Copies by reporting 1000 bytes per image, failing the images named in `failing`.
     final class Transfer: ImageTransfer {
         let failing: Set<String>
-        let copied = Mutex<[String]>([])
+        let copied = Locked<[String]>([])
 
         init(failing: Set<String> = []) {
             self.failing = failing
@@ -54,7 +54,7 @@ final class PrepareStagesTests: XCTestCase {
     }
 
     final class Events: Sendable {
-        let events = Mutex<[ProgressEvent]>([])
+        let events = Locked<[ProgressEvent]>([])
         func record(_ event: ProgressEvent) { events.withLock { $0.append(event) } }
     }
 

@@ -1,7 +1,7 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrepOCI
 import ImagePrepRegistry
-import Synchronization
 
 /// Where source images are read from, as registries.conf says: a blocked registry is
 /// refused; the mirrors of the image's registry are tried in order before the registry
@@ -10,7 +10,7 @@ import Synchronization
 final class PullSources: Sendable {
     let configuration: RegistriesConf
     let client: RegistryClient
-    private let unreachable = Mutex<Set<String>>([])
+    private let unreachable = Locked<Set<String>>([])
 
     init(configuration: RegistriesConf, client: RegistryClient) {
         self.configuration = configuration

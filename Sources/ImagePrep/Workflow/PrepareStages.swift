@@ -1,7 +1,7 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrepPlan
 import ImagePrepRegistry
-import Synchronization
 
 /// The resolve stage: discovers an image's versioned tag from its labels
 /// (`tag_from_label`) and settles label-dependent modifications.
@@ -89,7 +89,7 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
         let start = clock.now
         // Every image that may be copied or modified; resolving settles which are.
         let candidates = plan.images.filter(\.mayTransfer).count
-        let planned = Mutex(candidates)
+        let planned = Locked(candidates)
         progress(.planned(images: candidates))
         let (resolver, transfer) = (self.resolver, self.transfer)
         let first = await Self.forEach(plan.images, concurrency: concurrency) { image -> (Result<ImageResolution, ImageFailure>, ImageResult?) in

@@ -1,7 +1,7 @@
+import ImagePrepConcurrency
 import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
-import Synchronization
 
 /// Upstream's tag discovery rules (`discover_tag_from_inspect`): the labels of
 /// the image at its given tag name the versioned tag; when a label is
@@ -19,8 +19,8 @@ final class TagLookup: Sendable {
     }
 
     let client: RegistryClient
-    private let tagLists = Mutex<[String: Task<[String], any Error>]>([:])
-    private let presence = Mutex<[String: Task<Bool, any Error>]>([:])
+    private let tagLists = Locked<[String: Task<[String], any Error>]>([:])
+    private let presence = Locked<[String: Task<Bool, any Error>]>([:])
 
     init(client: RegistryClient) {
         self.client = client

@@ -1,6 +1,6 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrepOCI
-import Synchronization
 
 /// A manifest exactly as the registry serves it.
 public struct FetchedManifest: Sendable {
@@ -181,7 +181,7 @@ extension RegistryClient {
         guard descriptor.size <= maxSize else {
             throw RegistryError.invalidResponse(context, reason: "the blob is \(descriptor.size) bytes, more than \(maxSize) allowed")
         }
-        let collected = Mutex(Data())
+        let collected = Locked(Data())
         _ = try await fetchBlob(repository, descriptor: descriptor) { bytes in
             collected.withLock { $0.append(contentsOf: bytes) }
         }
@@ -356,12 +356,12 @@ final class BlobVerifier: Sendable {
 
     private let descriptor: Descriptor
     private let context: RegistryErrorContext
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(descriptor: Descriptor, context: RegistryErrorContext) {
         self.descriptor = descriptor
         self.context = context
-        state = Mutex(State(hasher: DigestHasher(algorithm: descriptor.digest.algorithm)))
+        state = Locked(State(hasher: DigestHasher(algorithm: descriptor.digest.algorithm)))
     }
 
     /// Throws as soon as more bytes arrive than the descriptor's size.

@@ -1,13 +1,13 @@
+import ImagePrepConcurrency
 import Foundation
 import ImagePrepOCI
-import Synchronization
 
 /// A blob being downloaded, read as a byte stream from any thread (for
 /// libarchive's pull-style reader); at most a small buffer is held. The
 /// digest is checked at the end: a corrupt blob fails the last read.
 public final class BlobStream: Sendable {
     let pipe = BlobPipe(capacity: 1024 * 1024)
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let task = Locked<Task<Void, Never>?>(nil)
 
     /// Blocks until bytes arrive; 0 at the end of a verified blob.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

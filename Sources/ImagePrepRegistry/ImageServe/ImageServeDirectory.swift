@@ -1,6 +1,5 @@
 import Foundation
 import ImagePrepConcurrency
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,12 +23,12 @@ import ImagePrepOCI
 public final class ImageServeDirectory: Sendable {
     public let root: URL
     /// digest → repositories known to hold the blob, read once from disk.
-    private let holders = Mutex<[Digest: Set<String>]?>(nil)
-    private let writeLock = Mutex<DirectoryLock?>(nil)
+    private let holders = Locked<[Digest: Set<String>]?>(nil)
+    private let writeLock = Locked<DirectoryLock?>(nil)
     /// The repositories whose listings this run has reconciled.
-    private let reconciled = Mutex<Set<String>>([])
+    private let reconciled = Locked<Set<String>>([])
     /// The files checked this run, and whether each was whole.
-    private let checked = Mutex<[CheckedFile: Bool]>([:])
+    private let checked = Locked<[CheckedFile: Bool]>([:])
 
     struct CheckedFile: Hashable {
         var device: UInt64

@@ -1,7 +1,6 @@
 import CCurl
 import Foundation
 import ImagePrepConcurrency
-import Synchronization
 
 /// Runs HTTP requests through libcurl. libcurl's easy API blocks, so each request runs on a
 /// thread of its own while the caller awaits; a limiter bounds how many run at once, and
@@ -22,7 +21,7 @@ final class CurlTransport: Sendable {
         _ = globalState
     }
 
-    private let idleHandles = Mutex<[CurlEasyHandle]>([])
+    private let idleHandles = Locked<[CurlEasyHandle]>([])
     private let maxIdleHandles: Int
     private let limiter: ConcurrencyLimiter
     private let timeouts: TransferTimeouts
