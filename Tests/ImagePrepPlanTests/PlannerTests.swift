@@ -259,6 +259,7 @@ final class PlannerTests: XCTestCase {
         XCTAssertFalse("\(plan.registry.credentials)".contains("s3cr3t-pw"))
     }
 
+    /// The push destination is listed; a source reached insecurely that no parameter names is not.
     func testOutputEnvironmentListsPushDestinationsAsInsecure() throws {
         let plan = try plan("parameter_defaults: {ContainerImagePrepare: [{includes: ['binary-keystone:'], push_destination: '127.0.0.2:8787'}]}")
         let text = ConfigDocument.serialize(PrepareOutput.environment(plan.images.map(ResolvedImage.unresolved), reachedInsecurely: ["127.0.0.3:5000"]))
@@ -268,7 +269,6 @@ final class PlannerTests: XCTestCase {
               DockerKeystoneImage: 127.0.0.2:8787/tripleomaster/centos-binary-keystone:current-tripleo
               DockerInsecureRegistryAddress:
               - 127.0.0.2:8787
-              - 127.0.0.3:5000
 
             """)
     }

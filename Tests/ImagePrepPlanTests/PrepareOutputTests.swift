@@ -3,8 +3,9 @@ import XCTest
 
 @testable import ImagePrepPlan
 
-/// `DockerInsecureRegistryAddress` in the output env file: push destinations, unless a real
-/// run reached them over verified TLS, and whatever was reached insecurely.
+/// `DockerInsecureRegistryAddress` in the output env file: the registries the written
+/// parameters name that are insecure (push destinations unless a real run reached them over
+/// verified TLS, marked ones, and ones reached insecurely), as upstream lists them.
 final class PrepareOutputTests: XCTestCase {
     func images(pushedTo destinations: [String]) throws -> [ResolvedImage] {
         let entries = destinations.map { "{includes: ['binary-keystone:'], push_destination: '\($0)'}" }
@@ -17,12 +18,19 @@ final class PrepareOutputTests: XCTestCase {
 
     func testADestinationReachedOverVerifiedTLSIsNotListed() throws {
         let images = try images(pushedTo: ["registry.example:5000", "192.0.2.1:8787"])
-        // A dry run reaches nothing: every destination is listed, as before.
-        XCTAssertEqual(PrepareOutput.insecureRegistries(images), ["192.0.2.1:8787", "registry.example:5000"])
+        // The second entry re-points keystone's images: only its destination is written, so
+        // only it is listed, in a dry run (which reaches nothing) as in a real one; a source
+        // reached insecurely that no parameter names is not listed.
+        XCTAssertEqual(PrepareOutput.insecureRegistries(images), ["192.0.2.1:8787"])
         XCTAssertEqual(
             PrepareOutput.insecureRegistries(
                 images, reachedInsecurely: ["192.0.2.1:8787", "127.0.0.3:5000"], verified: ["registry.example:5000"]),
-            ["127.0.0.3:5000", "192.0.2.1:8787"])
+            ["192.0.2.1:8787"])
+        // A registry marked insecure is listed when a parameter names it.
+        XCTAssertEqual(
+            PrepareOutput.insecureRegistries(
+                images, verified: ["192.0.2.1:8787"], marked: ["192.0.2.1:8787", "198.51.100.7:5000"]),
+            ["192.0.2.1:8787"])
         XCTAssertEqual(
             ConfigDocument.serialize(PrepareOutput.environment(images, verified: ["registry.example:5000", "192.0.2.1:8787"])),
             """

@@ -103,14 +103,15 @@ final class RegistriesConfRegistryTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 60, "the dead mirror is given up once, not per request")
 
-        // The tag was discovered from the mirror's labels, the image copied from there.
+        // The tag was discovered from the mirror's labels, the image copied from there; the
+        // mirror, reached insecurely, is not listed: no parameter names it.
         XCTAssertEqual(
             try String(contentsOfFile: output, encoding: .utf8),
             """
             parameter_defaults:
               DockerKeystoneImage: \(destination.address)/tripleomaster/centos-binary-keystone:2.0-mirror
               DockerInsecureRegistryAddress:
-            \([destination.address, mirror.address].sorted().map { "  - \($0)" }.joined(separator: "\n"))
+              - \(destination.address)
 
             """)
         XCTAssertTrue(run.stderr.contains("from mirror \(mirror.address)"), run.stderr)

@@ -305,9 +305,27 @@ final class UpstreamComparisonTests: XCTestCase {
 
     /// DockerInsecureRegistryAddress lists the insecure registries of the
     /// parameters written: a destination whose images a later entry
-    /// re-points is not listed; a marked registry a parameter names is.
+    /// re-points is not listed; a marked registry a parameter names is. With
+    /// one entry upstream agrees; over several entries upstream keeps only the
+    /// last entry's list (`env_params.update` per entry in
+    /// container_images_prepare_multi), which drops 192.168.24.2:8787 although
+    /// nearly every parameter names it: imageprep lists both (README, rule of
+    /// DockerInsecureRegistryAddress).
     func testDockerInsecureRegistryAddressListsTheWrittenParametersInsecureRegistries() throws {
         let python = try UpstreamVenv.python()
+        let insecure = ["192.168.24.1:8787", "192.168.24.2:8787", "192.168.24.5:5000"]
+        let single = try write("insecure-one.yaml", """
+            parameter_defaults:
+              DockerInsecureRegistryAddress: [192.168.24.5:5000]
+              ContainerImagePrepare:
+              - push_destination: 192.168.24.2:8787
+                excludes: [glance]
+            """)
+        let upstreamSingle = try upstreamParameters(python, template: "-", insecure: insecure, files: [single])
+        let imageprepSingle = try imageprepParameters(["-e", single, "--catalog", "master"])
+        XCTAssertEqual(upstreamSingle["DockerInsecureRegistryAddress"], "192.168.24.2:8787")
+        assertSame(upstreamSingle, imageprepSingle)
+
         let env = try write("insecure.yaml", """
             parameter_defaults:
               DockerInsecureRegistryAddress: [192.168.24.5:5000]
@@ -319,10 +337,12 @@ final class UpstreamComparisonTests: XCTestCase {
               - set: {namespace: 192.168.24.5:5000/tripleowallaby}
                 includes: [glance]
             """)
-        let insecure = ["192.168.24.1:8787", "192.168.24.2:8787", "192.168.24.5:5000"]
-        let upstream = try upstreamParameters(python, template: "-", insecure: insecure, files: [env])
-        let imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
-        XCTAssertEqual(upstream["DockerInsecureRegistryAddress"], "192.168.24.2:8787,192.168.24.5:5000")
+        var upstream = try upstreamParameters(python, template: "-", insecure: insecure, files: [env])
+        var imageprep = try imageprepParameters(["-e", env, "--catalog", "master"])
+        XCTAssertEqual(upstream.removeValue(forKey: "DockerInsecureRegistryAddress"), "192.168.24.5:5000")
+        XCTAssertEqual(imageprep.removeValue(forKey: "DockerInsecureRegistryAddress"), "192.168.24.2:8787,192.168.24.5:5000")
+        XCTAssertTrue(imageprep.values.contains { $0.hasPrefix("192.168.24.2:8787/") })
+        XCTAssertFalse(imageprep.values.contains { $0.hasPrefix("192.168.24.1:8787/") })
         assertSame(upstream, imageprep)
     }
 

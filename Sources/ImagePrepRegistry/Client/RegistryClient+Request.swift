@@ -75,8 +75,11 @@ extension RegistryClient {
                 response = try await transport.perform(http, slot: request.lease.map { .leased($0) } ?? .acquire)
             } catch let error as TransportError {
                 // The body writer's own failure (a full disk under image-serve) is not the
-                // registry's: it goes to the caller as it was.
-                if case .body(let underlying) = error.kind, !(underlying is RegistryError) { throw underlying }
+                // registry's: it goes to the caller as it was. An answer over its cap is the
+                // registry's, and is reported as such.
+                if case .body(let underlying) = error.kind, !(underlying is RegistryError), !(underlying is ResponseTooLarge) {
+                    throw underlying
+                }
                 let failure = Self.registryError(error, context: request.context)
                 if error.isRetryable, request.isReplayable, !policy.isLast(attempt) {
                     logger.info("retrying after connection error", metadata: [
