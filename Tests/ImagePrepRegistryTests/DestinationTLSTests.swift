@@ -103,6 +103,35 @@ final class DestinationTLSTests: XCTestCase {
         XCTAssertEqual(digest, Self.pushed.digest)
     }
 
+    /// Several images failing TLS at once share the registry's one `/v2/` probe; each error
+    /// still names its own image's request, never the one that started the probe.
+    func testConcurrentTLSFailuresEachNameTheirOwnImage() async throws {
+        let client = RegistryClient(configuration: .init())
+        let names = (0..<8).map { "tls/image\($0):1" }
+        let address = Self.secure.address
+        let failures = await withTaskGroup(of: (String, String).self) { group in
+            for name in names {
+                group.addTask {
+                    do {
+                        _ = try await client.fetchManifest(try Reference("\(address)/\(name)"))
+                        return (name, "no error")
+                    } catch {
+                        return (name, "\(error)")
+                    }
+                }
+            }
+            return await group.reduce(into: [String: String]()) { $0[$1.0] = $1.1 }
+        }
+        XCTAssertEqual(failures.count, names.count)
+        for (name, message) in failures {
+            XCTAssertTrue(message.contains("TLS connection to registry \(address) failed"), message)
+            XCTAssertTrue(message.contains("\(address)/\(name)"), "\(name): \(message)")
+            for other in names where other != name {
+                XCTAssertFalse(message.contains("/\(other)"), "\(name)'s error names \(other): \(message)")
+            }
+        }
+    }
+
     func testPlainHTTPDestinationIsRefusedUnlessMarkedInsecure() async throws {
         let address = Self.plain.address
         let refused = try prepare(to: address)

@@ -132,3 +132,29 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         return text.isEmpty ? nil : text
     }
 }
+
+extension RegistryError {
+    /// The same failure told for `context`'s request: for a failure several requests share
+    /// (one `/v2/` probe per registry), so each names its own image.
+    func retold(for context: RegistryErrorContext) -> RegistryError {
+        switch self {
+        case .connection(_, let message): .connection(context, message: message)
+        case .givenUp(_, let reason): .givenUp(context, reason: reason)
+        case .tls(_, let message): .tls(context, message: message)
+        case .unauthorized(_, let status, let user, let serverMessage):
+            .unauthorized(context, status: status, user: user, serverMessage: serverMessage)
+        case .notFound(_, let serverMessage): .notFound(context, serverMessage: serverMessage)
+        case .http(_, let status, let serverMessage): .http(context, status: status, serverMessage: serverMessage)
+        case .schema1Manifest: .schema1Manifest(context)
+        case .unsupportedMediaType(_, let mediaType): .unsupportedMediaType(context, mediaType: mediaType)
+        case .platformNotFound(_, let wanted, let available):
+            .platformNotFound(context, wanted: wanted, available: available)
+        case .digestMismatch(_, let expected, let actual): .digestMismatch(context, expected: expected, actual: actual)
+        case .sizeMismatch(_, let expected, let actual): .sizeMismatch(context, expected: expected, actual: actual)
+        case .invalidResponse(_, let reason): .invalidResponse(context, reason: reason)
+        case .tokenRequestFailed(_, let realm, let status, let message):
+            .tokenRequestFailed(context, realm: realm, status: status, message: message)
+        case .invalidAuthFile, .cancelled: self
+        }
+    }
+}

@@ -7,13 +7,19 @@ extension RegistryClient {
     /// TLS, or for an insecure registry HTTPS without verification and then plain HTTP.
     func endpoint(for registry: String, context: RegistryErrorContext) async throws -> Endpoint {
         try await breaker.check(registry, context: context)
-        return try await endpoints.endpoint(for: registry) {
-            do {
-                return try await self.discoverEndpoint(registry, context: context)
-            } catch let error as RegistryError {
-                await self.breaker.trip(registry, after: error)
-                throw error
+        do {
+            return try await endpoints.endpoint(for: registry) {
+                do {
+                    return try await self.discoverEndpoint(registry, context: context)
+                } catch let error as RegistryError {
+                    await self.breaker.trip(registry, after: error)
+                    throw error
+                }
             }
+        } catch let error as RegistryError {
+            // The probe is shared by the requests waiting for it: its failure is told for
+            // this request, not the one that started it.
+            throw error.retold(for: context)
         }
     }
 
