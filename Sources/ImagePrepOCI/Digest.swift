@@ -18,8 +18,11 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
         case "sha512": expectedLength = 128
         default: throw OCIError.invalidDigest(string)
         }
-        guard encoded.count == expectedLength,
-              encoded.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        // Bytes, not Characters: ASCII hex needs no Unicode properties (a manifest holds
+        // dozens of digests, and this was a tenth of a no-op re-run's CPU).
+        guard encoded.utf8.count == expectedLength,
+              encoded.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
         else {
             throw OCIError.invalidDigest(string)
         }

@@ -51,4 +51,23 @@ final class UntrustedNumbersAndTextTests: XCTestCase {
         let plain = "quay.io/tripleo/nova:1.0 — élan 中文 🙂"
         XCTAssertEqual(plain.escapingControlCharacters(), plain)
     }
+
+    /// A digest is ASCII: 64 (or 128) of 0-9 and a-f, counted in bytes. Fullwidth digits,
+    /// which Character.isHexDigit accepts, would name files no other tool can match.
+    func testDigestsAreLowercaseASCIIHexOfTheirExactLength() throws {
+        let hex = String(repeating: "0123456789abcdef", count: 4)
+        XCTAssertEqual(try Digest("sha256:" + hex).encoded, hex)
+        XCTAssertEqual(try Digest("sha512:" + hex + hex).algorithm, "sha512")
+        let short = String(hex.dropLast()), shorter = String(hex.dropLast(2))
+        let bad: [String] = [
+            "sha256:" + hex.uppercased(), "sha256:" + short + "g", "sha256:" + short, "sha256:" + hex + "0",
+            "sha256:" + short + "\u{FF10}", "sha256:" + shorter + "\u{FF10}", "sha256:" + short + "\n",
+            "sha384:" + hex, "sha256" + hex, "",
+        ]
+        for bad in bad {
+            XCTAssertThrowsError(try Digest(bad), bad.debugDescription) {
+                XCTAssertEqual($0 as? OCIError, .invalidDigest(bad))
+            }
+        }
+    }
 }

@@ -109,9 +109,11 @@ final class PrepareRegistryTests: XCTestCase {
             [
                 "GET /v2/tripleomaster/centos-binary-keystone/manifests/current-tripleo",
                 "GET /v2/tripleomaster/centos-binary-nova-compute/manifests/current-tripleo",
-                "HEAD /v2/tripleomaster/centos-binary-keystone/manifests/1.0-test",
                 "HEAD /v2/tripleomaster/centos-binary-nova-compute/manifests/1.0-test",
-            ], "two requests per image at the source: the labels' manifest, and a HEAD of the discovered tag")
+            ], """
+            at the source, the labels' manifest per image; the discovered tag is checked with a HEAD \
+            only for the modified image: the destination holds the copied one's tag at the digest read
+            """)
     }
 
     /// A tag_from_label whose tag the source lacks fails those images, names the tag and the

@@ -168,7 +168,8 @@ public struct PrepareWorkflow: Sendable {
         defer { withExtendedLifetime(locks) {} }
         var stages = StageResults()
         if options.dryRun && options.discover && plan.needsLookups {
-            let session = try RegistrySession(plan: plan, options: options.registry, modification: options.modification)
+            let session = try RegistrySession(
+                plan: plan, options: options.registry, modification: options.modification, readsDestinations: false)
             (stages.resolutions, stages.failures) = await PrepareStages(
                 resolver: session, transfer: session, concurrency: options.registry.concurrency
             ).resolve(plan)

@@ -23,10 +23,15 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let sources: PullSources
     let hotfixes: HotfixPlanner
     let tags: TagLookup
+    /// Whether resolution may ask the push destinations (not in a dry run, which reads only
+    /// the sources).
+    let readsDestinations: Bool
 
     public init(
-        plan: PreparePlan, options: RegistryOptions, modification: ModificationOptions = ModificationOptions()
+        plan: PreparePlan, options: RegistryOptions, modification: ModificationOptions = ModificationOptions(),
+        readsDestinations: Bool = true
     ) throws(PrepareError) {
+        self.readsDestinations = readsDestinations
         // A push destination is verified like any registry, unless it is the undercloud's own.
         var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
             + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
@@ -120,9 +125,17 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 resolution.sourceDigest = resolved.taggedDigest
                 resolution.sourceSize = resolved.manifest.blobs.totalSize
                 labels = config.labels
-                // The tag is checked where the labels were read (a registries.conf mirror, if
-                // the registry itself did not answer).
-                discovered = try await tags.discover(template, labels: config.labels, source: answered, image: image.imageName)
+                discovered = try TagLookup.candidate(template, labels: config.labels, source: answered)
+                if let tag = discovered.tag, tag != answered.tag {
+                    // A destination holding the discovered tag at the digest just read already
+                    // has this image (a re-run): the source's tag needs no second look. Else the
+                    // tag is checked where the labels were read (a registries.conf mirror, if
+                    // the registry itself did not answer).
+                    resolution.destination = try await destinationState(of: image, tag: tag)
+                    if resolution.destination != .present(resolved.taggedDigest) {
+                        try await tags.verify(tag, template: template, source: answered, image: image.imageName)
+                    }
+                }
             }
             var modified = image.modify != nil
             if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
@@ -151,6 +164,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
     }
 
+    /// What the push destination holds under the name an unmodified copy of `image` with
+    /// `tag` gets; nil when it is not asked (no destination, a modification, a dry run).
+    private func destinationState(of image: PlannedImage, tag: String) async throws -> ImageResolution.DestinationState? {
+        guard readsDestinations, image.pushDestination != nil, image.modify == nil else { return nil }
+        let target = try Reference(ResolvedImage(image: image, tag: tag, modified: false).targetName)
+        return try await copier.destinationManifest(target).map { .present($0.digest) } ?? .absent
+    }
+
     /// A locally built image: its tag from its labels in local storage; never modified
     /// (the planner refuses that).
     private func resolveLocal(_ image: PlannedImage) async throws -> ImageResolution {
@@ -175,10 +196,15 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             let target = try Reference(image.resolved.targetName)
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
-            if let digest = image.sourceDigest, let present = try await copier.destinationManifest(target),
-                present.digest == digest
-            {
-                return .skipped(.alreadyThere(digest))
+            if let digest = image.sourceDigest {
+                // Asked once: at resolution, or here.
+                let state: ImageResolution.DestinationState
+                if let known = image.destination {
+                    state = known
+                } else {
+                    state = try await copier.destinationManifest(target).map { .present($0.digest) } ?? .absent
+                }
+                if state == .present(digest) { return .skipped(.alreadyThere(digest)) }
             }
             var copier = self.copier
             copier.platforms = image.resolved.image.multiArch ? .all : .only(.linuxAMD64)

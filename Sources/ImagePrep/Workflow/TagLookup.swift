@@ -8,7 +8,9 @@ import ImagePrepRegistry
 /// missing the given tag is kept; a discovered tag must exist in the source
 /// repository. That is asked with one manifest `HEAD` of the tag (a registry may hold
 /// thousands of tags, and a tag list is paginated); only a tag that is missing has the
-/// repository's tags listed, for the error, once per repository and run.
+/// repository's tags listed, for the error, once per repository and run. A re-run whose
+/// push destination already holds the discovered tag at the digest the labels were read
+/// from skips the check (`RegistrySession.resolve`): that image was copied from there.
 final class TagLookup: Sendable {
     /// What discovery settled for one image.
     struct Outcome: Sendable, Equatable {
@@ -26,18 +28,23 @@ final class TagLookup: Sendable {
         self.client = client
     }
 
-    /// `image` is the image as planned, named in errors.
-    func discover(_ template: TagTemplate, labels: [String: String], source: Reference, image: String) async throws -> Outcome {
+    /// The tag the labels give (nil keeps the given one, with the missing label), not yet
+    /// checked at the source.
+    static func candidate(_ template: TagTemplate, labels: [String: String], source: Reference) throws -> Outcome {
         guard let tag = try template.tagIfLabelled(labels: labels, image: source.description) else {
             return Outcome(tag: nil, missingLabel: template.missingLabel(in: labels))
         }
-        if tag == source.tag { return Outcome(tag: tag) }
-        if try await exists(source.withTag(tag)) { return Outcome(tag: tag) }
+        return Outcome(tag: tag)
+    }
+
+    /// Throws ``TagNotFound`` (with the repository's tags) unless the source has `tag`;
+    /// `image` is the image as planned, named in the error.
+    func verify(_ tag: String, template: TagTemplate, source: Reference, image: String) async throws {
+        if try await exists(source.withTag(tag)) { return }
         let available = try await tags(of: source)
         guard available.contains(tag) else {
             throw TagNotFound(image: ImageName.splitTag(image).name, tag: tag, template: template.description, available: available)
         }
-        return Outcome(tag: tag)
     }
 
     /// Whether the registry has a manifest for `reference`'s tag: one `HEAD`, asked once per
