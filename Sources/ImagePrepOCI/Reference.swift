@@ -106,29 +106,38 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
         try container.encode(description)
     }
 
+    // The grammar is ASCII: checked on bytes, which also keeps out what Character's
+    // properties would let in (fullwidth digits are `isNumber` and `isHexDigit`).
+    private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+    private static func isLower(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) }
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        isLower(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+    }
+
     public static func isValidTag(_ tag: String) -> Bool {
-        guard let first = tag.first, tag.count <= 128 else { return false }
-        let isWord = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || c == "_") }
-        return isWord(first) && tag.allSatisfy { isWord($0) || $0 == "." || $0 == "-" }
+        let isWord = { (byte: UInt8) in isLetter(byte) || isDigit(byte) || byte == UInt8(ascii: "_") }
+        guard let first = tag.utf8.first, tag.utf8.count <= 128, isWord(first) else { return false }
+        return tag.utf8.allSatisfy { isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 
     /// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.
     private static func isValidPathComponent(_ component: Substring) -> Bool {
-        let isAlnum = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber) }
-        guard let first = component.first, let last = component.last, isAlnum(first), isAlnum(last) else {
-            return false
-        }
-        var separator = ""
-        for character in component {
-            if isAlnum(character) {
-                guard separator.isEmpty || separator == "." || separator == "_" || separator == "__"
-                    || separator.allSatisfy({ $0 == "-" })
-                else { return false }
-                separator = ""
-            } else if character == "." || character == "_" || character == "-" {
-                separator.append(character)
-            } else {
-                return false
+        let bytes = component.utf8
+        let isAlnum = { (byte: UInt8) in isLower(byte) || isDigit(byte) }
+        guard let first = bytes.first, let last = bytes.last, isAlnum(first), isAlnum(last) else { return false }
+        // The separator run since the last alphanumeric: its length and what it holds.
+        var (length, dots, underscores, dashes) = (0, 0, 0, 0)
+        for byte in bytes {
+            switch byte {
+            case _ where isAlnum(byte):
+                let valid = length == 0 || (length == 1 && dots == 1) || (underscores == length && length <= 2)
+                    || dashes == length
+                guard valid else { return false }
+                (length, dots, underscores, dashes) = (0, 0, 0, 0)
+            case UInt8(ascii: "."): (length, dots) = (length + 1, dots + 1)
+            case UInt8(ascii: "_"): (length, underscores) = (length + 1, underscores + 1)
+            case UInt8(ascii: "-"): (length, dashes) = (length + 1, dashes + 1)
+            default: return false
             }
         }
         return true
@@ -138,15 +147,17 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
         var host = Substring(registry)
         if let colon = registry.lastIndex(of: ":"), !registry.hasSuffix("]") {
             let port = registry[registry.index(after: colon)...]
-            guard !port.isEmpty, port.allSatisfy(\.isNumber), let value = Int(port), value <= 65535 else {
-                return false
-            }
+            guard !port.isEmpty, port.utf8.count <= 5, port.utf8.allSatisfy(isDigit), let value = Int(port), value <= 65535
+            else { return false }
             host = registry[..<colon]
         }
         if host.hasPrefix("[") && host.hasSuffix("]") {
-            return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" }
+            return host.utf8.dropFirst().dropLast().allSatisfy {
+                isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) || $0 == UInt8(ascii: ":")
+            }
         }
         return !host.isEmpty && !host.hasPrefix("-") && !host.hasPrefix(".")
-            && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+            && host.utf8.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
     }
 }

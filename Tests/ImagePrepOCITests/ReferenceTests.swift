@@ -46,7 +46,10 @@ final class ReferenceTests: XCTestCase {
 
     func testMalformedReferences() {
         for text in ["", "UPPER/case", "quay.io/a/b:", "quay.io/a/b@sha256:1234", "a//b", "quay.io/a/b:-bad",
-                     "has space", "quay.io:99999/a", "/leading", "quay.io/a..b"]
+                     "has space", "quay.io:99999/a", "/leading", "quay.io/a..b",
+                     // Non-ASCII that Character's properties call digits or letters.
+                     "quay.io:\u{FF18}\u{FF10}/a", "[fe80::\u{FF11}]:5000/a", "quay.io/a/b:\u{FF11}", "quay.io/a/\u{E9}",
+                     "r\u{E9}gistry.example:5000/a", "quay.io/a/b:t\u{301}", "quay.io/a___b", "quay.io/a.-b"]
         {
             XCTAssertThrowsError(try Reference(text), text) { error in
                 guard case OCIError.invalidReference(let input, _) = error else {

@@ -65,7 +65,7 @@ final class CurlTransferContext {
 
     /// Returns false to make libcurl abort the transfer.
     func receiveHeaderLine(_ line: String) -> Bool {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Self.trimmingHTTPWhitespace(Substring(line))
         if trimmed.hasPrefix("HTTP/") {
             // A new response (after a redirect or a 100 Continue) replaces the previous one.
             let parts = trimmed.split(separator: " ", maxSplits: 2)
@@ -76,11 +76,23 @@ final class CurlTransferContext {
         } else if trimmed.isEmpty {
             headersComplete = status >= 200
         } else if let colon = trimmed.firstIndex(of: ":") {
-            let name = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
-            let value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            headers.add(name, value)
+            let name = Self.trimmingHTTPWhitespace(trimmed[..<colon])
+            let value = Self.trimmingHTTPWhitespace(trimmed[trimmed.index(after: colon)...])
+            headers.add(String(name), String(value))
         }
         return true
+    }
+
+    /// `text` without leading and trailing spaces, tabs, CRs and LFs (HTTP's whitespace),
+    /// on bytes: every response has a dozen header lines.
+    static func trimmingHTTPWhitespace(_ text: Substring) -> Substring {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        let bytes = text.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, isSpace(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, isSpace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        return text[start..<end]
     }
 
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
