@@ -26,10 +26,20 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertTrue(finished)
     }
 
+    /// Bodies run one after another reuse an idle thread instead of starting one each (a
+    /// run sends hundreds of requests, each a body).
+    func testBlockingWorkReusesIdleThreads() async throws {
+        var threads = Set<UInt>()
+        for _ in 0..<50 {
+            threads.insert(try await BlockingWork.run(name: "imageprep-test") { UInt(pthread_self()) })
+        }
+        XCTAssertLessThanOrEqual(threads.count, 2, "\(threads.count) threads for 50 bodies in a row")
+    }
+
     func testBlockingWorkRunsOffThePoolAndCancels() async throws {
         // More bodies than the cooperative pool has threads, each blocked until all have
         // started: on the pool they would wait for each other forever.
-        let count = ProcessInfo.processInfo.activeProcessorCount + 6
+        let count = ProcessInfo.processInfo.activeProcessorCount + 30
         let barrier = Barrier(count)
         let started = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<count {
