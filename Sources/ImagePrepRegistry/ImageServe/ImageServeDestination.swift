@@ -41,7 +41,9 @@ public struct ImageServeDestination: ImageDestination {
         progress: ByteProgress
     ) async throws -> Int64 {
         let client = client
-        return try await directory.writeBlob(descriptor, into: repository.repository) { file in
+        var verifiedByFill = false
+        if case .registry = source { verifiedByFill = true }
+        return try await directory.writeBlob(descriptor, into: repository.repository, verifiedByFill: verifiedByFill) { file in
             switch source {
             case .registry(let origin):
                 _ = try await client.fetchBlob(origin, descriptor: descriptor, progress: progress) { bytes in try file.write(bytes) }

@@ -27,6 +27,14 @@ public final class ImageServeDirectory: Sendable {
     private let writeLock = Locked<DirectoryLock?>(nil)
     /// The repositories whose listings this run has reconciled.
     private let reconciled = Locked<Set<String>>([])
+    /// The catalog's repositories as this run knows them: from one walk of the directory the
+    /// first time the catalog is written in a run, then kept as repositories are added.
+    private let catalog = Locked<Set<String>?>(nil)
+    /// The repositories' `blobs` directories opened this run (each walked down to once, see
+    /// ``DirectoryHandle``): the run's shared lock keeps deletes out meanwhile, and a delete
+    /// in this process forgets them. At most `openedLimit` descriptors are kept.
+    private let openedBlobDirectories = Locked<[String: DirectoryHandle]>([:])
+    private static let openedLimit = 256
     /// The files checked this run, and whether each was whole.
     private let checked = Locked<[CheckedFile: Bool]>([:])
 
@@ -79,8 +87,20 @@ public final class ImageServeDirectory: Sendable {
         wholeBlob(descriptor, in: repository).map { $0.directory.url.appendingPathComponent($0.name) }
     }
 
+    /// `repository`'s `blobs` directory, opened once per run; nil when it is missing and not
+    /// to be created.
+    func blobsHandle(_ repository: String, create: Bool) throws(ImageServeError) -> DirectoryHandle? {
+        if let opened = openedBlobDirectories.withLock({ $0[repository] }) { return opened }
+        guard let opened = try DirectoryHandle.open(blobsDirectory(repository), under: root, create: create) else { return nil }
+        openedBlobDirectories.withLock { directories in
+            if directories.count >= Self.openedLimit { directories.removeAll() }
+            directories[repository] = opened
+        }
+        return opened
+    }
+
     func wholeBlob(_ descriptor: Descriptor, in repository: String) -> BlobLocation? {
-        guard let blobs = try? DirectoryHandle.open(blobsDirectory(repository), under: root, create: false) else { return nil }
+        guard let blobs = try? blobsHandle(repository, create: false) else { return nil }
         for name in ["\(descriptor.digest).gz", descriptor.digest.description] where blobs.kind(name) != nil {
             return isWhole(name, in: blobs, descriptor) ? BlobLocation(directory: blobs, name: name) : nil
         }
@@ -141,7 +161,7 @@ public final class ImageServeDirectory: Sendable {
         let others = candidates + knownHolders(of: descriptor.digest).subtracting(candidates).sorted()
         for other in others where other != repository {
             guard let existing = wholeBlob(descriptor, in: other),
-                  let blobs = try DirectoryHandle.open(blobsDirectory(repository), under: root, create: true)
+                  let blobs = try blobsHandle(repository, create: true)
             else { continue }
             // Same name as the holder's: a config stays a config.
             if try place(existing, as: BlobLocation(directory: blobs, name: existing.name), descriptor, moving: false) {
@@ -194,25 +214,27 @@ public final class ImageServeDirectory: Sendable {
     }
 
     /// Writes a blob into `repository`: `fill` writes its bytes into the temporary file; its
-    /// digest and size are checked against `descriptor` before it is flushed and linked into
-    /// place. Returns the bytes written.
+    /// digest (here, or by `fill` when `verifiedByFill`) and size are checked against
+    /// `descriptor` before it is flushed and linked into place. Returns the bytes written.
     func writeBlob(
-        _ descriptor: Descriptor, into repository: String,
+        _ descriptor: Descriptor, into repository: String, verifiedByFill: Bool = false,
         fill: (BlobFile) async throws -> Void
     ) async throws -> Int64 {
         try beginWriting()
         let blobs = blobsDirectory(repository)
-        guard let directory = try DirectoryHandle.open(blobs, under: root, create: true) else {
+        guard let directory = try blobsHandle(repository, create: true) else {
             throw ImageServeError(path: blobs.path, message: "cannot create the directory")
         }
         let name = Self.blobName(descriptor.digest, mediaType: descriptor.mediaType)
-        let file = try BlobFile(in: directory, for: name)
+        // A fill that verifies what it writes (a registry fetch checks the digest of the very
+        // bytes it hands on, and throws before returning otherwise) is not hashed twice.
+        let file = try BlobFile(in: directory, for: name, hashing: !verifiedByFill)
         do {
             try await fill(file)
             guard file.count == descriptor.size else {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) has \(file.count) bytes, expected \(descriptor.size)")
             }
-            guard file.digest == descriptor.digest else {
+            if !verifiedByFill, file.digest != descriptor.digest {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
             }
             try file.finish(recording: descriptor.digest)
@@ -285,7 +307,7 @@ public final class ImageServeDirectory: Sendable {
         defer { withExtendedLifetime(lock) {} }
         try change()
         try rebuildTagsList(repository)
-        if catalog { try rebuildCatalog() }
+        if catalog { try updateCatalog(adding: repository) }
     }
 
     /// Rebuilds `repository`'s tags list and the catalog from the type maps on disk (each
@@ -302,6 +324,8 @@ public final class ImageServeDirectory: Sendable {
 
     /// The tags list (when the repository is still there) and the catalog after a delete.
     func rebuildAfterDelete(_ repository: String) throws(ImageServeError) {
+        catalog.withLock { $0 = nil }
+        openedBlobDirectories.withLock { $0.removeAll() }
         try updateTags(repository) {}
     }
 
@@ -314,9 +338,32 @@ public final class ImageServeDirectory: Sendable {
         try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"), under: root)
     }
 
-    private func rebuildCatalog() throws(ImageServeError) {
-        let list = "{\"repositories\": [\(repositories().map { "\"\($0)\"" }.joined(separator: ", "))]}"
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: v2.appendingPathComponent("_catalog"), under: root)
+    /// Writes the catalog with `repository` in it (under the tags lock). The first time in a
+    /// run it is rebuilt from a walk of the directory; after that a repository already listed
+    /// changes nothing, and a new one is added to what the file lists now (other runs writing
+    /// into the directory add theirs the same way; only a delete, which excludes them, removes).
+    private func updateCatalog(adding repository: String) throws(ImageServeError) {
+        let file = v2.appendingPathComponent("_catalog")
+        let known = catalog.withLock { $0 }
+        var repositories: Set<String>
+        if let known {
+            guard !known.contains(repository) else { return }
+            struct Listing: Decodable { var repositories: [String] }
+            guard let data = ImageServeFiles.read(file, under: root),
+                  let listed = try? JSONDecoder().decode(Listing.self, from: data)
+            else {
+                // A catalog that cannot be read is rebuilt from the directory.
+                catalog.withLock { $0 = nil }
+                return try updateCatalog(adding: repository)
+            }
+            repositories = known.union(listed.repositories)
+            if ImageServeFiles.isDirectory(repositoryDirectory(repository)) { repositories.insert(repository) }
+        } else {
+            repositories = Set(self.repositories())
+        }
+        let list = "{\"repositories\": [\(repositories.sorted().map { "\"\($0)\"" }.joined(separator: ", "))]}"
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: file, under: root)
+        catalog.withLock { $0 = repositories }
     }
 
     // MARK: Reading

@@ -147,7 +147,7 @@ enum ImageServeFiles {
         let name = url.lastPathComponent
         // A link there is replaced by the rename, never written through.
         if directory.read(name, limit: data.count + 1) == data { return false }
-        let file = try BlobFile(in: directory, for: name)
+        let file = try BlobFile(in: directory, for: name, hashing: false)
         do {
             try file.write(data)
             try file.finish()
@@ -323,13 +323,15 @@ final class BlobFile: @unchecked Sendable {
     /// The name the file is written for, for errors (never the temporary's).
     let finalName: String
     private let fd: Int32
-    private var hasher = DigestHasher()
+    /// nil when the writer's caller verifies the bytes itself.
+    private var hasher: DigestHasher?
     private(set) var count: Int64 = 0
     private var closed = false
 
     /// Creates a temporary file of this run in `directory` (`O_EXCL|O_NOFOLLOW`).
-    init(in directory: DirectoryHandle, for finalName: String) throws(ImageServeError) {
+    init(in directory: DirectoryHandle, for finalName: String, hashing: Bool = true) throws(ImageServeError) {
         self.directory = directory
+        hasher = hashing ? DigestHasher() : nil
         self.finalName = finalName
         name = RunTemporaries.name(prefix: ImageServeFiles.temporaryPrefix)
         fd = openat(directory.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -345,7 +347,7 @@ final class BlobFile: @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(ImageServeError) {
-        hasher.update(bytes)
+        hasher?.update(bytes)
         count += Int64(bytes.count)
         var offset = 0
         while offset < bytes.count {
@@ -371,7 +373,8 @@ final class BlobFile: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    var digest: Digest { hasher.finalize() }
+    /// The digest of the bytes written (nil when created without hashing).
+    var digest: Digest? { hasher?.finalize() }
 
     /// Flushes and closes the file; with `recording`, records the verified digest on it
     /// (see ``ImageServeFiles/digestAttribute``).
