@@ -59,4 +59,29 @@ final class RetryHelperTests: XCTestCase {
         }
         XCTAssertEqual(counter.attempts, [1])
     }
+
+    func testNestedLoopsSharingABudgetStopAtMaxAttemptsInAll() async throws {
+        let policy = RetryPolicy(maxAttempts: 4, initialDelay: .milliseconds(1))
+        let budget = RetryBudget()
+        let outer = Counter()
+        let inner = Counter()
+        do {
+            let _: Int = try await policy.run(budget: budget) { attempt in
+                outer.attempts.append(attempt)
+                do {
+                    // The nested loop continues the outer attempt, then retries on its own.
+                    let _: Int = try await policy.run(budget: budget) { number in
+                        inner.attempts.append(number)
+                        return number < 3 ? .retry(failure: Failure(attempt: number)) : .done(number)
+                    }
+                } catch {}
+                return .retry(failure: Failure(attempt: budget.current))
+            }
+            XCTFail("expected the last failure")
+        } catch let failure as Failure {
+            XCTAssertEqual(failure, Failure(attempt: 4))
+        }
+        XCTAssertEqual(inner.attempts, [1, 2, 3, 4], "the second outer attempt's nested loop starts at 4, and is done there")
+        XCTAssertEqual(outer.attempts, [1, 4], "four attempts in all, not four of each loop")
+    }
 }

@@ -6,8 +6,9 @@ import Foundation
 /// `times` -1; everything else is forwarded with its Host header, so the registry's
 /// `Location` URLs point back at the proxy. A rule may instead misbehave as no real registry
 /// does on demand (`Rule.Action`). Every request is logged to `proxy.log` as
-/// `METHOD PATH STATUS injected|forwarded|ACTION`, and to `headers.log` with whether it
-/// carried credentials; every TCP connection it accepts to `connections.log`.
+/// `METHOD PATH STATUS injected|forwarded|ACTION`, to `headers.log` with whether it
+/// carried credentials and to `ranges.log` with its `Range` and `If-Range`; the body bytes it
+/// writes to `bytes.log`; every TCP connection it accepts to `connections.log`.
 public final class FaultProxy: @unchecked Sendable {
     public struct Rule: Codable, Sendable {
         /// What a matching request gets.
@@ -42,6 +43,17 @@ public final class FaultProxy: @unchecked Sendable {
             case pages
             /// The upstream answer with its body sent `bytes` bytes per second: slow, never stalled.
             case trickle
+            /// The upstream answer (the whole blob or the range asked for) with its body cut by a
+            /// TCP reset at byte `bytes` of the blob, once every byte before it reached the client.
+            case cut
+            /// A source without ranges: `Range` and `If-Range` are dropped, the whole blob answered.
+            case norange
+            /// The blob changed behind its URL: its bytes flipped under the ETag `"changed"`; a
+            /// request with `If-Range` gets the whole changed blob (200), as RFC 9110 has it.
+            case changed
+            /// The upstream answer (a range included) with every body byte flipped and its
+            /// headers unchanged: other bytes than its ETag and digest say.
+            case mutate
         }
 
         /// A Python regular expression searched in `METHOD PATH` (path with query).
@@ -120,6 +132,16 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Logged requests, as `METHOD PATH STATUS injected|forwarded`.
     public func requests() -> [String] { service.lines(of: "proxy.log") }
+
+    /// Body bytes the proxy wrote to clients for requests whose `METHOD PATH` starts with
+    /// `prefix`, since the proxy started.
+    public func bytesSent(_ prefix: String) -> Int {
+        service.lines(of: "bytes.log").filter { $0.hasPrefix(prefix) }
+            .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+    }
+
+    /// Requests that arrived, as `METHOD PATH Range=VALUE If-Range=VALUE` (`-` when absent).
+    public func rangeLog() -> [String] { service.lines(of: "ranges.log") }
 
     /// TCP connections the proxy accepted so far, as the client's `host:port`.
     public func connections() -> [String] { service.lines(of: "connections.log") }

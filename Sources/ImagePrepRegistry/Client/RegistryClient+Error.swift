@@ -52,6 +52,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case platformNotFound(RegistryErrorContext, wanted: Platform, available: [Platform])
     case digestMismatch(RegistryErrorContext, expected: Digest, actual: Digest)
     case sizeMismatch(RegistryErrorContext, expected: Int64, actual: Int64)
+    /// A cut blob download's next attempt was not answered with the rest of the same blob
+    /// (see ``BlobResume``): the blob is fetched again from its first byte.
+    case rangeRefused(RegistryErrorContext, reason: String)
     case invalidResponse(RegistryErrorContext, reason: String)
     case tokenRequestFailed(RegistryErrorContext, realm: String, status: Int?, message: String)
     case invalidAuthFile(path: String, reason: String)
@@ -94,6 +97,8 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
                 + "the source registry holds corrupted data"
         case .sizeMismatch(let context, let expected, let actual):
             return "\(context): expected \(expected) bytes, got \(actual)"
+        case .rangeRefused(let context, let reason):
+            return "\(context): registry \(context.registry) did not resume the download: \(reason)"
         case .invalidResponse(let context, let reason):
             return "\(context): unexpected response from registry \(context.registry): \(reason)"
         case .tokenRequestFailed(let context, let realm, let status, let message):
@@ -151,6 +156,7 @@ extension RegistryError {
             .platformNotFound(context, wanted: wanted, available: available)
         case .digestMismatch(_, let expected, let actual): .digestMismatch(context, expected: expected, actual: actual)
         case .sizeMismatch(_, let expected, let actual): .sizeMismatch(context, expected: expected, actual: actual)
+        case .rangeRefused(_, let reason): .rangeRefused(context, reason: reason)
         case .invalidResponse(_, let reason): .invalidResponse(context, reason: reason)
         case .tokenRequestFailed(_, let realm, let status, let message):
             .tokenRequestFailed(context, realm: realm, status: status, message: message)

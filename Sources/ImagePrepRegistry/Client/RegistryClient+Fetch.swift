@@ -154,26 +154,41 @@ extension RegistryClient {
 
     /// Streams a blob to `writer` in chunks, then checks its digest and size. The bytes are
     /// untrusted until this returns: on a mismatch it throws after the last chunk. `progress`
-    /// hears each chunk's size as it arrives.
+    /// hears each chunk's size as it arrives. A body cut by a reset or a stall is continued
+    /// from the byte it stopped at when the source serves ranges (``BlobResume``), each
+    /// continuation an attempt of `attempts` (the caller's budget, or the request's own);
+    /// `writer` sees each byte once.
     public func fetchBlob(
         _ repository: Reference,
         descriptor: Descriptor,
+        attempts: RetryBudget? = nil,
         progress: ByteProgress = .none,
         to writer: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
     ) async throws -> Int64 {
         let context = Self.context(repository, "fetching blob", reference: descriptor.digest.description)
         let verifier = BlobVerifier(descriptor: descriptor, context: context)
-        var request = RegistryRequest(.get, "/v2/\(repository.repository)/blobs/\(descriptor.digest)",
-                                      registry: repository.registry, context: context)
-        request.scopes = [Self.pullScope(repository.repository)]
-        request.followRedirects = true
-        request.maxStreamedBody = descriptor.size
+        var request = blobRequest(repository, descriptor: descriptor, context: context, attempts: attempts)
         request.bodyWriter = progress.observing { bytes in
             try verifier.update(bytes)
             try writer(bytes)
         }
         _ = try await send(request)
         return try verifier.verify()
+    }
+
+    /// The `GET` of a blob, its body to be given a writer: redirects followed (to blob
+    /// storage), bounded by the blob's size, resumable after a cut.
+    func blobRequest(_ repository: Reference, descriptor: Descriptor, context: RegistryErrorContext,
+                     attempts: RetryBudget?) -> RegistryRequest
+    {
+        var request = RegistryRequest(.get, "/v2/\(repository.repository)/blobs/\(descriptor.digest)",
+                                      registry: repository.registry, context: context)
+        request.scopes = [Self.pullScope(repository.repository)]
+        request.followRedirects = true
+        request.maxStreamedBody = descriptor.size
+        request.resume = BlobResume(descriptor: descriptor, context: context)
+        request.attempts = attempts
+        return request
     }
 
     func fetchBlobData(_ repository: Reference, descriptor: Descriptor, maxSize: Int64) async throws -> Data {

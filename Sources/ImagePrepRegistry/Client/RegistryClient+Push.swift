@@ -46,12 +46,16 @@ extension RegistryClient {
     /// it flows; the blob is committed only when both match, and never held whole in memory.
     /// Uses `uploadLocation` when a session is already open (after a refused mount). A blob up
     /// to ``Configuration/monolithicUploadLimit`` goes in one `PUT ?digest=` (the registry checks
-    /// the digest before committing it), a larger one in a `PATCH` and an empty `PUT`.
+    /// the digest before committing it), a larger one in a `PATCH` and an empty `PUT`. A
+    /// download cut by a reset or a stall is continued from the byte it stopped at into the
+    /// same upload, which waits for it (``BlobResume``); each continuation is an attempt of
+    /// `attempts` (the caller's budget, or the download's own).
     public func copyBlob(
         _ descriptor: Descriptor,
         from source: Reference,
         to destination: Reference,
         uploadLocation: String? = nil,
+        attempts: RetryBudget? = nil,
         progress: ByteProgress = .none
     ) async throws -> Int64 {
         let location: String
@@ -60,8 +64,8 @@ extension RegistryClient {
         } else {
             location = try await startUpload(destination, digest: descriptor.digest)
         }
-        // Make sure both registries' endpoints and tokens are ready: the streamed requests
-        // below cannot be sent twice.
+        // Make sure both registries' endpoints and tokens are ready: the streamed upload below
+        // cannot be sent twice (the download can be continued, into the same upload).
         let sourceContext = Self.context(source, "fetching blob", reference: descriptor.digest.description)
         let destinationContext = Self.context(destination, "uploading blob", reference: descriptor.digest.description)
         _ = try await endpoint(for: source.registry, context: sourceContext)
@@ -80,12 +84,8 @@ extension RegistryClient {
             upload.scopes = [Self.pushScope(destination.repository)]
             upload.lease = lease
 
-            var download = RegistryRequest(.get, "/v2/\(source.repository)/blobs/\(descriptor.digest)",
-                                           registry: source.registry, context: sourceContext)
-            download.scopes = [Self.pullScope(source.repository)]
-            download.followRedirects = true
+            var download = blobRequest(source, descriptor: descriptor, context: sourceContext, attempts: attempts)
             download.lease = lease
-            download.maxStreamedBody = descriptor.size
             download.bodyWriter = progress.observing { bytes in
                 try verifier.update(bytes)
                 try pipe.write(bytes)

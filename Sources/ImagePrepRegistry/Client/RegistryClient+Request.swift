@@ -21,6 +21,11 @@ struct RegistryRequest: Sendable {
     /// Statuses outside 2xx returned to the caller instead of thrown (404 for a HEAD).
     var allowedStatuses: Set<Int> = []
     var lease: CurlTransport.Lease?
+    /// A streamed blob body that another attempt continues where a cut one stopped.
+    var resume: BlobResume?
+    /// The budget the request's attempts count against, shared with the operation it is part
+    /// of (a blob transfer's whole retries); nil: its own.
+    var attempts: RetryBudget?
 
     init(_ method: HTTPMethod, _ target: String, registry: String, context: RegistryErrorContext) {
         self.method = method
@@ -33,6 +38,12 @@ struct RegistryRequest: Sendable {
     /// (not streamed to a writer) are retried after a connection error: part of the body may
     /// already have reached the writer.
     var isReplayable: Bool { body.isReplayable && bodyWriter == nil }
+
+    /// Whether another attempt may follow a connection error or a stall: a replayable
+    /// request, or a blob download that continues where the body stopped.
+    var canContinueAfterConnectionError: Bool {
+        isReplayable || (body.isReplayable && resume?.canContinue == true)
+    }
 
     /// Whether the request can be sent again after an error status (401, 429, 5xx): only a
     /// 2xx body is handed to the writer, so an error answer has written nothing and only the
@@ -51,7 +62,7 @@ extension RegistryClient {
         var endpoint = try await endpoint(for: request.registry, context: request.context)
         let policy = configuration.retry
         var renewedToken = false
-        return try await policy.run { attempt in
+        return try await policy.run(budget: request.attempts) { attempt in
             if Task.isCancelled { throw RegistryError.cancelled }
             var http = HTTPRequest(method: request.method, url: try url(for: request, base: endpoint.baseURL))
             http.tls = endpoint.tls
@@ -62,6 +73,7 @@ extension RegistryClient {
             http.maxStreamedBody = request.maxStreamedBody
             http.headers = request.headers
             http.headers.set("User-Agent", configuration.userAgent)
+            request.resume?.prepare(&http)
             // Credentials go to the registry's own origin only: an absolute `Location` or
             // `Link` URL naming another host, port or scheme gets none.
             if Self.sameOrigin(http.url, endpoint.baseURL),
@@ -81,10 +93,12 @@ extension RegistryClient {
                     throw underlying
                 }
                 let failure = Self.registryError(error, context: request.context)
-                if error.isRetryable, request.isReplayable, !policy.isLast(attempt) {
-                    logger.info("retrying after connection error", metadata: [
+                if error.isRetryable, request.canContinueAfterConnectionError, !policy.isLast(attempt) {
+                    var metadata: Logger.Metadata = [
                         "target": "\(request.context)", "error": "\(error.message)", "attempt": "\(attempt)",
-                    ])
+                    ]
+                    if let received = request.resume?.received, received > 0 { metadata["resumeAt"] = "\(received)" }
+                    logger.info("retrying after connection error", metadata: metadata)
                     return .retry(failure: failure)
                 }
                 if error.isRetryable, attempt == policy.maxAttempts {
@@ -117,6 +131,7 @@ extension RegistryClient {
             if response.isSuccess || request.allowedStatuses.contains(response.status) {
                 return .done(response)
             }
+            if let refusal = request.resume?.refusal(status: response.status) { throw refusal }
             throw statusError(response, context: request.context)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 
 /// When and how long to wait before repeating a request that failed transiently: connection
 /// errors, 429 (honouring `Retry-After`) and 502/503/504.
@@ -61,27 +62,54 @@ enum RetryStep<Value> {
     case again
 }
 
+/// The attempts one operation has made, shared by the retry loops nested in it: a blob
+/// transfer retried whole (``ImageCopier``) and the resumed downloads inside each of its
+/// attempts draw on one budget of ``RetryPolicy/maxAttempts``, so a source that keeps
+/// cutting the connection is given up after that many requests, not its square.
+public final class RetryBudget: Sendable {
+    /// The number of the attempt in progress; 0 before the first.
+    private let number = Locked(0)
+
+    public init() {}
+
+    /// The attempt in progress: a loop nested in an attempt continues it (the first request
+    /// of a resumable download is part of the transfer's attempt, not a new one).
+    func begin() -> Int { number.withLock { $0 = max($0, 1); return $0 } }
+
+    /// The number of the next attempt, which starts now.
+    func advance() -> Int { number.withLock { $0 += 1; return $0 } }
+
+    /// The attempt in progress, as a nested loop may have moved it on.
+    var current: Int { number.withLock { max($0, 1) } }
+}
+
 extension RetryPolicy {
     /// Runs `attempt` (given its number, from 1) until it is done, throws, or has failed
     /// transiently `maxAttempts` times; waits between attempts as each asks. The one retry
-    /// loop of the registry client: requests, endpoint pings, token requests and whole blob
-    /// transfers all go through it.
-    func run<Value>(_ attempt: (_ number: Int) async throws -> RetryStep<Value>) async throws -> Value {
-        var number = 0
+    /// loop of the registry client: requests, endpoint pings, token requests, whole blob
+    /// transfers and resumed blob downloads all go through it. With a `budget`, the attempts
+    /// are counted there, together with those of the loops that share it.
+    func run<Value>(budget shared: RetryBudget? = nil, _ attempt: (_ number: Int) async throws -> RetryStep<Value>)
+        async throws -> Value
+    {
+        let budget = shared ?? RetryBudget()
+        var number = budget.begin()
         while true {
-            number += 1
             switch try await attempt(number) {
             case .done(let value):
                 return value
             case .again:
-                continue
+                number = budget.advance()
             case .retry(let delay, let failure):
+                // A loop nested in this attempt may have used attempts of the budget.
+                number = budget.current
                 guard number < maxAttempts else { throw failure }
                 do {
                     try await Task.sleep(for: delay ?? backoff(afterAttempt: number))
                 } catch {
                     throw RegistryError.cancelled
                 }
+                number = budget.advance()
             }
         }
     }

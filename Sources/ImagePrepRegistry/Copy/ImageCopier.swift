@@ -219,7 +219,10 @@ public struct ImageCopier: Sendable {
     }
 
     /// A streamed transfer cannot be repeated request by request, so the whole transfer is
-    /// retried on connection errors and retryable statuses.
+    /// retried on connection errors and retryable statuses. A download cut mid-body is first
+    /// continued where it stopped, inside the transfer (``BlobResume``): those attempts count
+    /// against the same budget, so a source that keeps failing is given up after the
+    /// policy's attempts in all.
     private func putWithRetry(
         _ blob: Descriptor,
         from source: BlobSource,
@@ -229,19 +232,20 @@ public struct ImageCopier: Sendable {
         progress: ByteProgress
     ) async throws -> Int64 {
         let policy = client.configuration.retry
+        let budget = RetryBudget()
         var location = uploadLocation
-        return try await policy.run { attempt in
+        return try await policy.run(budget: budget) { _ in
             do {
                 return .done(try await target.putBlob(
-                    blob, from: source, into: destination, uploadLocation: location, progress: progress))
+                    blob, from: source, into: destination, uploadLocation: location, attempts: budget, progress: progress))
             } catch let error as RegistryError where error.isTransient {
-                if policy.isLast(attempt) {
+                if policy.isLast(budget.current) {
                     if case .connection(let context, _) = error { await client.breaker.trip(context.registry, after: error) }
                     throw error
                 }
                 location = nil
                 client.logger.info("retrying blob copy", metadata: [
-                    "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(attempt)",
+                    "digest": "\(blob.digest)", "error": "\(error)", "attempt": "\(budget.current)",
                 ])
                 return .retry(failure: error)
             }
@@ -253,7 +257,7 @@ extension RegistryError {
     /// Whether repeating the operation may succeed.
     var isTransient: Bool {
         switch self {
-        case .connection: true
+        case .connection, .rangeRefused: true
         case .http(_, let status, _): RetryPolicy.retryableStatuses.contains(status)
         default: false
         }

@@ -34,11 +34,13 @@ public protocol ImageDestination: Sendable {
     func mount(_ descriptor: Descriptor, into repository: Reference, candidates: [String]) async throws -> MountAttempt
 
     /// Puts the blob's bytes from `source`, committed only when its digest and size match
-    /// the descriptor; `uploadLocation` is a session a refused mount opened; `progress` hears
-    /// the bytes streamed from a registry source as they arrive. Returns the bytes transferred.
+    /// the descriptor; `uploadLocation` is a session a refused mount opened; `attempts` is the
+    /// budget of the transfer's retries, which a download from a registry source continued
+    /// after a cut (into the same upload or file) draws on; `progress` hears the bytes streamed
+    /// from a registry source as they arrive. Returns the bytes transferred.
     func putBlob(
         _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
-        progress: ByteProgress
+        attempts: RetryBudget?, progress: ByteProgress
     ) async throws -> Int64
 
     /// Puts a manifest byte for byte (its digest does not change) under `reference`'s tag,

@@ -26,12 +26,13 @@ public struct RegistryDestination: ImageDestination {
 
     public func putBlob(
         _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
-        progress: ByteProgress
+        attempts: RetryBudget?, progress: ByteProgress
     ) async throws -> Int64 {
         switch source {
         case .registry(let origin):
             return try await client.copyBlob(
-                descriptor, from: origin, to: repository, uploadLocation: uploadLocation, progress: progress)
+                descriptor, from: origin, to: repository, uploadLocation: uploadLocation, attempts: attempts,
+                progress: progress)
         case .file(let file):
             try await client.pushBlob(file: file, descriptor: descriptor, to: repository, uploadLocation: uploadLocation)
         case .data(let data):

@@ -38,7 +38,7 @@ public struct ImageServeDestination: ImageDestination {
 
     public func putBlob(
         _ descriptor: Descriptor, from source: BlobSource, into repository: Reference, uploadLocation: String?,
-        progress: ByteProgress
+        attempts: RetryBudget?, progress: ByteProgress
     ) async throws -> Int64 {
         let client = client
         var verifiedByFill = false
@@ -46,7 +46,10 @@ public struct ImageServeDestination: ImageDestination {
         return try await directory.writeBlob(descriptor, into: repository.repository, verifiedByFill: verifiedByFill) { file in
             switch source {
             case .registry(let origin):
-                _ = try await client.fetchBlob(origin, descriptor: descriptor, progress: progress) { bytes in try file.write(bytes) }
+                // A cut download continues into the same file (``BlobResume``).
+                _ = try await client.fetchBlob(origin, descriptor: descriptor, attempts: attempts, progress: progress) {
+                    bytes in try file.write(bytes)
+                }
             case .file(let url):
                 guard let handle = FileHandle(forReadingAtPath: url.path) else {
                     throw ImageServeError(path: url.path, message: "cannot read the blob")

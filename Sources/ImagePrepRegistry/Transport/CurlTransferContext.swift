@@ -75,6 +75,15 @@ final class CurlTransferContext {
             headersComplete = false
         } else if trimmed.isEmpty {
             headersComplete = status >= 200
+            if let check = request.responseCheck, (200..<300).contains(status) {
+                // Before the body: a refused answer writes nothing.
+                do {
+                    try check(status, headers)
+                } catch {
+                    bodyFailure = error
+                    return false
+                }
+            }
         } else if let colon = trimmed.firstIndex(of: ":") {
             let name = Self.trimmingHTTPWhitespace(trimmed[..<colon])
             let value = Self.trimmingHTTPWhitespace(trimmed[trimmed.index(after: colon)...])

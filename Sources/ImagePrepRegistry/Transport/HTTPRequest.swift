@@ -25,6 +25,10 @@ typealias BodyReader = @Sendable (UnsafeMutableRawBufferPointer) throws -> Int
 /// Receives the next chunk of a successful (2xx) response body, on the transfer thread.
 typealias BodyWriter = @Sendable (UnsafeRawBufferPointer) throws -> Void
 
+/// Looks at a 2xx answer's status and headers before any of its body reaches the
+/// ``BodyWriter``, on the transfer thread; throwing aborts the transfer.
+typealias ResponseCheck = @Sendable (_ status: Int, _ headers: HTTPHeaders) throws -> Void
+
 enum RequestBody: Sendable {
     case empty
     case data(Data)
@@ -48,6 +52,8 @@ struct HTTPRequest: Sendable {
     var followRedirects = false
     /// Where a 2xx body goes; nil collects it into `HTTPResponse.body` up to `maxCollectedBody`.
     var bodyWriter: BodyWriter?
+    /// Asked whether a 2xx answer's body may go to `bodyWriter` (a resumed blob's range).
+    var responseCheck: ResponseCheck?
     var maxCollectedBody = 16 * 1024 * 1024
     /// The most bytes a 2xx body given to `bodyWriter` may have (a blob's size); nil: no
     /// bound, and no deadline for the request.

@@ -1,8 +1,9 @@
-import hashlib, http.client, http.server, json, os, re, socket, struct, sys, threading, urllib.parse
+import fcntl, hashlib, http.client, http.server, json, os, re, socket, struct, sys, termios, threading, time, urllib.parse
 
 port_file, upstream, host = sys.argv[1:4]
 lock = threading.Lock()
 state = {"mtime": None, "rules": []}
+FLIP = bytes(range(255, -1, -1))
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "proxy-authorization", "te",
        "trailer", "upgrade"}
 
@@ -37,6 +38,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             with open("proxy.log", "a") as log:
                 log.write("%s %s %d %s\n" % (self.command, self.path, status, how))
+
+    def send_body(self, data):
+        # Every body byte written to the client is counted in bytes.log (METHOD PATH COUNT).
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        finally:
+            with lock:
+                with open("bytes.log", "a") as log:
+                    log.write("%s %s %d\n" % (self.command, self.path, len(data)))
+
+    def drained(self, seconds=10):
+        # Waits until the client's kernel has taken every byte written (nothing left in the
+        # send queue), so a reset that follows loses none of them.
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            queued = struct.unpack("i", fcntl.ioctl(self.connection.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            if queued == 0:
+                return
+            time.sleep(0.005)
+
+    def reset_connection(self):
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def forward_without_range(self, body):
+        # The request as a source that does not serve ranges gets it: whole.
+        saved = {name: self.headers[name] for name in ("Range", "If-Range") if name in self.headers}
+        for name in saved:
+            del self.headers[name]
+        try:
+            return self.forward(body)
+        finally:
+            for name, value in saved.items():
+                self.headers[name] = value
 
     def read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -76,18 +113,70 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def misbehave(self, fault, body):
         action = fault.get("action", "status")
+        if action == "cut":
+            # The upstream answer (whole, or the range asked for) cut by a TCP reset once the
+            # blob's byte `bytes` is reached: the body stops at that offset of the blob, wherever
+            # the answer started.
+            response, data = self.forward(body)
+            start = 0
+            match = re.match(r"bytes (\d+)-", response.getheader("Content-Range", ""))
+            if response.status == 206 and match:
+                start = int(match.group(1))
+            self.send_upstream_headers(response, len(data))
+            self.record(response.status, "cut")
+            self.end_headers()
+            self.send_body(data[: max(0, fault["bytes"] - start)])
+            self.drained()
+            self.reset_connection()
+            return True
+        if action == "norange":
+            # A source that does not serve ranges: Range and If-Range are dropped, the answer
+            # is the whole blob.
+            response, data = self.forward_without_range(body)
+            self.send_upstream_headers(response, len(data))
+            self.record(response.status, "norange")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.send_body(data)
+            return True
+        if action == "changed":
+            # The blob changed behind its URL: other bytes under another ETag. An If-Range that
+            # names the old ETag gets the whole new blob (200), as RFC 9110 has it; a Range
+            # without If-Range gets the new bytes of the range.
+            guarded = "If-Range" in self.headers
+            response, data = self.forward_without_range(body) if guarded else self.forward(body)
+            data = data.translate(FLIP)
+            self.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() in HOP or name.lower() in ("content-length", "date", "server", "etag"):
+                    continue
+                self.send_header(name, value)
+            self.send_header("ETag", '"changed"')
+            self.send_header("Content-Length", str(len(data)))
+            self.record(response.status, "changed")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.send_body(data)
+            return True
+        if action == "mutate":
+            # The upstream answer with every body byte flipped and its headers as they were: a
+            # source serving other bytes than its ETag and digest say.
+            response, data = self.forward(body)
+            self.send_upstream_headers(response, len(data))
+            self.record(response.status, "mutate")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.send_body(data.translate(FLIP))
+            return True
         if action in ("stall", "reset"):
             response, data = self.forward(body)
             self.send_upstream_headers(response, len(data))
             self.record(response.status, action)
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
+            self.send_body(data[: len(data) // 2])
             if action == "stall":
                 threading.Event().wait()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
+            self.reset_connection()
             return True
         if action in ("relocate", "loop"):
             response, data = self.forward(body)
@@ -204,6 +293,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with open("headers.log", "a") as log:
                 log.write("%s %s %s\n" % (self.command, self.path,
                                           "auth" if self.headers.get("Authorization") else "anonymous"))
+            with open("ranges.log", "a") as log:
+                log.write("%s %s Range=%s If-Range=%s\n" % (self.command, self.path, self.headers.get("Range", "-"),
+                                                            self.headers.get("If-Range", "-")))
         with lock:
             fault = None
             for rule in rules():
@@ -234,7 +326,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(response.status, "forwarded")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self.send_body(data)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
