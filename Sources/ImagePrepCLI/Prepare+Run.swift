@@ -95,7 +95,7 @@ extension Imageprep.Prepare {
             options.registry = RegistryOptions(registry)
             options.modification = ModificationOptions(build)
             if let diff {
-                try await Self.diff(against: diff, options: options, json: json)
+                try await Self.runDiff(against: diff, options: options, json: json)
                 return
             }
 
@@ -138,7 +138,7 @@ extension Imageprep.Prepare.Run {
 
     /// `prepare --diff FILE`: the differences on standard output, as text or JSON; exits
     /// with ``differencesExitCode`` when there are any.
-    static func diff(against deployedFile: String, options: PrepareOptions, json: Bool) async throws {
+    static func runDiff(against deployedFile: String, options: PrepareOptions, json: Bool) async throws {
         let result = try await PrepareWorkflow(options: options).diff(against: deployedFile)
         for warning in result.warnings {
             FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))

@@ -36,11 +36,11 @@ extension PrepareWorkflow {
             let document = try ConfigDocument.parse(try FileSystem.readText(deployedFile), file: deployedFile)
             deployed = try ParameterDiff.deployedParameters(document, file: deployedFile, names: Set(plan.images.flatMap(\.params)))
         } catch let error as PlanError {
-            throw .plan(error)
+            throw PrepareError.plan(error)
         } catch let error as PrepareError {
             throw error
         } catch {
-            throw .unreadable(path: deployedFile, reason: "\(error)")
+            throw PrepareError.unreadable(path: deployedFile, reason: "\(error)")
         }
         // Resolved as a dry run resolves (the sources only); the destinations are read below.
         let session = try RegistrySession(
@@ -48,7 +48,7 @@ extension PrepareWorkflow {
         let concurrency = options.registry.concurrency
         let (resolutions, failures) = await PrepareStages(resolver: session, transfer: session, concurrency: concurrency)
             .resolve(plan)
-        guard failures.isEmpty else { throw .imagesFailed(failures) }
+        guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
 
         let parameters = Dictionary(
             uniqueKeysWithValues: PrepareOutput.parameters(resolutions.map(\.resolved)).map { ($0.name, $0.image) })
@@ -75,7 +75,7 @@ extension PrepareWorkflow {
             case .failure(let failure): lookupFailures.append(failure)
             }
         }
-        guard lookupFailures.isEmpty else { throw .imagesFailed(lookupFailures) }
+        guard lookupFailures.isEmpty else { throw PrepareError.imagesFailed(lookupFailures) }
         for name in compared {
             guard let image = parameters[name], let found = digests[image], found.destination != found.copied else { continue }
             diff.digestChanged.append(ParameterDiff.DigestChange(name: name, image: image, deployed: found.destination, new: found.copied))
