@@ -45,6 +45,12 @@ extension Imageprep.Prepare {
         @Flag(help: "With --dry-run: look tags and labels up at the registries (read-only: nothing is copied or built), so the plan and the env file show what a real run writes.")
         var discover = false
 
+        @Option(
+            help: ArgumentHelp(
+                "Compare with this deployed env file (an earlier prepare's --output-env-file) instead of preparing: one line per image parameter a prepare would change, and images changed under the same tag. Tags are looked up as with --dry-run --discover; reads only, writes nothing. Exit status 0: no differences, 3: differences.",
+                valueName: "file"))
+        var diff: String?
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
@@ -63,7 +69,12 @@ extension Imageprep.Prepare {
                 throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
             }
             guard progressInterval > 0 else { throw ValidationError("--progress-interval must be more than 0 seconds") }
-            if discover && !dryRun {
+            if diff != nil {
+                for (given, name) in [(outputEnvFile, "--output-env-file"), (outputImagesFile, "--output-images-file"), (report, "--report")]
+                where given != nil {
+                    throw ValidationError("--diff writes no file: drop \(name)")
+                }
+            } else if discover && !dryRun {
                 throw ValidationError("--discover goes with --dry-run (a real run always looks tags and labels up)")
             }
         }
@@ -83,6 +94,10 @@ extension Imageprep.Prepare {
             options.discover = discover
             options.registry = RegistryOptions(registry)
             options.modification = ModificationOptions(build)
+            if let diff {
+                try await Self.runDiff(against: diff, options: options, json: json)
+                return
+            }
 
             // A real run draws its progress; --json alone keeps standard error for errors.
             let mode: ProgressMode = dryRun ? .none : (json && progress == .auto ? .none : progress)
@@ -113,6 +128,27 @@ extension Imageprep.Prepare {
             }
             display?.finish()
         }
+    }
+}
+
+extension Imageprep.Prepare.Run {
+    /// `prepare --diff`'s exit status when a prepare would change something (0: nothing;
+    /// 1 and 2 are failures and usage errors).
+    static let differencesExitCode: Int32 = 3
+
+    /// `prepare --diff FILE`: the differences on standard output, as text or JSON; exits
+    /// with ``differencesExitCode`` when there are any.
+    static func runDiff(against deployedFile: String, options: PrepareOptions, json: Bool) async throws {
+        let result = try await PrepareWorkflow(options: options).diff(against: deployedFile)
+        for warning in result.warnings {
+            FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
+        }
+        if json {
+            try printJSON(result)
+        } else {
+            print(DiffText.render(result), terminator: "")
+        }
+        if !result.diff.isEmpty { throw ExitCode(differencesExitCode) }
     }
 }
 

@@ -28,6 +28,8 @@ extension PlainRegistryTests {
         XCTAssertEqual(first.bytesCopied, Int64(layers.map(\.count).reduce(0, +)) + pushed.manifest.config.size)
         let copied = try await client.fetchManifest(dst)
         XCTAssertEqual(copied.digest, pushed.digest, "the manifest must be put byte for byte")
+        let wouldCopy = try await copier.copiedDigest(from: src)
+        XCTAssertEqual(wouldCopy, copied.digest)
 
         let sourceBefore = source.requests().count
         let destinationBefore = destination.requests().count
@@ -126,6 +128,15 @@ extension PlainRegistryTests {
         let single = try await ImageCopier(client: client)
             .copy(from: repository, to: try ref(destination, "single-mirror/horizon:1"))
         XCTAssertEqual(single.digest, entries[0].digest)
+        // What a copy tags, read without copying (prepare --diff compares it): the list with
+        // every platform, else the platform's image.
+        let listCopied = try await ImageCopier(client: client, platforms: .all).copiedDigest(from: repository)
+        XCTAssertEqual(listCopied, listDigest)
+        let singleCopied = try await ImageCopier(client: client).copiedDigest(from: repository)
+        XCTAssertEqual(singleCopied, entries[0].digest)
+        let armCopied = try await ImageCopier(client: client, platforms: .only(Platform(os: "linux", architecture: "arm64")))
+            .copiedDigest(from: repository)
+        XCTAssertEqual(armCopied, entries[1].digest)
         XCTAssertEqual(single.mediaType, .dockerManifest)
         do {
             _ = try await ImageCopier(client: client, platforms: .only(Platform(os: "linux", architecture: "s390x")))

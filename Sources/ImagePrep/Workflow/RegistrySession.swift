@@ -280,7 +280,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
 
     /// `reference` pinned to the digest its tag pointed at when the image's labels were
     /// read, when they were.
-    private func pinned(_ reference: Reference, _ digest: Digest?) -> Reference {
+    func pinned(_ reference: Reference, _ digest: Digest?) -> Reference {
         guard let digest else { return reference }
         return reference.withDigest(digest)
     }

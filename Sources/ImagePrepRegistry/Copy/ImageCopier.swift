@@ -65,11 +65,7 @@ public struct ImageCopier: Sendable {
                     manifests.append((child, try client.decodeManifest(child, reference: source)))
                 }
             case .only(let platform):
-                guard let entry = index.manifests.first(where: { $0.platform?.satisfies(platform) == true }) else {
-                    throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
-                                                         available: index.manifests.compactMap(\.platform))
-                }
-                try Self.checkNamedBySHA256(entry, in: source)
+                let entry = try Self.entry(for: platform, in: index, source: source)
                 if let present = try await taggedManifest(destination, in: target), present.digest == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
@@ -111,6 +107,26 @@ public struct ImageCopier: Sendable {
             "blobsCopied": "\(report.blobsCopied)", "blobsMounted": "\(report.blobsMounted)",
         ])
         return report
+    }
+
+    /// The digest a copy from `source` tags at its destination, read without copying
+    /// anything: the source's manifest, or of a manifest list the list itself (`.all`) or
+    /// the platform's image in it (`.only`). A destination holding that digest under the
+    /// tag is skipped by ``copy(from:to:progress:)``.
+    public func copiedDigest(from source: Reference) async throws -> Digest {
+        let top = try await client.fetchManifest(source)
+        guard top.mediaType.isIndex, case .only(let platform) = platforms else { return top.digest }
+        return try Self.entry(for: platform, in: try client.decodeIndex(top, reference: source), source: source).digest
+    }
+
+    /// The manifest list's image for `platform`, named by sha256.
+    static func entry(for platform: Platform, in index: Index, source: Reference) throws -> Descriptor {
+        guard let entry = index.manifests.first(where: { $0.platform?.satisfies(platform) == true }) else {
+            throw RegistryError.platformNotFound(RegistryClient.context(source, "copying"), wanted: platform,
+                                                 available: index.manifests.compactMap(\.platform))
+        }
+        try checkNamedBySHA256(entry, in: source)
+        return entry
     }
 
     /// Refuses a manifest list entry named by another digest than sha256: registries and

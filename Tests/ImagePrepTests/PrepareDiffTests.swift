@@ -1,0 +1,227 @@
+import Foundation
+import ImagePrepOCI
+import ImagePrepRegistry
+import ImagePrepTestSupport
+import XCTest
+
+/// `imageprep prepare --diff` end to end: a real prepare against two real registries on
+/// 127.0.0.1 writes the env file that is then "deployed"; new image versions are pushed to
+/// the source (a new tag its label names, then the same tag with new content), and
+/// `--diff` against the deployed file shows exactly those, reads only, and exits 3.
+final class PrepareDiffTests: XCTestCase {
+    nonisolated(unsafe) static var source: RegistryServer?
+    nonisolated(unsafe) static var destination: RegistryServer?
+    nonisolated(unsafe) static var setupError: (any Error)?
+
+    override class func setUp() {
+        do {
+            source = try RegistryServer()
+            destination = try RegistryServer()
+        } catch {
+            setupError = error
+        }
+    }
+
+    override class func tearDown() {
+        source?.stop()
+        destination?.stop()
+    }
+
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    /// A one-layer image labelled `rdo_version: version`, its layer made of `content`, put
+    /// under each of `tags`; its manifest's digest.
+    @discardableResult
+    private func push(
+        _ client: RegistryClient, _ repository: String, tags: [String], version: String, content: String
+    ) async throws -> Digest {
+        let reference = try Reference(repository)
+        let layerData = Data("layer of \(repository): \(content)\n".utf8) + Data(repeating: 7, count: 2048)
+        let layer = try await client.pushBlob(layerData, mediaType: .dockerLayer, to: reference)
+        let config: [String: Any] = [
+            "architecture": "amd64", "os": "linux", "config": ["Labels": ["rdo_version": version]],
+            "rootfs": ["type": "layers", "diff_ids": [layer.digest.description]],
+        ]
+        let configDescriptor = try await client.pushBlob(
+            try JSONSerialization.data(withJSONObject: config, options: .sortedKeys), mediaType: .dockerConfig, to: reference)
+        let manifest = try JSONEncoder().encode(Manifest(mediaType: .dockerManifest, config: configDescriptor, layers: [layer]))
+        for tag in tags {
+            try await client.pushManifest(manifest, mediaType: .dockerManifest, to: reference.withTag(tag))
+        }
+        return Digest(of: manifest)
+    }
+
+    /// The template, environment and arguments of a prepare of keystone, glance-api and
+    /// nova-api (two parameters) from `source` to `destination`, tags from `rdo_version`.
+    private func prepareArguments(_ source: RegistryServer, _ destination: RegistryServer) throws -> [String] {
+        let template = work.appendingPathComponent("containers.yaml.j2")
+        try """
+            container_images_template:
+            - imagename: "{{namespace}}/{{name_prefix}}keystone:{{tag}}"
+              params: [DockerKeystoneImage]
+            - imagename: "{{namespace}}/{{name_prefix}}glance-api:{{tag}}"
+              params: [DockerGlanceApiImage]
+            - imagename: "{{namespace}}/{{name_prefix}}nova-api:{{tag}}"
+              params: [DockerNovaApiImage, DockerNovaConfigImage]
+            """.write(to: template, atomically: true, encoding: .utf8)
+        let env = work.appendingPathComponent("containers-prepare-parameter.yaml")
+        try """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: \(destination.address)
+                tag_from_label: rdo_version
+                set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
+            """.write(to: env, atomically: true, encoding: .utf8)
+        return [
+            "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", source.address,
+            "--insecure-registry", destination.address, "--cache-dir", work.appendingPathComponent("cache").path,
+        ]
+    }
+
+    private func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: work.path).sorted()
+    }
+
+    func testDiffShowsTheNewTagAndTheSameTagWithNewContentAndNothingElse() async throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, destination.address]))
+        let namespace = "\(source.address)/tripleomaster/centos-binary-"
+        for name in ["keystone", "glance-api", "nova-api"] {
+            try await push(client, namespace + name, tags: ["current-tripleo", "1.0"], version: "1.0", content: "\(name) 1.0")
+        }
+        let arguments = try prepareArguments(source, destination)
+        let deployed = work.appendingPathComponent("deployed-images.yaml")
+        let prepared = try CLI.run(arguments + ["--output-env-file", deployed.path])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let target = "\(destination.address)/tripleomaster/centos-binary-"
+        let deployedText = """
+            parameter_defaults:
+              DockerGlanceApiImage: \(target)glance-api:1.0
+              DockerKeystoneImage: \(target)keystone:1.0
+              DockerNovaApiImage: \(target)nova-api:1.0
+              DockerNovaConfigImage: \(target)nova-api:1.0
+              DockerInsecureRegistryAddress:
+              - \(destination.address)
+
+            """
+        XCTAssertEqual(try String(contentsOf: deployed, encoding: .utf8), deployedText)
+        let diffArguments = arguments + ["--diff", deployed.path]
+
+        // Nothing new: exit 0, every parameter's digest compared.
+        let same = try CLI.run(diffArguments)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stdout, "No differences: 4 parameter(s) as in \(deployed.path) (digests compared for 4).\n")
+
+        // A new release of keystone: its label names a new tag.
+        try await push(client, namespace + "keystone", tags: ["current-tripleo", "1.1"], version: "1.1", content: "keystone 1.1")
+        let newTag = try CLI.run(diffArguments)
+        XCTAssertEqual(newTag.status, 3, newTag.stderr)
+        XCTAssertEqual(newTag.stdout, """
+            DockerKeystoneImage: \(target)keystone:1.0 → \(target)keystone:1.1
+
+            1 parameter(s) differ from \(deployed.path): 1 changed, 0 added, 0 removed, 0 new image(s) under the same tag; 3 unchanged (digests compared for 3).
+
+            """)
+
+        // glance-api rebuilt under the same version: same tag, new content.
+        let deployedGlance = try await client.fetchManifest(try Reference("\(target)glance-api:1.0")).digest
+        let rebuilt = try await push(
+            client, namespace + "glance-api", tags: ["current-tripleo", "1.0"], version: "1.0", content: "glance-api 1.0 rebuilt")
+        XCTAssertNotEqual(rebuilt, deployedGlance)
+        let filesBefore = try files()
+        let requestsBefore = destination.requests().count
+        let both = try CLI.run(diffArguments)
+        XCTAssertEqual(both.status, 3, both.stderr)
+        let short = { (digest: Digest) in "sha256:\(digest.encoded.prefix(12))" }
+        XCTAssertEqual(both.stdout, """
+            DockerGlanceApiImage: \(target)glance-api:1.0: \(short(deployedGlance)) → \(short(rebuilt)) (same tag, new image)
+            DockerKeystoneImage: \(target)keystone:1.0 → \(target)keystone:1.1
+
+            2 parameter(s) differ from \(deployed.path): 1 changed, 0 added, 0 removed, 1 new image(s) under the same tag; 2 unchanged (digests compared for 3).
+
+            """)
+        XCTAssertEqual(both.stderr, "")
+        // Reads only: one HEAD per unchanged image at the destination (nova-api's two
+        // parameters share one), no upload, no file written, the deployed file as it was.
+        let asked = try await destination.requests(after: requestsBefore).filter { $0 != "GET /v2/" }
+        XCTAssertEqual(asked.sorted(), [
+            "HEAD /v2/tripleomaster/centos-binary-glance-api/manifests/1.0",
+            "HEAD /v2/tripleomaster/centos-binary-nova-api/manifests/1.0",
+        ])
+        XCTAssertEqual(try files(), filesBefore)
+        XCTAssertEqual(try String(contentsOf: deployed, encoding: .utf8), deployedText)
+        let unchanged = try await client.fetchManifest(try Reference("\(target)glance-api:1.0")).digest
+        XCTAssertEqual(unchanged, deployedGlance, "the destination was not written")
+
+        // The same as values.
+        let json = try CLI.run(diffArguments + ["--json"])
+        XCTAssertEqual(json.status, 3, json.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let diff = try XCTUnwrap(object["diff"] as? [String: Any])
+        XCTAssertEqual(diff["changed"] as? [[String: String]], [
+            ["name": "DockerKeystoneImage", "old": "\(target)keystone:1.0", "new": "\(target)keystone:1.1"],
+        ])
+        XCTAssertEqual(diff["digest_changed"] as? [[String: String]], [
+            [
+                "name": "DockerGlanceApiImage", "image": "\(target)glance-api:1.0", "deployed": deployedGlance.description,
+                "new": rebuilt.description,
+            ],
+        ])
+        XCTAssertEqual(diff["unchanged"] as? [String], ["DockerGlanceApiImage", "DockerNovaApiImage", "DockerNovaConfigImage"])
+        XCTAssertEqual((diff["added"] as? [Any])?.count, 0)
+        XCTAssertEqual((diff["removed"] as? [Any])?.count, 0)
+        XCTAssertEqual(object["deployed_file"] as? String, deployed.path)
+
+        // A deployed file that lacks a parameter the prepare writes and names one it no longer does.
+        let edited = work.appendingPathComponent("edited.yaml")
+        try deployedText.replacingOccurrences(of: "  DockerNovaConfigImage:", with: "  DockerSwiftProxyImage:")
+            .write(to: edited, atomically: true, encoding: .utf8)
+        let addedRemoved = try CLI.run(arguments + ["--diff", edited.path])
+        XCTAssertEqual(addedRemoved.status, 3, addedRemoved.stderr)
+        XCTAssertTrue(addedRemoved.stdout.hasPrefix("""
+            DockerGlanceApiImage: \(target)glance-api:1.0: \(short(deployedGlance)) → \(short(rebuilt)) (same tag, new image)
+            DockerKeystoneImage: \(target)keystone:1.0 → \(target)keystone:1.1
+            DockerNovaConfigImage: (not deployed) → \(target)nova-api:1.0
+            DockerSwiftProxyImage: \(target)nova-api:1.0 → (no longer written)
+
+            4 parameter(s) differ
+            """), addedRemoved.stdout)
+    }
+
+    /// A deployed file that is not an earlier prepare's env file (here the prepare's own
+    /// input) is one line naming it, before any registry is asked; `--diff` writes no file.
+    func testABadDeployedFileIsOneLineAndDiffRefusesOutputFiles() throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let arguments = try prepareArguments(source, destination)
+        let input = arguments[2]
+        let before = destination.requests().count + source.requests().count
+        let bad = try CLI.run(arguments + ["--diff", input])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.stdout, "")
+        XCTAssertEqual(
+            bad.stderr,
+            "Error: \(input): parameter_defaults: expected the image parameters of an earlier prepare's --output-env-file "
+                + "(such as ContainerNovaApiImage: host/namespace/name:tag), found none\n")
+        let missing = try CLI.run(arguments + ["--diff", work.appendingPathComponent("nope.yaml").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderr, "Error: \(work.appendingPathComponent("nope.yaml").path): cannot read: no such file\n")
+        XCTAssertEqual(destination.requests().count + source.requests().count, before, "no registry was asked")
+
+        let withOutput = try CLI.run(arguments + ["--diff", input, "--output-env-file", work.appendingPathComponent("out.yaml").path])
+        XCTAssertEqual(withOutput.status, 2)
+        XCTAssertTrue(withOutput.stderr.contains("--diff writes no file: drop --output-env-file"), withOutput.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("out.yaml").path))
+    }
+}
