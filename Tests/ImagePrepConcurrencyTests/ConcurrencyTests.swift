@@ -33,7 +33,10 @@ final class ConcurrencyTests: XCTestCase {
         for _ in 0..<50 {
             threads.insert(try await BlockingWork.run(name: "imageprep-test") { UInt(pthread_self()) })
         }
-        XCTAssertLessThanOrEqual(threads.count, 2, "\(threads.count) threads for 50 bodies in a row")
+        // A thread counts busy from its body's end (which resumes the caller) until it takes
+        // the lock again, so a caller quick enough may start one more now and then: a few, not
+        // one per body.
+        XCTAssertLessThanOrEqual(threads.count, 5, "\(threads.count) threads for 50 bodies in a row")
     }
 
     func testBlockingWorkRunsOffThePoolAndCancels() async throws {
