@@ -181,20 +181,39 @@ public struct ImageCopier: Sendable {
         for blob in blobs where !unique.contains(where: { $0.digest == blob.digest }) {
             unique.append(blob)
         }
-        return try await withThrowingTaskGroup(of: BlobPlacement.self) { group in
+        return try await withThrowingTaskGroup(of: (Digest, BlobPlacement).self) { group in
             var remaining = unique.makeIterator()
             for _ in 0..<blobConcurrency {
                 guard let blob = remaining.next() else { break }
-                group.addTask { try await self.place(blob, from: source, to: destination, progress: progress) }
+                group.addTask { (blob.digest, try await self.place(blob, from: source, to: destination, progress: progress)) }
             }
             var placements: [BlobPlacement] = []
-            while let placement = try await group.next() {
-                placements.append(placement)
-                if let blob = remaining.next() {
-                    group.addTask { try await self.place(blob, from: source, to: destination, progress: progress) }
+            var placed: Set<Digest> = []
+            // A full image-serve file system fails every blob in flight, the small ones too:
+            // the others are let finish (their partial files removed) and the error names all
+            // the blobs still missing, so the space asked for is what the image needs.
+            var outOfSpace: [ImageServeError] = []
+            while let result = await group.nextResult() {
+                switch result {
+                case .success(let (digest, placement)):
+                    placed.insert(digest)
+                    placements.append(placement)
+                case .failure(let error as ImageServeError) where error.isOutOfSpace:
+                    outOfSpace.append(error)
+                case .failure(let error):
+                    throw error
+                }
+                if outOfSpace.isEmpty, let blob = remaining.next() {
+                    group.addTask { (blob.digest, try await self.place(blob, from: source, to: destination, progress: progress)) }
                 }
             }
-            return placements
+            guard let first = outOfSpace.first else { return placements }
+            let missing = unique.filter { !placed.contains($0.digest) }.sorted { $0.size > $1.size }
+            guard missing.count > 1 else { throw first }
+            let size = missing.reduce(Int64(0)) { $0.addingReportingOverflow($1.size).partialValue }
+            let named = missing.map { "\($0.digest) (\($0.size) bytes)" }.joined(separator: ", ")
+            throw ImageServeError.outOfSpace(
+                URL(fileURLWithPath: first.path), writing: "blobs \(named)", size: size, plural: true)
         }
     }
 

@@ -39,12 +39,12 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `directory` has no room for `what`, `size` bytes: names the space to free.
-    static func outOfSpace(_ directory: URL, writing what: String, size: Int64) -> ImageServeError {
+    static func outOfSpace(_ directory: URL, writing what: String, size: Int64, plural: Bool = false) -> ImageServeError {
         let free = ImageServeFiles.freeSpace(directory.path) ?? 0
-        let missing = max(1, size - free)
+        let missing = max(1, size.subtractingReportingOverflow(free).partialValue)
         var error = ImageServeError(
             path: directory.path,
-            message: "no space left on the device: \(what) needs \(size) bytes, \(free) bytes are free; "
+            message: "no space left on the device: \(what) \(plural ? "need" : "needs") \(size) bytes, \(free) bytes are free; "
                 + "free at least \(missing) bytes there and run again")
         error.isOutOfSpace = true
         return error
