@@ -16,6 +16,11 @@ public struct ImageInspection: Sendable, Encodable {
     public var name: String
     public var digest: String
     public var mediaType: String
+    /// Every tag of the image's repository, as the registry lists them.
+    public var repositoryTags: [String]
+    public var created: String?
+    public var dockerVersion: String?
+    public var env: [String]
     /// The manifest list the image was picked from, if any.
     public var indexDigest: String?
     public var architecture: String?
@@ -71,11 +76,15 @@ public struct ImageOperations: Sendable {
         try sources.checkNotBlocked([reference])
         let image = try await client.resolveImage(reference)
         let config = try await client.fetchImageConfig(of: image, in: reference)
+        // The repository's tags, as upstream's show lists them; a registry that refuses the
+        // listing still shows the image.
+        let tags = (try? await client.listTags(reference)) ?? []
         let layers = image.manifest.layers.map {
             ImageInspection.Layer(digest: $0.digest.description, size: $0.size, mediaType: $0.mediaType.rawValue)
         }
         return ImageInspection(
             name: reference.description, digest: image.raw.digest.description, mediaType: image.raw.mediaType.rawValue,
+            repositoryTags: tags, created: config.created, dockerVersion: config.dockerVersion, env: config.config?.env ?? [],
             indexDigest: image.indexDigest?.description, architecture: config.architecture, os: config.os, user: config.user,
             labels: config.labels, layers: layers, size: image.manifest.layers.totalSize)
     }
