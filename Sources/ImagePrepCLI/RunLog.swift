@@ -10,7 +10,8 @@ import ImagePrepOCI
 /// these lines. The file is created 0600.
 final class RunLog: Sendable {
     private let handle: FileHandle
-    private let lock = Locked(())
+    /// The image lines written as the images finished, not repeated by the report.
+    private let imageLines = Locked<Set<String>>([])
 
     /// Opens `path` for appending; one line naming the file when it cannot be.
     init(path: String) throws {
@@ -25,20 +26,24 @@ final class RunLog: Sendable {
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime])
         let text = line.split(separator: "\n", omittingEmptySubsequences: false)
             .map { "\(stamp) \(String($0).escapingControlCharacters())\n" }.joined()
-        lock.withLock { _ in try? handle.write(contentsOf: Data(text.utf8)) }
+        imageLines.withLock { _ in try? handle.write(contentsOf: Data(text.utf8)) }
     }
 
     /// The lines of the progress events worth keeping: each image's outcome.
     func handle(_ event: ProgressEvent) {
-        if case .finished(let result) = event { write(ReportText.line(result)) }
+        guard case .finished(let result) = event else { return }
+        let line = ReportText.line(result)
+        imageLines.withLock { _ = $0.insert(line) }
+        write(line)
     }
 
     /// The end of a run that succeeded.
     func finish(_ result: PrepareResult, report: [String]) {
         for warning in result.plan.warnings { write("Warning: \(warning)") }
-        for line in report { write(line) }
+        let written = imageLines.withLock { $0 }
+        for line in report where !written.contains(line) { write(line) }
         if let summary = result.summary { write(ReportText.summary(summary)) }
-        write("prepare finished: \(result.parameters.count) parameter(s)")
+        write("prepare finished: \(result.parameters.count) image parameter(s)")
     }
 
     /// The end of a run that failed.
