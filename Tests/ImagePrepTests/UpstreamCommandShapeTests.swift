@@ -97,6 +97,7 @@ final class UpstreamCommandShapeTests: XCTestCase {
         let fixture = try XCTUnwrap(Self.fixture).get()
         let listed = try runWithHosts(fixture, ["image", "list"] + credentials)
         XCTAssertEqual(listed.status, 0, listed.stderr)
+        print("image list: \(listed.stdout)\(listed.stderr)")
         let undercloud = "\(fixture.ctlplane):8787"
         XCTAssertEqual(listed.stdout, """
             \(undercloud)/tripleomaster/centos-binary-keystone:1.0-test
@@ -129,6 +130,7 @@ final class UpstreamCommandShapeTests: XCTestCase {
         let image = "\(fixture.image):current-tripleo"
         let shown = try CLI.run(["image", "inspect", "--format", "tripleo", image] + credentials)
         XCTAssertEqual(shown.status, 0, shown.stderr)
+        print("image inspect --format tripleo: \(shown.stdout)")
         let keys = shown.stdout.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
         XCTAssertEqual(keys, ["Name", "Architecture", "Created", "Digest", "DockerVersion", "Env", "Labels", "Layers", "Os", "RepoTags", "Tag"])
         let ours = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
@@ -185,6 +187,7 @@ final class UpstreamCommandShapeTests: XCTestCase {
         let declined = try onTerminal(["image", "delete", "\(fixture.image):delete-me"] + credentials + insecure, answering: "n\n")
         XCTAssertNotEqual(declined.status, 0, declined.stdout)
         XCTAssertTrue(declined.stdout.contains("[y/N]?"), declined.stdout)
+        print("image delete on a terminal: \(declined.stdout)")
         XCTAssertTrue(declined.stdout.contains("not confirmed: nothing was deleted"), declined.stdout)
         XCTAssertTrue(try exists("delete-me"))
 
