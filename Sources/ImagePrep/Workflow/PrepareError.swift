@@ -28,6 +28,10 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case invalidConfiguration(path: String, line: Int?, reason: String)
     /// Images whose registry registries.conf blocks (`blocked = true`).
     case blockedRegistry(prefix: String, file: String, images: [String])
+    /// `image prune` without an env file naming what to keep.
+    case pruneKeepsNothing
+    /// An env file given to `image prune` whose image parameters name no image on the destination.
+    case pruneEnvironmentNamesNoImage(file: String, registry: String)
 
     public var description: String {
         switch self {
@@ -49,6 +53,10 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .blockedRegistry(let prefix, let file, let images):
             let others = images.count > 1 ? " and \(images.count - 1) other image(s)" : ""
             return "registry \(prefix) is blocked in \(file) (blocked = true): not pulling \(images.first ?? prefix)\(others)"
+        case .pruneKeepsNothing:
+            return "image prune: give the env files whose images to keep (--keep-env FILE...); without them every tag would go"
+        case .pruneEnvironmentNamesNoImage(let file, let registry):
+            return "\(file): no image parameter names an image on \(registry): refusing to prune by it"
         case .imagesFailed(let failures):
             let lines = failures.map { "  \($0.image): \($0.reason)" }
             return "\(failures.count) image(s) failed; no output file was written:\n" + lines.joined(separator: "\n")
