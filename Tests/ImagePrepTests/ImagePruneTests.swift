@@ -47,12 +47,39 @@ final class ImagePruneTests: XCTestCase {
     }
 
     /// What one pull of an image over HTTP saw.
-    enum Pull: Equatable {
+    enum Pull: Equatable, Sendable {
         case whole
         case notFound
         /// Anything else: a blob whose bytes do not match, another status, a manifest served
         /// (by digest) after one of its blobs was gone.
         case broken(String)
+    }
+
+    struct Seen: Sendable {
+        var repository: String
+        var tag: String
+        var pull: Pull
+        var name: String { "\(repository):\(tag)" }
+    }
+
+    /// Pulls each of `names` in turn until `stop` is set; returns every pull's outcome.
+    final class StopFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stopped = false
+        func set() { lock.withLock { stopped = true } }
+        var isSet: Bool { lock.withLock { stopped } }
+    }
+
+    static func pullLoop(_ base: String, _ names: [Seen], _ stop: StopFlag) async -> [Seen] {
+        let session = URLSession(configuration: .ephemeral)
+        var seen: [Seen] = []
+        while !stop.isSet {
+            for name in names {
+                let pull = await pull(session, base, name.repository, name.tag)
+                seen.append(Seen(repository: name.repository, tag: name.tag, pull: pull))
+            }
+        }
+        return seen
     }
 
     /// Pulls `repository:tag` from httpd as a client would: the manifest by tag, then every blob,
@@ -153,30 +180,24 @@ final class ImagePruneTests: XCTestCase {
         let stored = Self.storedFiles(imageServe.root)
         let base = "http://\(imageServe.address)"
         let session = URLSession(configuration: .ephemeral)
-        let loop = Task { () -> [(String, Pull)] in
-            var seen: [(String, Pull)] = []
-            while !Task.isCancelled {
-                for (repository, tag) in images.reversed() {
-                    seen.append(("\(repository):\(tag)", await Self.pull(session, base, repository, tag)))
-                }
-            }
-            return seen
-        }
+        let names = images.reversed().map { Seen(repository: $0.repository, tag: $0.tag, pull: .whole) }
+        let stop = StopFlag()
+        async let pulls = Self.pullLoop(base, names, stop)
         // Let the loop get going first.
         for _ in 0..<200 where imageServe.requests().count < 40 {
             try await Task.sleep(for: .milliseconds(50))
         }
         let run = try CLI.run(prune)
-        loop.cancel()
-        let seen = await loop.value
+        stop.set()
+        let seen = await pulls
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(run.stdout.replacingOccurrences(of: "removed", with: "would remove").replacingOccurrences(of: "bytes freed", with: "bytes would be freed"),
                        dry.stdout, "the dry run prints the same list")
 
-        let broken = seen.filter { if case .broken = $0.1 { return true } else { return false } }
-        XCTAssertEqual(broken.map { "\($0.0): \($0.1)" }, [], "only whole images or 404s")
+        let broken = seen.filter { if case .broken = $0.pull { return true } else { return false } }
+        XCTAssertEqual(broken.map { "\($0.name): \($0.pull)" }, [], "only whole images or 404s")
         for kept in ["prune/nova:\(keptNova)", "prune/keystone:1"] {
-            XCTAssertFalse(seen.contains { $0.0 == kept && $0.1 != .whole }, "\(kept) is whole at every pull")
+            XCTAssertFalse(seen.contains { $0.name == kept && $0.pull != .whole }, "\(kept) is whole at every pull")
         }
         XCTAssertGreaterThan(seen.count, images.count, "the loop ran")
         for (repository, tag) in images {
@@ -227,22 +248,27 @@ final class ImagePruneTests: XCTestCase {
         let prune = ["image", "prune", "--registry", registry.address, "--keep-env", keep, "--keep-last", "1",
                      "--insecure-registry", registry.address]
 
+        let keystone1 = try await client.headManifest(Reference(registry: registry.address, repository: "prune/keystone", tag: "1"))!.digest
         let dry = try CLI.run(prune + ["--dry-run"])
         XCTAssertEqual(dry.status, 0, dry.stderr)
         XCTAssertEqual(dry.stdout, """
-            would remove tag \(registry.address)/prune/keystone:1 (\(try await client.headManifest(Reference(registry: registry.address, repository: "prune/keystone", tag: "1"))!.digest))
+            would remove tag \(registry.address)/prune/keystone:1 (\(keystone1))
             would remove tag \(registry.address)/prune/nova:2 (\(digests["2"]!))
             would remove 2 tag(s) (manifests deleted by digest); 4 tag(s) kept; blobs are left to \(registry.address)'s garbage collection (registry garbage-collect), 0 bytes freed now
 
             """)
-        XCTAssertEqual(try await client.listTags(Reference(registry: registry.address, repository: "prune/nova")).sorted(), ["1", "1-alias", "2", "3"])
+        let before = try await client.listTags(Reference(registry: registry.address, repository: "prune/nova")).sorted()
+        XCTAssertEqual(before, ["1", "1-alias", "2", "3"])
 
         let run = try CLI.run(prune)
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(run.stdout, dry.stdout.replacingOccurrences(of: "would remove", with: "removed"))
-        XCTAssertEqual(try await client.listTags(Reference(registry: registry.address, repository: "prune/nova")).sorted(), ["1", "1-alias", "3"])
-        XCTAssertEqual(try await client.listTags(Reference(registry: registry.address, repository: "prune/keystone")).sorted(), ["2"])
+        let nova = try await client.listTags(Reference(registry: registry.address, repository: "prune/nova")).sorted()
+        XCTAssertEqual(nova, ["1", "1-alias", "3"])
+        let keystone = try await client.listTags(Reference(registry: registry.address, repository: "prune/keystone")).sorted()
+        XCTAssertEqual(keystone, ["2"])
         XCTAssertTrue(registry.requests().contains { $0.hasPrefix("DELETE /v2/prune/nova/manifests/\(digests["2"]!)") }, "\(registry.requests())")
-        XCTAssertNil(try await client.headManifest(Reference(registry: registry.address, repository: "prune/nova", digest: digests["2"]!)))
+        let deleted = try await client.headManifest(Reference(registry: registry.address, repository: "prune/nova", digest: digests["2"]!))
+        XCTAssertNil(deleted)
     }
 }
