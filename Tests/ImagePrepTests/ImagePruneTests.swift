@@ -38,6 +38,21 @@ final class ImagePruneTests: XCTestCase {
         return try await client.pushManifest(try JSONEncoder().encode(manifest), mediaType: .dockerManifest, to: reference)
     }
 
+    static func copy(_ images: [(repository: String, tag: String)], from source: RegistryServer, to imageServe: ImageServeServer,
+                     client: RegistryClient) async throws
+    {
+        var options = RegistryOptions()
+        options.insecureRegistries = [source.address, imageServe.address]
+        options.imageServeDirectory = imageServe.root
+        options.configCacheDirectory = nil
+        let operations = try ImageOperations(options: options)
+        for (index, image) in images.enumerated() {
+            let reference = Reference(registry: source.address, repository: image.repository, tag: image.tag)
+            try await push(client, reference, own: "\(image.repository):\(image.tag)", month: index % 12 + 1)
+            _ = try await operations.copy(from: reference.description, to: "\(imageServe.address)/\(image.repository):\(image.tag)", allPlatforms: false)
+        }
+    }
+
     static func env(_ images: [String], in directory: URL, name: String) throws -> String {
         let file = directory.appendingPathComponent(name)
         var text = "parameter_defaults:\n"
@@ -131,18 +146,10 @@ final class ImagePruneTests: XCTestCase {
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [source.address, imageServe.address]))
-        var options = RegistryOptions()
-        options.insecureRegistries = [source.address, imageServe.address]
-        options.imageServeDirectory = imageServe.root
-        options.configCacheDirectory = nil
-        let operations = try ImageOperations(options: options)
-
         let images: [(repository: String, tag: String)] = Self.novaVersions.map { ("prune/nova", "\($0)") } + [("prune/keystone", "1"), ("prune/old", "1")]
-        for (index, image) in images.enumerated() {
-            let reference = Reference(registry: source.address, repository: image.repository, tag: image.tag)
-            try await Self.push(client, reference, own: "\(image.repository):\(image.tag)", month: index % 12 + 1)
-            _ = try await operations.copy(from: reference.description, to: "\(imageServe.address)/\(image.repository):\(image.tag)", allPlatforms: false)
-        }
+        // Copied in a scope of its own: the copies' directory (and its shared run lock) is
+        // released before the prune, which takes the lock exclusively.
+        try await Self.copy(images, from: source, to: imageServe, client: client)
         let keptNova = "\(Self.novaVersions.last!)"
         let keep = try Self.env(["\(imageServe.address)/prune/nova:\(keptNova)", "\(imageServe.address)/prune/keystone:1",
                                  "\(source.address)/elsewhere/ignored:1"], in: work, name: "kept-env.yaml")
