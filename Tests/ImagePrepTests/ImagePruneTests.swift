@@ -13,6 +13,41 @@ import FoundationNetworking
 /// real docker-registry with deletes enabled. Images are built in code, each version with a
 /// layer of its own over a base layer they all share, and a config `created` a month apart.
 final class ImagePruneTests: XCTestCase {
+    struct Fixture {
+        var source: RegistryServer
+        var imageServe: ImageServeServer
+        var registry: RegistryServer
+    }
+
+    /// Started on the main thread, as ImageServeTests does: apache started from a test's async
+    /// body inherits that thread's blocked signals and ignores the SIGTERM that stops it.
+    nonisolated(unsafe) static var fixture: Result<Fixture, any Error>?
+
+    override class func setUp() {
+        fixture = Result {
+            let source = try RegistryServer()
+            do {
+                let imageServe = try ImageServeServer()
+                do {
+                    return Fixture(source: source, imageServe: imageServe, registry: try RegistryServer())
+                } catch {
+                    imageServe.stop()
+                    throw error
+                }
+            } catch {
+                source.stop()
+                throw error
+            }
+        }
+    }
+
+    override class func tearDown() {
+        if let fixture = try? fixture?.get() {
+            fixture.registry.stop()
+            fixture.imageServe.stop()
+            fixture.source.stop()
+        }
+    }
     /// Versions of `prune/nova` copied to image-serve: the last one is kept by the env file.
     static let novaVersions = 1...12
 
@@ -140,10 +175,8 @@ final class ImagePruneTests: XCTestCase {
     }
 
     func testImageServePruneUnderAConcurrentPullLoop() async throws {
-        let source = try RegistryServer()
-        defer { source.stop() }
-        let imageServe = try ImageServeServer()
-        defer { imageServe.stop() }
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.source, fixture.imageServe)
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [source.address, imageServe.address]))
@@ -239,8 +272,7 @@ final class ImagePruneTests: XCTestCase {
     }
 
     func testRegistryPruneDeletesManifestsByDigest() async throws {
-        let registry = try RegistryServer()
-        defer { registry.stop() }
+        let registry = try XCTUnwrap(Self.fixture).get().registry
         let work = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [registry.address]))
@@ -249,7 +281,10 @@ final class ImagePruneTests: XCTestCase {
             digests[tag] = try await Self.push(client, Reference(registry: registry.address, repository: "prune/nova", tag: tag), own: tag, month: month)
         }
         // Another tag naming version 1's manifest: deleting it by digest would take the kept tag.
-        try await Self.push(client, Reference(registry: registry.address, repository: "prune/nova", tag: "1-alias"), own: "1", month: 1)
+        let one = try await client.fetchManifest(Reference(registry: registry.address, repository: "prune/nova", tag: "1"))
+        let alias = try await client.pushManifest(one.bytes, mediaType: one.mediaType,
+                                                  to: Reference(registry: registry.address, repository: "prune/nova", tag: "1-alias"))
+        XCTAssertEqual(alias, digests["1"])
         try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "1"), own: "k1", month: 1)
         try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "2"), own: "k2", month: 2)
         let keep = try Self.env(["\(registry.address)/prune/nova:1"], in: work, name: "kept-env.yaml")
