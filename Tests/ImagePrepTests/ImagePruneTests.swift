@@ -11,7 +11,7 @@ import FoundationNetworking
 
 /// `imageprep image prune` against Debian's real apache2 serving an image-serve directory and a
 /// real docker-registry with deletes enabled. Images are built in code, each version with a
-/// layer of its own over a base layer they all share, and a config `created` a month apart.
+/// layer of its own over a base layer they all share, and a config `created` an hour apart.
 final class ImagePruneTests: XCTestCase {
     struct Fixture {
         var source: RegistryServer
@@ -49,7 +49,7 @@ final class ImagePruneTests: XCTestCase {
         }
     }
     /// Versions of `prune/nova` copied to image-serve: the last one is kept by the env file.
-    static let novaVersions = 1...12
+    static let novaVersions = 1...40
 
     static func layer(_ seed: String, size: Int = 192 * 1024) -> Data {
         var state = UInt64(truncatingIfNeeded: seed.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) })
@@ -61,12 +61,13 @@ final class ImagePruneTests: XCTestCase {
 
     /// Pushes an image (the shared base layer and one of its own) to `reference`; returns its digest.
     @discardableResult
-    static func push(_ client: RegistryClient, _ reference: Reference, own: String, month: Int) async throws -> Digest {
+    static func push(_ client: RegistryClient, _ reference: Reference, own: String, order: Int) async throws -> Digest {
         let layers = [
             try await client.pushBlob(layer("base"), mediaType: .dockerLayer, to: reference),
             try await client.pushBlob(layer(own), mediaType: .dockerLayer, to: reference),
         ]
-        let created = String(format: "2026-%02d-01T00:00:00Z", month)
+        // Later orders are newer: an hour apart.
+        let created = String(format: "2026-01-%02dT%02d:00:00Z", order / 24 + 1, order % 24)
         let config = Data(#"{"architecture":"amd64","os":"linux","created":"\#(created)","config":{"Labels":{"own":"\#(own)"}},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
         let configDescriptor = try await client.pushBlob(config, mediaType: .dockerConfig, to: reference)
         let manifest = Manifest(mediaType: .dockerManifest, config: configDescriptor, layers: layers)
@@ -83,7 +84,7 @@ final class ImagePruneTests: XCTestCase {
         let operations = try ImageOperations(options: options)
         for (index, image) in images.enumerated() {
             let reference = Reference(registry: source.address, repository: image.repository, tag: image.tag)
-            try await push(client, reference, own: "\(image.repository):\(image.tag)", month: index % 12 + 1)
+            try await push(client, reference, own: "\(image.repository):\(image.tag)", order: index)
             _ = try await operations.copy(from: reference.description, to: "\(imageServe.address)/\(image.repository):\(image.tag)", allPlatforms: false)
         }
     }
@@ -200,11 +201,11 @@ final class ImagePruneTests: XCTestCase {
         XCTAssertEqual(foreign.status, 1)
         XCTAssertEqual(foreign.stderr, "Error: \(elsewhere): no image parameter names an image on \(imageServe.address): refusing to prune by it\n")
 
-        // --keep-last 2 keeps the two newest nova tags besides (months 11 and 12) and old:1.
+        // --keep-last 2 keeps the two newest nova tags besides (39 and 40) and old:1.
         let keepLast = try CLI.run(prune + ["--keep-last", "2", "--dry-run"])
         XCTAssertEqual(keepLast.status, 0, keepLast.stderr)
-        XCTAssertFalse(keepLast.stdout.contains("prune/nova:11 ("), keepLast.stdout)
-        XCTAssertTrue(keepLast.stdout.contains("prune/nova:10 ("), keepLast.stdout)
+        XCTAssertFalse(keepLast.stdout.contains("prune/nova:39 ("), keepLast.stdout)
+        XCTAssertTrue(keepLast.stdout.contains("prune/nova:38 ("), keepLast.stdout)
         XCTAssertFalse(keepLast.stdout.contains("prune/old:1"), keepLast.stdout)
 
         let dry = try CLI.run(prune + ["--dry-run"])
@@ -223,14 +224,18 @@ final class ImagePruneTests: XCTestCase {
         let session = URLSession(configuration: .ephemeral)
         let names = images.reversed().map { Seen(repository: $0.repository, tag: $0.tag, pull: .whole) }
         let stop = StopFlag()
-        async let pulls = Self.pullLoop(base, names, stop)
+        // Four loops, each starting at another image, so the prune's few milliseconds meet pulls.
+        async let pulls0 = Self.pullLoop(base, names, stop)
+        async let pulls1 = Self.pullLoop(base, Array(names[10...] + names[..<10]), stop)
+        async let pulls2 = Self.pullLoop(base, Array(names[20...] + names[..<20]), stop)
+        async let pulls3 = Self.pullLoop(base, Array(names[30...] + names[..<30]), stop)
         // Let the loop get going first.
         for _ in 0..<200 where imageServe.requests().count < 40 {
             try await Task.sleep(for: .milliseconds(50))
         }
         let run = try CLI.run(prune)
         stop.set()
-        let seen = await pulls
+        let seen = await pulls0 + pulls1 + pulls2 + pulls3
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(run.stdout.replacingOccurrences(of: "removed", with: "would remove").replacingOccurrences(of: "bytes freed", with: "bytes would be freed"),
                        dry.stdout, "the dry run prints the same list")
@@ -278,15 +283,15 @@ final class ImagePruneTests: XCTestCase {
         let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [registry.address]))
         var digests: [String: Digest] = [:]
         for (tag, month) in [("1", 1), ("2", 2), ("3", 3)] {
-            digests[tag] = try await Self.push(client, Reference(registry: registry.address, repository: "prune/nova", tag: tag), own: tag, month: month)
+            digests[tag] = try await Self.push(client, Reference(registry: registry.address, repository: "prune/nova", tag: tag), own: tag, order: month)
         }
         // Another tag naming version 1's manifest: deleting it by digest would take the kept tag.
         let one = try await client.fetchManifest(Reference(registry: registry.address, repository: "prune/nova", tag: "1"))
         let alias = try await client.pushManifest(one.bytes, mediaType: one.mediaType,
                                                   to: Reference(registry: registry.address, repository: "prune/nova", tag: "1-alias"))
         XCTAssertEqual(alias, digests["1"])
-        try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "1"), own: "k1", month: 1)
-        try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "2"), own: "k2", month: 2)
+        try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "1"), own: "k1", order: 1)
+        try await Self.push(client, Reference(registry: registry.address, repository: "prune/keystone", tag: "2"), own: "k2", order: 2)
         let keep = try Self.env(["\(registry.address)/prune/nova:1"], in: work, name: "kept-env.yaml")
         let prune = ["image", "prune", "--registry", registry.address, "--keep-env", keep, "--keep-last", "1",
                      "--insecure-registry", registry.address]
