@@ -34,8 +34,9 @@ public enum PlanTable {
         let entries = Set(result.images.map { "\($0.image.roleParameters ?? "")[\($0.image.entry)]" }).count
         var summary = "\(result.images.count) image(s) from \(entries) entr\(entries == 1 ? "y" : "ies"), "
             + "\(result.parameters.count) heat parameter(s)"
-        for (role, parameters) in result.roleParameters.sorted(by: { $0.key < $1.key }) {
-            summary += " and \(parameters.count) in \(role)"
+        for role in result.plan.roleParameters {
+            let count = result.images.filter { $0.image.roleParameters == role }.reduce(into: Set<String>()) { $0.formUnion($1.image.params) }.count
+            summary += " and \(count) in \(role)"
         }
         if !result.plan.pushDestinations.isEmpty {
             summary += ", pushed to \(result.plan.pushDestinations.joined(separator: ", "))"

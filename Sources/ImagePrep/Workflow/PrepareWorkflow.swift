@@ -42,8 +42,9 @@ public struct PrepareResult: Sendable, Encodable {
     public var plan: PreparePlan
     public var images: [ResolvedImage]
     public var parameters: [String: String]
-    /// `<Role>Parameters` (from roles' own `<Role>ContainerImagePrepare`) -> their parameters.
-    public var roleParameters: [String: [String: String]] = [:]
+    /// `<Role>Parameters` (from roles' own `<Role>ContainerImagePrepare`) -> what the env file
+    /// gives it: the role's image parameters and their `DockerInsecureRegistryAddress`.
+    public var roleParameters: [String: ConfigValue] = [:]
     public var insecureRegistries: [String]
     /// The resolve stage's results (a real run, or a dry run with `--discover`).
     public var resolutions: [ImageResolution] = []
@@ -214,13 +215,14 @@ public struct PrepareWorkflow: Sendable {
         let (reachedInsecurely, verified) = (stages.notes.insecureRegistries, stages.notes.verifiedRegistries)
         let marked = plan.registry.insecureRegistries + options.registry.insecureRegistries
         let environment = PrepareOutput.environment(
-            resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
+            resolved, roleParameters: plan.roleParameters, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
         let environmentYAML = ConfigDocument.serialize(environment)
         var result = PrepareResult(
             dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
-            roleParameters: Dictionary(uniqueKeysWithValues: PrepareOutput.roleParameters(resolved).map { role in
-                (role.name, Dictionary(uniqueKeysWithValues: role.parameters.map { ($0.name, $0.image) }))
+            roleParameters: Dictionary(uniqueKeysWithValues: plan.roleParameters.map { role in
+                (role, ConfigValue.map(PrepareOutput.parameterEntries(
+                    resolved, role: role, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)))
             }),
             insecureRegistries: PrepareOutput.insecureRegistries(
                 resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked),

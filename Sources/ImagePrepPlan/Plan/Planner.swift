@@ -55,9 +55,11 @@ public struct Planner: Sendable {
             planner.roles = [role]
             planner.prepareParameter = parameter
             let rolePlan = try planner.planOfParameter()
+            let name = "\(role.name)Parameters"
+            plan.roleParameters.append(name)
             plan.images += rolePlan.images.map { image in
                 var image = image
-                image.roleParameters = "\(role.name)Parameters"
+                image.roleParameters = name
                 return image
             }
             plan.warnings += rolePlan.warnings

@@ -59,12 +59,6 @@ public enum PrepareOutput {
         return values.keys.sorted().map { ($0, values[$0]!) }
     }
 
-    /// The `<Role>Parameters` of roles' own `<Role>ContainerImagePrepare`, each with its
-    /// image parameters, sorted by name.
-    public static func roleParameters(_ images: [ResolvedImage]) -> [(name: String, parameters: [(name: String, image: String)])] {
-        Set(images.compactMap(\.image.roleParameters)).sorted().map { ($0, parameters(images, role: $0)) }
-    }
-
     /// Registries to list in `DockerInsecureRegistryAddress` (`host[:port]`
     /// only), upstream's rule in every mode: the registries of the written
     /// parameters that are insecure. Insecure are push destinations (unless a
@@ -72,27 +66,44 @@ public enum PrepareOutput {
     /// insecure (`marked`: `DockerInsecureRegistryAddress`,
     /// `--insecure-registry`) and registries a run reached without verified
     /// TLS; a source or mirror no parameter names is not listed.
+    /// With `role`, those of that `<Role>Parameters`' images, as upstream's module computes
+    /// them for each.
     public static func insecureRegistries(
-        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = [], marked: [String] = []
+        _ images: [ResolvedImage], role: String? = nil, reachedInsecurely: [String] = [], verified: [String] = [],
+        marked: [String] = []
     ) -> [String] {
-        let written = Set((parameters(images) + roleParameters(images).flatMap(\.parameters)).map { ImageName.registryHost($0.image) })
-        let destinations = Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost))
+        let group = images.filter { $0.image.roleParameters == role }
+        let written = Set(parameters(group, role: role).map { ImageName.registryHost($0.image) })
+        let destinations = Set(group.compactMap(\.image.pushDestination).map(ImageName.registryHost))
             .subtracting(verified.filter { !reachedInsecurely.contains($0) })
         return Array(destinations.union(reachedInsecurely).union(marked).intersection(written)).sorted()
     }
 
-    /// The output env file: `parameter_defaults` with every image parameter
-    /// and `DockerInsecureRegistryAddress`.
-    public static func environment(
-        _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = [], marked: [String] = []
-    ) -> ConfigValue {
-        var entries = parameters(images).map { ConfigEntry($0.name, .string($0.image)) }
-        let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
+    /// One group of `parameter_defaults`: the image parameters of `ContainerImagePrepare` (or
+    /// of `role`'s `<Role>ContainerImagePrepare`), then their `DockerInsecureRegistryAddress`.
+    public static func parameterEntries(
+        _ images: [ResolvedImage], role: String? = nil, reachedInsecurely: [String] = [], verified: [String] = [],
+        marked: [String] = []
+    ) -> [ConfigEntry] {
+        var entries = parameters(images, role: role).map { ConfigEntry($0.name, .string($0.image)) }
+        let insecure = insecureRegistries(images, role: role, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
         if !insecure.isEmpty {
             entries.append(ConfigEntry("DockerInsecureRegistryAddress", .list(insecure.map(ConfigValue.string))))
         }
-        for role in roleParameters(images) {
-            entries.append(ConfigEntry(role.name, .map(role.parameters.map { ConfigEntry($0.name, .string($0.image)) })))
+        return entries
+    }
+
+    /// The output env file: `parameter_defaults` with every image parameter and
+    /// `DockerInsecureRegistryAddress`, then each of `roleParameters` (`<Role>Parameters`, in
+    /// roles file order) as a mapping of its own, empty when the role's prepare kept no image.
+    public static func environment(
+        _ images: [ResolvedImage], roleParameters: [String] = [], reachedInsecurely: [String] = [], verified: [String] = [],
+        marked: [String] = []
+    ) -> ConfigValue {
+        var entries = parameterEntries(images, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
+        for role in roleParameters {
+            entries.append(ConfigEntry(role, .map(parameterEntries(
+                images, role: role, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked))))
         }
         return .map([ConfigEntry("parameter_defaults", .map(entries))])
     }

@@ -8,6 +8,9 @@ public struct PreparePlan: Sendable, Equatable, Encodable {
     public var registry: RegistrySettings
     /// Accepted but deprecated input, one line each, for the operator.
     public var warnings: [String] = []
+    /// The `<Role>Parameters` of the roles whose `<Role>ContainerImagePrepare` is set, in
+    /// roles file order (their images are in `images`, marked with it).
+    public var roleParameters: [String] = []
 
     public init(catalog: String, images: [PlannedImage], registry: RegistrySettings, warnings: [String] = []) {
         self.catalog = catalog

@@ -176,7 +176,11 @@ def run_module():
         result['error'] = 'imageprep prepare --json printed no JSON: %s' % stdout[:200]
         module.fail_json(msg="Error running container image prepare: %s" % result['error'], **result)
 
+    # What tripleo-common's container_images_prepare_multi returns: the image parameters and
+    # their DockerInsecureRegistryAddress, then each role's own as <Role>Parameters.
     params = dict(prepared.get('parameters', {}))
+    if prepared.get('insecure_registries'):
+        params['DockerInsecureRegistryAddress'] = prepared['insecure_registries']
     for name, role_params in prepared.get('role_parameters', {}).items():
         params[name] = role_params
     result['success'] = True
