@@ -3,7 +3,7 @@ import Foundation
 import ImagePrep
 
 extension Imageprep {
-    struct Bundle: AsyncParsableCommand {
+    struct BundleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "bundle",
             abstract: "Write images into an offline OCI layout bundle and load one into a registry or image-serve.",
@@ -12,7 +12,7 @@ extension Imageprep {
     }
 }
 
-extension Imageprep.Bundle {
+extension Imageprep.BundleCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
