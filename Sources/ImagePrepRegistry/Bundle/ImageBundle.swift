@@ -27,7 +27,7 @@ public enum ImageBundle {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try data.write(to: temporary)
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+            guard rename(temporary.path, url.path) == 0 else { throw BundleError.io(url.path, String(cString: strerror(errno))) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw .io(url.path, "\(error)")
