@@ -16,6 +16,11 @@ public struct ImageInspection: Sendable, Encodable {
     public var name: String
     public var digest: String
     public var mediaType: String
+    /// Every tag of the image's repository, as the registry lists them.
+    public var repositoryTags: [String]
+    public var created: String?
+    public var dockerVersion: String?
+    public var env: [String]
     /// The manifest list the image was picked from, if any.
     public var indexDigest: String?
     public var architecture: String?
@@ -71,11 +76,15 @@ public struct ImageOperations: Sendable {
         try sources.checkNotBlocked([reference])
         let image = try await client.resolveImage(reference)
         let config = try await client.fetchImageConfig(of: image, in: reference)
+        // The repository's tags, as upstream's show lists them; a registry that refuses the
+        // listing still shows the image.
+        let tags = (try? await client.listTags(reference)) ?? []
         let layers = image.manifest.layers.map {
             ImageInspection.Layer(digest: $0.digest.description, size: $0.size, mediaType: $0.mediaType.rawValue)
         }
         return ImageInspection(
             name: reference.description, digest: image.raw.digest.description, mediaType: image.raw.mediaType.rawValue,
+            repositoryTags: tags, created: config.created, dockerVersion: config.dockerVersion, env: config.config?.env ?? [],
             indexDigest: image.indexDigest?.description, architecture: config.architecture, os: config.os, user: config.user,
             labels: config.labels, layers: layers, size: image.manifest.layers.totalSize)
     }
@@ -97,13 +106,27 @@ public struct ImageOperations: Sendable {
     /// Deletes the manifest a tag or digest names (the registry must allow
     /// deletes); returns the digest deleted. At an image-serve registry the tag is
     /// deleted from its directory as tripleo-common does.
-    public func delete(_ name: String) async throws -> String {
+    /// Deletes `name` (a tag at image-serve; its manifest by digest at a registry, which
+    /// removes every tag naming it) and returns the digest. With `keepEnvironments`, refuses
+    /// when one of those env files' image parameters still names the tag, its digest, or (at
+    /// a registry) another tag of the same manifest.
+    public func delete(_ name: String, keepEnvironments: [String] = []) async throws -> String {
         var reference = try Self.reference(name)
+        let kept = try keepEnvironments.isEmpty ? nil
+            : PruneSelection.reading(keepEnvironments, registry: reference.registry, keepLast: 0, purpose: "delete").0
         if let imageServe = try await destinations.destination(for: reference) as? ImageServeDestination {
             guard reference.digest == nil else {
                 throw PrepareError.imageServeDeletesTags(name)
             }
-            return try imageServe.directory.delete(repository: reference.repository, tag: reference.tag ?? "latest").description
+            let tag = reference.tag ?? "latest"
+            if let kept, kept.keeps(repository: reference.repository, tag: tag,
+                                    digest: imageServe.directory.taggedDigest(repository: reference.repository, tag: tag)) {
+                throw PrepareError.deleteKept(name, sibling: nil)
+            }
+            return try imageServe.directory.delete(repository: reference.repository, tag: tag).description
+        }
+        if let kept, let tag = reference.tag, kept.tags.contains("\(reference.repository):\(tag)") {
+            throw PrepareError.deleteKept(name, sibling: nil)
         }
         if reference.digest == nil {
             guard let descriptor = try await client.headManifest(reference) else {
@@ -111,8 +134,22 @@ public struct ImageOperations: Sendable {
             }
             reference = reference.withDigest(descriptor.digest)
         }
+        let digest = reference.digest!
+        if let kept {
+            if kept.digests.contains("\(reference.repository)@\(digest)") {
+                throw PrepareError.deleteKept(name, sibling: nil)
+            }
+            // A registry deletes the manifest, so every tag naming it goes too.
+            for keptTag in kept.tags.sorted() where keptTag.hasPrefix(reference.repository + ":") {
+                let sibling = Reference(registry: reference.registry, repository: reference.repository,
+                                        tag: String(keptTag.dropFirst(reference.repository.count + 1)))
+                if try await client.headManifest(sibling)?.digest == digest {
+                    throw PrepareError.deleteKept(name, sibling: sibling.description)
+                }
+            }
+        }
         try await client.deleteManifest(reference)
-        return reference.digest!.description
+        return digest.description
     }
 
     public enum ModifyOutcome: Sendable, Equatable {

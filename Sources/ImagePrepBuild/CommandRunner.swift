@@ -44,11 +44,16 @@ public struct CommandRunner: Sendable {
         let header = "$ \(([executable] + arguments).joined(separator: " "))\n"
         _ = try? fd.writeAll(Array(header.utf8))
         let result = try await run(
-            .name(executable), arguments: Arguments(arguments), environment: environmentValue(environment),
+            program(executable), arguments: Arguments(arguments), environment: environmentValue(environment),
             output: .fileDescriptor(fd, closeAfterSpawningProcess: true), error: .combinedWithOutput)
         guard case .exited(0) = result.terminationStatus else {
             throw Failure(command: name ?? executable, status: describe(result.terminationStatus), output: tail(of: log))
         }
+    }
+
+    /// A path runs that file; a bare name is looked up in PATH.
+    private static func program(_ executable: String) -> Executable {
+        executable.contains("/") ? .path(FilePath(executable)) : .name(executable)
     }
 
     /// The last lines of a log, for error messages.

@@ -54,6 +54,9 @@ extension Imageprep.Prepare {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @Option(help: ArgumentHelp("Append what the run did to this file (created 0600): each image's outcome, warnings, the report and the summary, or the error, one timestamped line each; as upstream's /var/log/tripleo-container-image-prepare.log.", valueName: "file"))
+        var logFile: String?
+
         @Option(help: ArgumentHelp("How to show progress on standard error: auto (tty on a terminal, else plain), tty (a status redrawn in place), plain (a status line now and then, no control characters), none.", valueName: "mode"))
         var progress: ProgressMode = .auto
 
@@ -102,12 +105,19 @@ extension Imageprep.Prepare {
             // A real run draws its progress; --json alone keeps standard error for errors.
             let mode: ProgressMode = dryRun ? .none : (json && progress == .auto ? .none : progress)
             let display = ProgressDisplay.make(mode, interval: .milliseconds(Int(progressInterval * 1000)))
+            let log = try logFile.map(RunLog.init(path:))
+            log?.write("prepare started: " + (environmentDirectory.map { "--environment-directory \($0)" } + environmentFiles.map { "-e \($0)" })
+                .joined(separator: " ") + (dryRun ? " (dry run)" : ""))
             display?.begin()
             let result: PrepareResult
             do {
-                result = try await PrepareWorkflow(options: options).run { display?.handle($0) }
+                result = try await PrepareWorkflow(options: options).run { event in
+                    display?.handle(event)
+                    log?.handle(event)
+                }
             } catch {
                 display?.finish()
+                log?.fail(error)
                 throw error
             }
             display?.stop()
@@ -115,6 +125,7 @@ extension Imageprep.Prepare {
                 FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
             }
             let report = ReportText.report(result)
+            log?.finish(result, report: report)
             if json {
                 try printJSON(PrepareJSON(result: result, report: report))
             } else if dryRun {

@@ -4,8 +4,15 @@ public struct ImageConfig: Hashable, Sendable, Codable {
     public var os: String?
     public var variant: String?
     public var created: String?
+    /// The builder's `docker_version`, when a docker daemon built the image.
+    public var dockerVersion: String?
     public var config: ContainerConfig?
     public var rootfs: RootFS?
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, os, variant, created, config, rootfs
+        case dockerVersion = "docker_version"
+    }
 
     public init(architecture: String? = nil, os: String? = nil, config: ContainerConfig? = nil) {
         self.architecture = architecture

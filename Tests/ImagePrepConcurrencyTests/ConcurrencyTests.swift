@@ -35,8 +35,9 @@ final class ConcurrencyTests: XCTestCase {
         }
         // A thread counts busy from its body's end (which resumes the caller) until it takes
         // the lock again, so a caller quick enough may start one more now and then: a few, not
-        // one per body.
-        XCTAssertLessThanOrEqual(threads.count, 5, "\(threads.count) threads for 50 bodies in a row")
+        // one per body. Under a loaded machine (the full suite beside other builds) 10 of 50
+        // were seen; without reuse there are 50.
+        XCTAssertLessThanOrEqual(threads.count, 20, "\(threads.count) threads for 50 bodies in a row")
     }
 
     func testBlockingWorkRunsOffThePoolAndCancels() async throws {

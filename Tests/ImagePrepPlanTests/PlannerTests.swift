@@ -323,6 +323,9 @@ final class PlannerTests: XCTestCase {
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: other, push_destination: true}]}") },
             "env0.yaml: ContainerImagePrepare[0].modify_role: 'other' is not supported: imageprep performs 'tripleo-modify-image' itself")
         XCTAssertEqual(
+            planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: ansible-role-tripleo-modify-image}]}") },
+            "env0.yaml: ContainerImagePrepare[0]: modify_role needs a push_destination: modified images are pushed there")
+        XCTAssertEqual(
             planError { try self.plan("parameter_defaults: {ContainerImageRegistryLogin: maybe}") },
             "env0.yaml: ContainerImageRegistryLogin: expected true or false, found a string 'maybe'")
         XCTAssertEqual(

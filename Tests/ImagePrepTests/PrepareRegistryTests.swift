@@ -116,6 +116,43 @@ final class PrepareRegistryTests: XCTestCase {
             """)
     }
 
+    /// `--log-file` appends each run's lines, timestamped, as upstream's deploy-time prepare log:
+    /// a re-run's images and summary, then a failing run's error; the file is private.
+    func testPrepareLogFileAppendsEachRunsImagesAndErrors() throws {
+        let run = try XCTUnwrap(Self.prepared).get()
+        let log = run.work.appendingPathComponent("prepare.log")
+        let again = try CLI.run(run.arguments + ["--log-file", log.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        var variant = try String(contentsOf: run.env, encoding: .utf8)
+        variant = variant.replacingOccurrences(of: "tag_from_label: rdo_version", with: "tag_from_label: '{rdo_version}-rc'")
+        let bad = run.work.appendingPathComponent("log-bad.yaml")
+        try variant.write(to: bad, atomically: true, encoding: .utf8)
+        var badArguments = run.arguments
+        badArguments[2] = bad.path
+        let failed = try CLI.run(badArguments + ["--log-file", log.path])
+        XCTAssertEqual(failed.status, 1)
+
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let stamp = try Regex(#"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "#)
+        XCTAssertTrue(lines.allSatisfy { $0.contains(stamp) }, "\(lines)")
+        let text = lines.map { $0.replacing(stamp, with: "") }
+        XCTAssertEqual(text.first, "prepare started: -e \(run.env.path)")
+        XCTAssertTrue(text.contains { $0.hasPrefix("skipped ") && $0.contains("centos-binary-keystone:1.0-test") }, "\(text)")
+        XCTAssertTrue(text.contains { $0.hasPrefix("summary: 2 image(s)") }, "\(text)")
+        XCTAssertTrue(text.contains("prepare finished: 2 image parameter(s)"), "\(text)")
+        XCTAssertTrue(text.contains("prepare started: -e \(bad.path)"), "\(text)")
+        XCTAssertTrue(text.contains { $0.hasPrefix("prepare failed: 2 image(s) failed") }, "\(text)")
+        XCTAssertTrue(text.contains { $0.contains("has no tag 1.0-test-rc") }, "\(text)")
+        XCTAssertFalse(text.contains { $0.contains("\u{1B}") })
+        let mode = try FileManager.default.attributesOfItem(atPath: log.path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+
+        let unwritable = try CLI.run(run.arguments + ["--log-file", run.work.appendingPathComponent("no/such/dir.log").path])
+        XCTAssertEqual(unwritable.status, 1)
+        XCTAssertTrue(unwritable.stderr.hasPrefix("Error: --log-file \(run.work.path)/no/such/dir.log: cannot open it for writing: No such file or directory"),
+                      unwritable.stderr)
+    }
+
     /// A tag_from_label whose tag the source lacks fails those images, names the tag and the
     /// available ones, and leaves the env file as it was.
     func testPrepareFailsImagesWhoseLabelledTagIsMissingAndKeepsTheEnvFile() throws {

@@ -28,6 +28,14 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case invalidConfiguration(path: String, line: Int?, reason: String)
     /// Images whose registry registries.conf blocks (`blocked = true`).
     case blockedRegistry(prefix: String, file: String, images: [String])
+    /// `image prune` without an env file naming what to keep.
+    case pruneKeepsNothing
+    /// A `--keep-env` file (of `image prune` or `image delete`) whose image parameters name no
+    /// image on the destination.
+    case keepEnvironmentNamesNoImage(file: String, registry: String, purpose: String)
+    /// `image delete --keep-env`: a kept env file still names the image (by tag or digest), or
+    /// names `sibling`, another tag of the same manifest, which a registry deletes with it.
+    case deleteKept(String, sibling: String?)
 
     public var description: String {
         switch self {
@@ -49,6 +57,14 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .blockedRegistry(let prefix, let file, let images):
             let others = images.count > 1 ? " and \(images.count - 1) other image(s)" : ""
             return "registry \(prefix) is blocked in \(file) (blocked = true): not pulling \(images.first ?? prefix)\(others)"
+        case .pruneKeepsNothing:
+            return "image prune: give the env files whose images to keep (--keep-env FILE...); without them every tag would go"
+        case .keepEnvironmentNamesNoImage(let file, let registry, let purpose):
+            return "\(file): no image parameter names an image on \(registry): refusing to \(purpose) by it"
+        case .deleteKept(let name, nil):
+            return "\(name): a --keep-env file still names it: not deleted"
+        case .deleteKept(let name, let sibling?):
+            return "\(name): the same manifest as \(sibling), which a --keep-env file still names (a registry deletes a manifest with all its tags): not deleted"
         case .imagesFailed(let failures):
             let lines = failures.map { "  \($0.image): \($0.reason)" }
             return "\(failures.count) image(s) failed; no output file was written:\n" + lines.joined(separator: "\n")

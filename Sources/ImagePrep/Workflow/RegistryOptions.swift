@@ -29,6 +29,9 @@ public struct RegistryOptions: Sendable {
     public var stallTimeout: Duration = .seconds(30)
     /// The most bytes of rpmdb files a package inventory extracts from a layer, each and in all (`--max-rpmdb-size`).
     public var maxDatabaseSize: Int64 = 2 << 30
+    /// Credentials given on the command line (`--username`/`--password`, as upstream's image
+    /// commands take them), `registry: (user, password)`; they win over the auth files.
+    public var credentials: [String: (user: String, password: String)] = [:]
 
     public init() {}
 }

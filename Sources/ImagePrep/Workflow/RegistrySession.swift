@@ -69,7 +69,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         tags = TagLookup(client: client)
     }
 
-    /// One client for a run: credentials from the environment, `--authfile`
+    /// One client for a run: credentials from the command line, the environment, `--authfile`
     /// and the containers auth files; the given registries reached insecurely.
     static func makeClient(
         options: RegistryOptions, insecure: Set<String>, credentials: [String: (user: String, password: String)] = [:]
@@ -78,7 +78,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         if let authFile = options.authFile { authFiles.insert(authFile, at: 0) }
         let store: CredentialStore
         do {
-            store = try CredentialStore(userPasswords: credentials, authFiles: authFiles)
+            // Command-line credentials win over the environment's and the auth files'.
+            store = try CredentialStore(userPasswords: credentials.merging(options.credentials) { $1 }, authFiles: authFiles)
         } catch {
             throw PrepareError.unreadable(path: options.authFile ?? "containers auth file", reason: "\(error)")
         }

@@ -22,6 +22,8 @@ public struct Planner: Sendable {
     public var catalogChosen: Bool
 
     public static let modifyRole = "tripleo-modify-image"
+    /// The role's package name, accepted as the built-in role too.
+    public static let modifyRoleAlias = "ansible-role-tripleo-modify-image"
 
     public init(
         environment: HeatEnvironment, roles: [Role]? = nil, catalog: Catalog = .stein, template: CatalogTemplate? = nil,
@@ -209,7 +211,7 @@ public struct Planner: Sendable {
     private func modifyRequest(for entry: PrepareEntry, pushDestination: String?, file: String) throws(PlanError) -> ModifyRequest? {
         guard let role = entry.modifyRole else { return nil }
         let key = "ContainerImagePrepare[\(entry.index)]"
-        guard role == Self.modifyRole else {
+        guard role == Self.modifyRole || role == Self.modifyRoleAlias else {
             throw PlanError.unsupported(
                 file: file, key: "\(key).modify_role",
                 reason: "'\(role)' is not supported: imageprep performs '\(Self.modifyRole)' itself")

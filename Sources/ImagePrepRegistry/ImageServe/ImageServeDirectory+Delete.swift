@@ -22,9 +22,21 @@ extension ImageServeDirectory {
         }
         try removeTag(repository, file: typeMapFile)
 
+        let garbage = unreferenced(repository, keeping: tags(of: repository))
+        for url in garbage.manifests + garbage.blobs { try remove(url) }
+        if tags(of: repository).isEmpty {
+            try removeRepository(repository)
+        }
+        try rebuildAfterDelete(repository)
+        return deleted
+    }
+
+    /// The manifest directories of `repository` no tag of `keeping` names (directly, or as a
+    /// platform manifest of a list one names), and the blob files no remaining manifest names.
+    func unreferenced(_ repository: String, keeping: [String]) -> (manifests: [URL], blobs: [URL]) {
         let manifests = manifestsDirectory(repository)
         var kept: Set<Digest> = []
-        for other in tags(of: repository) {
+        for other in keeping {
             for variant in typeMap(repository, tag: other)?.variants ?? [] {
                 kept.insert(variant.digest)
                 if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json"), under: root),
@@ -34,11 +46,12 @@ extension ImageServeDirectory {
                 }
             }
         }
+        var removedManifests: [URL] = []
         var blobs: Set<String> = []
         for name in ImageServeFiles.names(in: manifests, under: root) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name)) {
             let directory = manifests.appendingPathComponent(name)
             guard let digest = try? Digest(name), kept.contains(digest) else {
-                try remove(directory)
+                removedManifests.append(directory)
                 continue
             }
             if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root),
@@ -48,29 +61,28 @@ extension ImageServeDirectory {
             }
         }
         let blobsDirectory = blobsDirectory(repository)
-        for name in ImageServeFiles.names(in: blobsDirectory, under: root) where !blobs.contains(name) {
-            try remove(blobsDirectory.appendingPathComponent(name))
+        let removedBlobs = ImageServeFiles.names(in: blobsDirectory, under: root).filter { !blobs.contains($0) }
+            .map { blobsDirectory.appendingPathComponent($0) }
+        return (removedManifests.sorted { $0.path < $1.path }, removedBlobs.sorted { $0.path < $1.path })
+    }
+
+    /// Removes `repository`'s directory, and the namespace directories it leaves empty.
+    func removeRepository(_ repository: String) throws(ImageServeError) {
+        try remove(repositoryDirectory(repository))
+        var parent = repositoryDirectory(repository).deletingLastPathComponent()
+        while parent.path.hasPrefix(v2.path + "/"), rmdir(parent.path) == 0 {
+            parent = parent.deletingLastPathComponent()
         }
-        if tags(of: repository).isEmpty {
-            try remove(repositoryDirectory(repository))
-            // Namespace directories left empty go too.
-            var parent = repositoryDirectory(repository).deletingLastPathComponent()
-            while parent.path.hasPrefix(v2.path + "/"), rmdir(parent.path) == 0 {
-                parent = parent.deletingLastPathComponent()
-            }
-        }
-        try rebuildAfterDelete(repository)
-        return deleted
     }
 
     /// Removes a file or directory of the repository, never following a link: one where a
     /// directory of ours should be is refused, and a link inside is removed, not its target.
-    private func remove(_ url: URL) throws(ImageServeError) {
+    func remove(_ url: URL) throws(ImageServeError) {
         guard let parent = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: false) else { return }
         guard parent.remove(url.lastPathComponent) else { throw .errno(url.path, "cannot remove it") }
     }
 
-    private func removeTag(_ repository: String, file: URL) throws(ImageServeError) {
+    func removeTag(_ repository: String, file: URL) throws(ImageServeError) {
         guard let directory = try DirectoryHandle.open(file.deletingLastPathComponent(), under: root, create: false),
               unlinkat(directory.fd, file.lastPathComponent, 0) == 0
         else { throw .errno(file.path, "cannot remove the tag's type map") }

@@ -392,6 +392,11 @@ public final class ImageServeDirectory: Sendable {
         return found.sorted()
     }
 
+    /// The manifest (or manifest list) `repository:tag` names, nil when the tag is not there.
+    public func taggedDigest(repository: String, tag: String) -> Digest? {
+        typeMap(repository, tag: tag)?.taggedDigest
+    }
+
     func typeMap(_ repository: String, tag: String) -> TypeMap? {
         guard let data = ImageServeFiles.read(typeMapFile(repository, tag: tag), under: root, limit: 64 * 1024) else { return nil }
         return TypeMap.parse(String(decoding: data, as: UTF8.self), tag: tag)
