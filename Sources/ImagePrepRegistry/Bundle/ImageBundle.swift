@@ -9,149 +9,193 @@ import ImagePrepOCI
 /// by several images is stored once; every file is written to a temporary name and renamed.
 public enum ImageBundle {
     public static let refNameAnnotation = "org.opencontainers.image.ref.name"
-    /// The largest manifest or index file a bundle may hold.
+    /// Marks an index entry that is an OCI copy of a Docker schema 2 manifest (its digest the
+    /// value), for tools that read only OCI manifests from a layout (skopeo's `oci:`):
+    /// `bundle load` places the Docker manifest itself, so digests stay the source's.
+    public static let ociViewAnnotation = "org.openstack.tripleo.imageprep.oci-view-of"
+    /// The largest manifest, index or `oci-layout` file a bundle may hold.
     public static let maxDocumentSize: Int64 = 4 * 1024 * 1024
 
-    /// The bundle's images: each source reference and the manifest it names.
+    /// One image of a bundle: a source reference and the manifest it names.
     public struct Entry: Sendable, Equatable {
         public var reference: Reference
         public var manifest: Descriptor
     }
 
+    /// A blob's path inside the layout, `blobs/sha256/<hex>`.
+    public static func blobPath(_ digest: Digest) -> String {
+        "blobs/\(digest.algorithm)/\(digest.encoded)"
+    }
+
     static func blobURL(_ digest: Digest, in layout: URL) -> URL {
-        layout.appendingPathComponent("blobs/\(digest.algorithm)/\(digest.encoded)")
+        layout.appendingPathComponent(blobPath(digest))
     }
 
     /// Writes `data` to `url` through a temporary file in the same directory and a rename.
     static func writeAtomically(_ data: Data, to url: URL) throws(BundleError) {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(RunTemporaries.name(prefix: ".\(url.lastPathComponent)."))
         do {
             try data.write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else { throw BundleError.io(url.path, String(cString: strerror(errno))) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw .io(url.path, "\(error)")
+            throw .io(url.path, "\(error.localizedDescription)")
         }
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw .io(url.path, reason)
+        }
+    }
+
+    /// The size of the regular file at `url`, nil when there is none.
+    public static func fileSize(_ url: URL) -> Int64? {
+        var info = stat()
+        guard lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
     }
 }
 
+/// A bundle that cannot be written or read, naming the bundle, the file and the image.
 public enum BundleError: Error, Equatable, CustomStringConvertible {
     case io(String, String)
+    /// The bundle (directory or tar file) and what is wrong with it.
     case invalid(String, String)
-    case missingBlob(String, Digest, image: String)
-    case digestMismatch(String, expected: Digest, actual: Digest)
-    case sizeMismatch(String, expected: Int64, actual: Int64)
+    case missingBlob(bundle: String, file: String, digest: Digest, image: String)
+    /// A blob whose bytes are not those its name and the manifests give (`reason`).
+    case damagedBlob(bundle: String, file: String, image: String?, reason: String)
+    /// `bundle create -e`: the env copies or modifies no image.
+    case nothingToBundle(String)
 
     public var description: String {
         switch self {
         case .io(let path, let reason): "bundle: \(path): \(reason)"
-        case .invalid(let path, let reason): "bundle \(path): \(reason)"
-        case .missingBlob(let path, let digest, let image):
-            "bundle \(path): blob \(digest) of \(image) is missing from blobs/\(digest.algorithm)/"
-        case .digestMismatch(let path, let expected, let actual):
-            "bundle \(path): blob \(expected) has digest \(actual): the bundle is damaged"
-        case .sizeMismatch(let path, let expected, let actual):
-            "bundle \(path): blob is \(actual) bytes where the index says \(expected): the bundle is damaged"
+        case .invalid(let bundle, let reason): "bundle \(bundle): \(reason)"
+        case .missingBlob(let bundle, let file, let digest, let image):
+            "bundle \(bundle): \(file) (blob \(digest) of \(image)) is missing; nothing was loaded"
+        case .damagedBlob(let bundle, let file, let image, let reason):
+            "bundle \(bundle): \(file)\(image.map { " (of \($0))" } ?? "") is damaged: \(reason); nothing was loaded"
+        case .nothingToBundle(let files):
+            "\(files): a prepare of this environment copies no image (no push_destination): nothing to bundle"
         }
     }
 }
 
-/// Writes the images of a plan into a bundle directory.
+/// Writes images into a bundle directory: blobs fetched once, each to a temporary file
+/// renamed when its digest is verified; the index last.
 public struct BundleWriter: Sendable {
     public let client: RegistryClient
+    public let layout: URL
 
-    public init(client: RegistryClient) {
+    /// Creates `layout` (and its `blobs/sha256`) when absent.
+    public init(client: RegistryClient, layout: URL) throws(BundleError) {
         self.client = client
+        self.layout = layout
+        do {
+            try FileManager.default.createDirectory(at: layout.appendingPathComponent("blobs/sha256"), withIntermediateDirectories: true)
+        } catch {
+            throw .io(layout.path, error.localizedDescription)
+        }
     }
 
     public struct Report: Sendable, Equatable {
-        public var images = 0
+        /// Each index entry: the reference and the manifest's digest.
+        public var images: [(reference: Reference, digest: Digest)] = []
         public var blobsWritten = 0
+        /// Blobs the bundle already held (shared with an image written before).
         public var blobsShared = 0
         public var bytesWritten: Int64 = 0
+
+        public init() {}
+
+        public static func == (lhs: Report, rhs: Report) -> Bool {
+            lhs.images.map(\.reference) == rhs.images.map(\.reference) && lhs.images.map(\.digest) == rhs.images.map(\.digest)
+                && lhs.blobsWritten == rhs.blobsWritten && lhs.blobsShared == rhs.blobsShared && lhs.bytesWritten == rhs.bytesWritten
+        }
     }
 
-    /// Each source image (its platform's manifest) into `layout`, which is created when absent.
-    public func write(_ sources: [Reference], to layout: URL) async throws -> Report {
-        let files = FileManager.default
-        do {
-            try files.createDirectory(at: layout.appendingPathComponent("blobs/sha256"), withIntermediateDirectories: true)
-        } catch {
-            throw BundleError.io(layout.path, "\(error)")
-        }
-        var report = Report()
-        var entries: [Descriptor] = []
-        var seen = Set<Reference>()
-        for source in sources where seen.insert(source).inserted {
-            let image = try await client.resolveImage(source)
-            for blob in image.manifest.blobs {
-                let url = ImageBundle.blobURL(blob.digest, in: layout)
-                if let size = (try? files.attributesOfItem(atPath: url.path))?[.size] as? Int64, size == blob.size,
-                   (try? Self.verify(url, blob, layout: layout)) != nil
-                {
-                    report.blobsShared += 1
-                    continue
-                }
-                try await fetch(blob, from: source, to: url)
-                report.blobsWritten += 1
-                report.bytesWritten = report.bytesWritten.addingSaturated(blob.size)
+    /// Writes the image `source` names (its platform's manifest, with its config and layers)
+    /// and returns its index entries, one per name in `names`, with `report` counted on.
+    public func add(_ source: Reference, names: [Reference], report: inout Report) async throws -> [Descriptor] {
+        let image = try await client.resolveImage(source)
+        for blob in image.manifest.blobs {
+            let url = ImageBundle.blobURL(blob.digest, in: layout)
+            // Only a verified download is renamed to its digest's name.
+            if ImageBundle.fileSize(url) == blob.size {
+                report.blobsShared += 1
+                continue
             }
-            try ImageBundle.writeAtomically(image.raw.bytes, to: ImageBundle.blobURL(image.raw.digest, in: layout))
-            var descriptor = image.raw.descriptor
-            descriptor.annotations = [ImageBundle.refNameAnnotation: source.description]
-            entries.append(descriptor)
-            report.images += 1
+            try await fetch(blob, from: source, to: url)
+            report.blobsWritten += 1
+            report.bytesWritten = report.bytesWritten.addingSaturated(blob.size)
         }
-        var index = Index(mediaType: .ociIndex, manifests: entries)
-        index.annotations = nil
+        try ImageBundle.writeAtomically(image.raw.bytes, to: ImageBundle.blobURL(image.raw.digest, in: layout))
+        var entries: [Descriptor] = names.map { name in
+            var descriptor = image.raw.descriptor
+            descriptor.annotations = [ImageBundle.refNameAnnotation: name.description]
+            report.images.append((name, image.raw.digest))
+            return descriptor
+        }
+        if let view = try Self.ociView(of: image.manifest, mediaType: image.raw.mediaType) {
+            try ImageBundle.writeAtomically(view, to: ImageBundle.blobURL(Digest(of: view), in: layout))
+            for name in names {
+                var descriptor = Descriptor(mediaType: .ociManifest, digest: Digest(of: view), size: Int64(view.count))
+                descriptor.annotations = [ImageBundle.refNameAnnotation: name.description,
+                                          ImageBundle.ociViewAnnotation: image.raw.digest.description]
+                entries.append(descriptor)
+            }
+        }
+        return entries
+    }
+
+    /// The OCI manifest of the same config and layers as a Docker schema 2 manifest (nil for
+    /// an OCI one): only the media types differ.
+    static func ociView(of manifest: Manifest, mediaType: MediaType) throws -> Data? {
+        guard mediaType == .dockerManifest else { return nil }
+        let foreign: MediaType = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        var view = Manifest(
+            mediaType: .ociManifest,
+            config: Descriptor(mediaType: .ociConfig, digest: manifest.config.digest, size: manifest.config.size),
+            layers: manifest.layers.map { layer in
+                var converted = layer
+                if layer.mediaType == .dockerLayer { converted.mediaType = .ociLayer }
+                if layer.mediaType == foreign { converted.mediaType = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" }
+                return converted
+            })
+        view.annotations = manifest.annotations
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(view)
+    }
+
+    /// Writes `oci-layout` and `index.json` (listing `entries`), each replaced whole.
+    public func finish(_ entries: [Descriptor]) throws(BundleError) {
+        let index = Index(mediaType: .ociIndex, manifests: entries)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         let indexData: Data
-        do { indexData = try encoder.encode(index) } catch { throw BundleError.io(layout.path, "\(error)") }
+        do { indexData = try encoder.encode(index) } catch { throw .io(layout.path, "\(error)") }
         try ImageBundle.writeAtomically(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layout.appendingPathComponent("oci-layout"))
         try ImageBundle.writeAtomically(indexData, to: layout.appendingPathComponent("index.json"))
-        return report
     }
 
     /// Streams one blob into a temporary file, verified by `fetchBlob`, then renames it.
     private func fetch(_ blob: Descriptor, from source: Reference, to url: URL) async throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(blob.digest.encoded).\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary.path)
-        else { throw BundleError.io(temporary.path, "cannot create") }
+        let temporary = RunTemporaries.newPath(in: url.deletingLastPathComponent().path, prefix: ".imageprep-blob-")
+        defer { RunTemporaries.release(temporary) }
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporary)
+        else { throw BundleError.io(temporary, "cannot create") }
         let sink = FileSink(handle: handle)
         do {
             _ = try await client.fetchBlob(source, descriptor: blob) { try sink.write($0) }
             try handle.synchronize()
             try handle.close()
-            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-            try FileManager.default.moveItem(at: temporary, to: url)
         } catch {
             try? handle.close()
-            try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-    }
-
-    /// Checks a blob file's size and digest against its descriptor.
-    static func verify(_ url: URL, _ blob: Descriptor, layout: URL) throws(BundleError) {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw .missingBlob(layout.path, blob.digest, image: "the bundle")
-        }
-        defer { try? handle.close() }
-        var hasher = DigestHasher(algorithm: blob.digest.algorithm)
-        var total: Int64 = 0
-        while true {
-            let chunk: Data
-            do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw .io(url.path, "\(error)") }
-            if chunk.isEmpty { break }
-            total = total.addingSaturated(Int64(chunk.count))
-            guard total <= blob.size else { throw .sizeMismatch(layout.path, expected: blob.size, actual: total) }
-            hasher.update(chunk)
-        }
-        guard total == blob.size else { throw .sizeMismatch(layout.path, expected: blob.size, actual: total) }
-        let actual = hasher.finalize()
-        guard actual == blob.digest else { throw .digestMismatch(layout.path, expected: blob.digest, actual: actual) }
+        guard rename(temporary, url.path) == 0 else { throw BundleError.io(url.path, String(cString: strerror(errno))) }
     }
 }
 
@@ -171,54 +215,99 @@ public struct BundleLoader: Sendable {
     }
 
     /// The bundle's images, after checking that every blob each names is there with the
-    /// size and digest the manifests give (one clear error otherwise).
-    public static func validate(_ layout: URL) throws -> [ImageBundle.Entry] {
+    /// size and digest its manifest gives (one clear error otherwise). `name` names the
+    /// bundle in errors (a tar file extracted to `layout`); blobs in `verified` had their
+    /// digest checked already and only their size is.
+    public static func validate(_ layout: URL, name: String? = nil, verified: Set<Digest> = []) throws(BundleError)
+        -> [ImageBundle.Entry]
+    {
+        let bundle = name ?? layout.path
         let indexURL = layout.appendingPathComponent("index.json")
-        let size = ((try? FileManager.default.attributesOfItem(atPath: indexURL.path))?[.size] as? Int64) ?? -1
-        guard size >= 0 else { throw BundleError.invalid(layout.path, "no index.json: not an OCI image layout") }
-        guard size <= ImageBundle.maxDocumentSize else { throw BundleError.invalid(layout.path, "index.json is \(size) bytes") }
+        guard let size = ImageBundle.fileSize(indexURL) else {
+            throw .invalid(bundle, "no index.json: not an OCI image layout")
+        }
+        guard size <= ImageBundle.maxDocumentSize else { throw .invalid(bundle, "index.json is \(size) bytes, more than a bundle's index may be") }
         let index: Index
         do {
             index = try JSONDecoder().decode(Index.self, from: try Data(contentsOf: indexURL))
         } catch {
-            throw BundleError.invalid(layout.path, "index.json is not an OCI index")
+            throw .invalid(bundle, "index.json is not an OCI index")
         }
         var entries: [ImageBundle.Entry] = []
-        for descriptor in index.manifests {
-            guard let name = descriptor.annotations?[ImageBundle.refNameAnnotation] else {
-                throw BundleError.invalid(layout.path, "manifest \(descriptor.digest) has no \(ImageBundle.refNameAnnotation)")
+        var names = Set<Reference>()
+        var checked = verified
+        // OCI copies of Docker manifests are for other tools: the Docker manifest is loaded.
+        for descriptor in index.manifests where descriptor.annotations?[ImageBundle.ociViewAnnotation] == nil {
+            guard let text = descriptor.annotations?[ImageBundle.refNameAnnotation] else {
+                throw .invalid(bundle, "manifest \(descriptor.digest) in index.json has no \(ImageBundle.refNameAnnotation)")
             }
+            let image = text.escapingControlCharacters()
             let reference: Reference
-            do { reference = try Reference(name) } catch {
-                throw BundleError.invalid(layout.path, "\(ImageBundle.refNameAnnotation) \"\(name)\" is not an image reference")
+            do { reference = try Reference(text) } catch {
+                throw .invalid(bundle, "\(ImageBundle.refNameAnnotation) \"\(image)\" in index.json is not an image reference")
+            }
+            guard names.insert(reference).inserted else { throw .invalid(bundle, "index.json names \(image) twice") }
+            guard descriptor.mediaType == .ociManifest || descriptor.mediaType == .dockerManifest else {
+                throw .invalid(bundle, "\(image) in index.json is a \(descriptor.mediaType.rawValue.escapingControlCharacters()), not one image manifest")
             }
             guard descriptor.size <= ImageBundle.maxDocumentSize else {
-                throw BundleError.invalid(layout.path, "manifest of \(name) is \(descriptor.size) bytes")
+                throw .invalid(bundle, "the manifest of \(image) is \(descriptor.size) bytes, more than a bundle's manifest may be")
             }
-            let manifestURL = ImageBundle.blobURL(descriptor.digest, in: layout)
-            guard FileManager.default.fileExists(atPath: manifestURL.path) else {
-                throw BundleError.missingBlob(layout.path, descriptor.digest, image: name)
-            }
-            try BundleWriter.verify(manifestURL, descriptor, layout: layout)
+            try check(descriptor, image: image, in: layout, bundle: bundle, checked: &checked)
             let manifest: Manifest
-            do { manifest = try JSONDecoder().decode(Manifest.self, from: try Data(contentsOf: manifestURL)) } catch {
-                throw BundleError.invalid(layout.path, "manifest of \(name) is not an image manifest")
+            do {
+                manifest = try JSONDecoder().decode(Manifest.self, from: try Data(contentsOf: ImageBundle.blobURL(descriptor.digest, in: layout)))
+            } catch {
+                throw .invalid(bundle, "the manifest of \(image) (\(ImageBundle.blobPath(descriptor.digest))) is not an image manifest")
             }
             for blob in manifest.blobs {
-                guard FileManager.default.fileExists(atPath: ImageBundle.blobURL(blob.digest, in: layout).path) else {
-                    throw BundleError.missingBlob(layout.path, blob.digest, image: name)
-                }
-                try BundleWriter.verify(ImageBundle.blobURL(blob.digest, in: layout), blob, layout: layout)
+                try check(blob, image: image, in: layout, bundle: bundle, checked: &checked)
             }
             entries.append(ImageBundle.Entry(reference: reference, manifest: descriptor))
         }
+        guard !entries.isEmpty else { throw .invalid(bundle, "index.json lists no image") }
         return entries
     }
 
-    /// Places every image of the bundle at `destination(reference)`.
-    public func load(_ layout: URL, destination: (Reference) -> Reference) async throws -> [(Reference, OCILayoutPush.Report)] {
+    /// Checks one blob file's size, and its digest unless `checked` holds it already.
+    private static func check(_ blob: Descriptor, image: String, in layout: URL, bundle: String, checked: inout Set<Digest>)
+        throws(BundleError)
+    {
+        let path = ImageBundle.blobPath(blob.digest)
+        let url = layout.appendingPathComponent(path)
+        guard let size = ImageBundle.fileSize(url) else {
+            throw .missingBlob(bundle: bundle, file: path, digest: blob.digest, image: image)
+        }
+        guard size == blob.size else {
+            throw .damagedBlob(bundle: bundle, file: path, image: image, reason: "it is \(size) bytes where the manifest says \(blob.size)")
+        }
+        guard !checked.contains(blob.digest) else { return }
+        let actual = try digest(of: url, algorithm: blob.digest.algorithm)
+        guard actual == blob.digest else {
+            throw .damagedBlob(bundle: bundle, file: path, image: image, reason: "its bytes have digest \(actual)")
+        }
+        checked.insert(blob.digest)
+    }
+
+    static func digest(of url: URL, algorithm: String) throws(BundleError) -> Digest {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw .io(url.path, "cannot read") }
+        defer { try? handle.close() }
+        var hasher = DigestHasher(algorithm: algorithm)
+        while true {
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw .io(url.path, error.localizedDescription) }
+            if chunk.isEmpty { break }
+            hasher.update(chunk)
+        }
+        return hasher.finalize()
+    }
+
+    /// Places every image of the validated `entries` at `destination(reference)`.
+    public func load(_ layout: URL, _ entries: [ImageBundle.Entry], destination: (Reference) -> Reference) async throws
+        -> [(Reference, OCILayoutPush.Report)]
+    {
         var done: [(Reference, OCILayoutPush.Report)] = []
-        for entry in try Self.validate(layout) {
+        for entry in entries {
             let target = destination(entry.reference)
             done.append((target, try await push.push(layout: layout, manifest: entry.manifest, to: target)))
         }
