@@ -61,11 +61,11 @@ final class BundleTests: XCTestCase {
     /// Pushes `tripleomaster/centos-binary-SERVICE` as `current` and `1.0-7` (the base layer
     /// and one of its own, labelled `rdo_version: 1.0-7`) for each service; idempotent.
     @discardableResult
-    static func seed(_ source: RegistryServer) async throws -> [String: (digest: Digest, manifest: Manifest)] {
+    static func seed(_ source: RegistryServer, namespace: String = "tripleomaster") async throws -> [String: (digest: Digest, manifest: Manifest)] {
         let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [source.address]))
         var pushed: [String: (Digest, Manifest)] = [:]
         for service in services {
-            let repository = Reference(registry: source.address, repository: "tripleomaster/centos-binary-\(service)", tag: "current")
+            let repository = Reference(registry: source.address, repository: "\(namespace)/centos-binary-\(service)", tag: "current")
             let layers = [
                 try await client.pushBlob(layer("base"), mediaType: .dockerLayer, to: repository),
                 try await client.pushBlob(layer(service), mediaType: .dockerLayer, to: repository),
@@ -81,28 +81,28 @@ final class BundleTests: XCTestCase {
         return pushed
     }
 
-    static func template(in directory: URL) throws -> String {
-        let file = directory.appendingPathComponent("containers.yaml.j2")
-        try """
-            container_images_template:
-            - imagename: "{{namespace}}/{{name_prefix}}keystone{{name_suffix}}:{{tag}}"
-              params: [DockerKeystoneImage]
-            - imagename: "{{namespace}}/{{name_prefix}}nova-compute{{name_suffix}}:{{tag}}"
-              params: [DockerNovaComputeImage]
-            """.write(to: file, atomically: true, encoding: .utf8)
+    static func template(in directory: URL, services: [String] = services) throws -> String {
+        let file = directory.appendingPathComponent("containers-\(services.count).yaml.j2")
+        var text = "container_images_template:\n"
+        for service in services {
+            let parameter = "Docker" + service.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() + "Image"
+            text += "- imagename: \"{{namespace}}/{{name_prefix}}\(service){{name_suffix}}:{{tag}}\"\n  params: [\(parameter)]\n"
+        }
+        try text.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
 
     /// The env of the connected host's prepare: from `namespace`, tags from labels, copied
     /// to `pushDestination`.
-    static func env(namespace: String, pushDestination: String?, insecure: [String], in directory: URL, name: String) throws -> String {
+    static func env(namespace: String, pushDestination: String?, insecure: [String], in directory: URL, name: String,
+                    repositories: String = "tripleomaster") throws -> String {
         let file = directory.appendingPathComponent(name)
         try """
             parameter_defaults:
               DockerInsecureRegistryAddress: [\(insecure.joined(separator: ", "))]
               ContainerImagePrepare:
               - tag_from_label: rdo_version
-            \(pushDestination.map { "    push_destination: \"\($0)\"\n" } ?? "")    set: {namespace: \(namespace)/tripleomaster, name_prefix: centos-binary-, tag: current}
+            \(pushDestination.map { "    push_destination: \"\($0)\"\n" } ?? "")    set: {namespace: \(namespace)/\(repositories), name_prefix: centos-binary-, tag: current}
             """.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
@@ -275,5 +275,44 @@ final class BundleTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("hostile/escape").path))
         // The extraction directory is gone too.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tar.deletingLastPathComponent().path), ["bundle.tar"])
+    }
+
+    func testPrepareFromABundleCopiesToImageServeWithTheSourceStopped() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let (source, imageServe) = (fixture.source, fixture.imageServe)
+        let pushed = try await Self.seed(source, namespace: "offline")
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let template = try Self.template(in: work)
+        // The same env on both hosts: from the source registry, copied to image-serve.
+        let env = try Self.env(namespace: source.address, pushDestination: imageServe.address, insecure: [source.address, imageServe.address],
+                               in: work, name: "containers-prepare-parameter.yaml", repositories: "offline")
+        let tar = work.appendingPathComponent("bundle.tar")
+        let created = try CLI.run(["bundle", "create", "-e", env, "--template-file", template, "--output", tar.path, "--no-cache"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+
+        source.kill()
+        defer { XCTAssertNoThrow(try source.restart()) }
+        let prepared = try CLI.run(["prepare", "-e", env, "--template-file", template, "--from-bundle", tar.path,
+                                    "--image-serve-dir", imageServe.root.path, "--no-cache", "--progress", "none"])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        for service in Self.services {
+            let parameter = service == "keystone" ? "DockerKeystoneImage" : "DockerNovaComputeImage"
+            XCTAssertTrue(prepared.stdout.contains("\(parameter): \(imageServe.address)/offline/centos-binary-\(service):\(Self.versionTag)"), prepared.stdout)
+            let digest = pushed[service]!.digest
+            let served = imageServe.root.appendingPathComponent("v2/offline/centos-binary-\(service)/manifests/\(digest)/index.json")
+            XCTAssertEqual(Digest(of: try Data(contentsOf: served)), digest, service)
+        }
+        // Served by httpd under the discovered tag.
+        let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [imageServe.address]))
+        let fetched = try await client.fetchManifest(Reference(registry: imageServe.address, repository: "offline/centos-binary-keystone", tag: Self.versionTag))
+        XCTAssertEqual(fetched.digest, pushed["keystone"]!.digest)
+
+        // An image the bundle does not hold fails, naming it; the others are not enough.
+        let more = try Self.template(in: work, services: Self.services + ["glance-api"])
+        let missing = try CLI.run(["prepare", "-e", env, "--template-file", more, "--from-bundle", tar.path,
+                                   "--image-serve-dir", imageServe.root.path, "--no-cache", "--progress", "none"])
+        XCTAssertEqual(missing.status, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("bundle \(tar.path) has no \(source.address)/offline/centos-binary-glance-api:current"), missing.stderr)
     }
 }

@@ -20,6 +20,9 @@ public enum ImageBundle {
     public struct Entry: Sendable, Equatable {
         public var reference: Reference
         public var manifest: Descriptor
+        /// The manifest's config blob, and the size of its config and layers.
+        public var config: Descriptor
+        public var size: Int64
     }
 
     /// A blob's path inside the layout, `blobs/sha256/<hex>`.
@@ -27,7 +30,7 @@ public enum ImageBundle {
         "blobs/\(digest.algorithm)/\(digest.encoded)"
     }
 
-    static func blobURL(_ digest: Digest, in layout: URL) -> URL {
+    public static func blobURL(_ digest: Digest, in layout: URL) -> URL {
         layout.appendingPathComponent(blobPath(digest))
     }
 
@@ -263,7 +266,7 @@ public struct BundleLoader: Sendable {
             for blob in manifest.blobs {
                 try check(blob, image: image, in: layout, bundle: bundle, checked: &checked)
             }
-            entries.append(ImageBundle.Entry(reference: reference, manifest: descriptor))
+            entries.append(ImageBundle.Entry(reference: reference, manifest: descriptor, config: manifest.config, size: manifest.blobs.totalSize))
         }
         guard !entries.isEmpty else { throw .invalid(bundle, "index.json lists no image") }
         return entries
