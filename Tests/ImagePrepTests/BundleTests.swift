@@ -271,6 +271,7 @@ final class BundleTests: XCTestCase {
         let loaded = try CLI.run(["bundle", "load", tar.path, "--to", fixture.imageServe.address, "--image-serve-dir", work.path,
                                   "--insecure-registry", fixture.imageServe.address], environment: ["TMPDIR": work.appendingPathComponent("hostile").path])
         XCTAssertEqual(loaded.status, 1, loaded.stderr)
+        XCTAssertEqual(loaded.stdout, "")
         XCTAssertTrue(loaded.stderr.contains("bundle \(tar.path): entry ../escape is not part of an OCI image layout"), loaded.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("hostile/escape").path))
         // The extraction directory is gone too.
@@ -314,5 +315,27 @@ final class BundleTests: XCTestCase {
                                    "--image-serve-dir", imageServe.root.path, "--no-cache", "--progress", "none"])
         XCTAssertEqual(missing.status, 1, missing.stderr)
         XCTAssertTrue(missing.stderr.contains("bundle \(tar.path) has no \(source.address)/offline/centos-binary-glance-api:current"), missing.stderr)
+
+        // A directory bundle made from references alone lacks the tags the labels give:
+        // discovery checks them against the bundle's index, as it checks a registry's tags.
+        try source.restart()
+        let tagless = work.appendingPathComponent("tagless")
+        let byReference = try CLI.run(["bundle", "create", "\(source.address)/offline/centos-binary-keystone:current",
+                                       "\(source.address)/offline/centos-binary-nova-compute:current", "--output", tagless.path,
+                                       "--insecure-registry", source.address])
+        XCTAssertEqual(byReference.status, 0, byReference.stderr)
+        source.kill()
+        let untagged = try CLI.run(["prepare", "-e", env, "--template-file", template, "--from-bundle", tagless.path,
+                                    "--image-serve-dir", imageServe.root.path, "--no-cache", "--progress", "none"])
+        XCTAssertEqual(untagged.status, 1, untagged.stderr)
+        XCTAssertTrue(untagged.stderr.contains("image \(source.address)/offline/centos-binary-keystone has no tag \(Self.versionTag) (from tag_from_label rdo_version); available tags: current"), untagged.stderr)
+    }
+
+    func testCreateTakesImagesOrAnEnvNotBoth() throws {
+        let both = try CLI.run(["bundle", "create", "127.0.0.1:1/a/b:c", "-e", "env.yaml", "--output", "x"])
+        XCTAssertEqual(both.status, 2, both.stderr)
+        XCTAssertTrue(both.stderr.contains("give either images (registry/path:tag) or -e FILE, not both"), both.stderr)
+        let neither = try CLI.run(["bundle", "create", "--output", "x"])
+        XCTAssertEqual(neither.status, 2, neither.stderr)
     }
 }
