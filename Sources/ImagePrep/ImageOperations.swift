@@ -103,6 +103,65 @@ public struct ImageOperations: Sendable {
         return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: destinationReference) }.value
     }
 
+    /// What `image copy` did when local container storage is one of its ends.
+    public struct LocalCopyReport: Sendable {
+        /// The image in local storage: the one read, or the one written.
+        public var imageID: String
+        /// The manifest pushed (a local source), nil when the destination is local storage.
+        public var digest: Digest?
+        public var blobs: BlobPlacementCounts
+    }
+
+    /// `image copy` with `containers-storage:NAME` as the source (pushed as a locally built
+    /// image is), the destination (written through an OCI layout and loaded by buildah, as
+    /// upstream's hotfixes are kept), or both (another name for the same image).
+    public func copyLocal(from source: String, to destination: String) async throws -> LocalCopyReport {
+        let local = LocalImageCopy(copier: ImageCopier(client: client, destinations: destinations), options: modification)
+        switch (ImageName.isLocal(source), ImageName.isLocal(destination)) {
+        case (true, true):
+            let image = try await local.find(ImageName.withoutStoragePrefix(source))
+            let log = URL(fileURLWithPath: "/dev/null")
+            do {
+                try await modification.buildah.tag(image.id, as: ImageName.withoutStoragePrefix(destination), log: log)
+            } catch let failure as CommandRunner.Failure {
+                throw BuildError(image: destination, step: "tag in local container storage",
+                                 message: "\(failure.command) failed (\(failure.status))", outputTail: failure.output)
+            }
+            return LocalCopyReport(imageID: image.id, digest: nil, blobs: BlobPlacementCounts())
+        case (true, false):
+            let report = try await local.copy(ImageName.withoutStoragePrefix(source), to: try Self.reference(destination))
+            return LocalCopyReport(imageID: report.image.id, digest: report.push.digest, blobs: report.push.blobs)
+        case (false, true):
+            let sourceReference = try Self.reference(source)
+            try sources.checkNotBlocked([sourceReference])
+            let report = try await LocalStorageWrite(client: client, options: modification).write(
+                as: ImageName.withoutStoragePrefix(destination), like: sourceReference
+            ) { copier, target in
+                let copied = try await sources.read(sourceReference) { try await copier.copy(from: $0, to: target) }.value
+                var blobs = BlobPlacementCounts()
+                blobs.present = copied.blobsPresent
+                blobs.mounted = copied.blobsMounted
+                blobs.copied = copied.blobsCopied
+                blobs.bytesCopied = copied.bytesCopied
+                return blobs
+            }
+            return LocalCopyReport(imageID: report.imageID, digest: nil, blobs: report.blobs)
+        case (false, false):
+            preconditionFailure("copyLocal needs containers-storage: on one side")
+        }
+    }
+
+    /// Removes `name` (`containers-storage:NAME`) from local storage: the name, or the image
+    /// when it has no other.
+    public func removeLocal(_ name: String) async throws {
+        do {
+            try await modification.buildah.untag(ImageName.withoutStoragePrefix(name), log: URL(fileURLWithPath: "/dev/null"))
+        } catch let failure as CommandRunner.Failure {
+            throw BuildError(image: name, step: "remove from local container storage",
+                             message: "\(failure.command) failed (\(failure.status))", outputTail: failure.output)
+        }
+    }
+
     /// Deletes the manifest a tag or digest names (the registry must allow
     /// deletes); returns the digest deleted. At an image-serve registry the tag is
     /// deleted from its directory as tripleo-common does.
@@ -164,8 +223,22 @@ public struct ImageOperations: Sendable {
     /// `target` plus `appendTag`; nothing is built when that tag is already
     /// there, or, with `onlyImagesWithPackages`, when an rpm_install's
     /// packages are not in the image.
+    /// Where `modify` and `hotfix` put what they build.
+    public enum ModifyDestination: Sendable, Equatable {
+        /// The target reference (the append tag is added to its tag): a registry or image-serve.
+        case image(String)
+        /// Local container storage, under this name plus the append tag (upstream's hotfixes).
+        case localStorage(String)
+    }
+
     public func modify(
         source: String, target: String, vars: [ConfigEntry], appendTag: String
+    ) async throws -> ModifyOutcome {
+        try await modify(source: source, into: .image(target), vars: vars, appendTag: appendTag)
+    }
+
+    public func modify(
+        source: String, into destination: ModifyDestination, vars: [ConfigEntry], appendTag: String
     ) async throws -> ModifyOutcome {
         let task: ModifyTask
         do {
@@ -178,21 +251,86 @@ public struct ImageOperations: Sendable {
         }
         let requested = try Self.reference(source)
         try sources.checkNotBlocked([requested])
-        let targetName = target + appendTag
-        let targetReference = try Self.reference(targetName)
-        let copier = ImageCopier(client: client, destinations: destinations)
         let sourceReference = await sources.available(requested)
         let inventory = PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize)
-        let modification = ImageModification(
-            client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1),
-            caFile: options.caFile, options: self.modification)
-        switch try await modification.apply(
-            task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
-            tlsVerify: !insecure.contains(sourceReference.registry), checkHotfix: true)
-        {
-        case .alreadyThere: return .alreadyThere(targetName)
-        case .notATarget: return .notATarget(sourceReference.description)
-        case .built(let report): return .built(targetName, report)
+        func modification(_ copier: ImageCopier) -> ImageModification {
+            ImageModification(
+                client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1),
+                caFile: options.caFile, options: self.modification)
         }
+        let tlsVerify = !insecure.contains(sourceReference.registry)
+        switch destination {
+        case .image(let target):
+            let targetName = target + appendTag
+            let targetReference = try Self.reference(targetName)
+            let copier = ImageCopier(client: client, destinations: destinations)
+            switch try await modification(copier).apply(
+                task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
+                tlsVerify: tlsVerify, checkHotfix: true)
+            {
+            case .alreadyThere: return .alreadyThere(targetName)
+            case .notATarget: return .notATarget(sourceReference.description)
+            case .built(let report): return .built(targetName, report)
+            }
+        case .localStorage(let name):
+            let localName = name + appendTag
+            // The name must be one a reference can be: buildah tags it so.
+            _ = try Self.reference(localName)
+            let storage = LocalStorageWrite(client: client, options: self.modification)
+            let shown = ImageName.containersStoragePrefix + localName
+            if try await storage.has(localName) { return .alreadyThere(shown) }
+            var outcome = ModifyOutcome.alreadyThere(shown)
+            do {
+                _ = try await storage.write(as: localName, like: sourceReference) { copier, target in
+                    switch try await modification(copier).apply(
+                        task: task, appendTag: appendTag, source: sourceReference, target: target,
+                        tlsVerify: tlsVerify, checkHotfix: true)
+                    {
+                    case .alreadyThere, .notATarget:
+                        outcome = .notATarget(sourceReference.description)
+                        throw LocalStorageWrite.NothingToLoad()
+                    case .built(let report):
+                        outcome = .built(shown, report)
+                        return report.blobs
+                    }
+                }
+            } catch is LocalStorageWrite.NothingToLoad {}
+            return outcome
+        }
+    }
+
+    /// What `hotfix apply` did to one image.
+    public struct HotfixResult: Sendable {
+        public var image: String
+        public var outcome: Result<ModifyOutcome, any Error>
+    }
+
+    /// Upstream's `image hotfix`: the RPMs of `rpmsPath` installed (rpm_install) into each of
+    /// `images`, each result tagged `<tag>-<suffix>`: at `pushDestination` (the image's path
+    /// there, as prepare pushes) or, without one, in local container storage under the
+    /// image's own name, as upstream keeps them. One failing image does not stop the others.
+    public func hotfix(images: [String], rpmsPath: String, suffix: String, pushDestination: String?) async -> [HotfixResult] {
+        var results: [HotfixResult] = []
+        for image in images {
+            let outcome: Result<ModifyOutcome, any Error>
+            do {
+                let reference = try Self.reference(image)
+                var named = reference
+                named.digest = nil
+                let destination: ModifyDestination
+                if let pushDestination {
+                    destination = .image(Reference(registry: pushDestination, repository: reference.repository, tag: reference.tag ?? "latest").description)
+                } else {
+                    named.tag = reference.tag ?? "latest"
+                    destination = .localStorage(named.description)
+                }
+                let vars = [ConfigEntry("tasks_from", .string("rpm_install")), ConfigEntry("rpms_path", .string(rpmsPath))]
+                outcome = .success(try await modify(source: image, into: destination, vars: vars, appendTag: "-" + suffix))
+            } catch {
+                outcome = .failure(error)
+            }
+            results.append(HotfixResult(image: image, outcome: outcome))
+        }
+        return results
     }
 }

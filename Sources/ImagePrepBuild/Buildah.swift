@@ -101,6 +101,29 @@ public struct Buildah: Sendable {
         return LocalImage(id: inspection.FromImageID, labels: inspection.OCIv1?.config?.Labels ?? [:])
     }
 
+    /// Loads the image an OCI layout's `index.json` names `reference` into local storage as
+    /// `name`: buildah names a pulled layout after its directory, so that name is removed
+    /// again (the image keeps `name`). Returns the image's ID.
+    public func load(layout directory: URL, reference: String, as name: String, log: URL) async throws -> String {
+        let output = try await capture(["pull", "--quiet", "oci:\(directory.path):\(reference)"])
+        guard let id = output.split(whereSeparator: \.isNewline).last.map(String.init), !id.isEmpty else {
+            throw CommandRunner.Failure(command: "buildah pull", status: "no image ID printed", output: String(output.prefix(300)))
+        }
+        try await logged(["tag", id, name], log: log)
+        try? await untag("localhost\(directory.standardizedFileURL.path):latest", log: log)
+        return id
+    }
+
+    /// Gives local image `image` (a name or an ID) another name.
+    public func tag(_ image: String, as name: String, log: URL) async throws {
+        try await logged(["tag", image, name], log: log)
+    }
+
+    /// Removes the name `name`; the image goes with its last name (`rmi` without `--force`).
+    public func untag(_ name: String, log: URL) async throws {
+        try await logged(["rmi", name], log: log)
+    }
+
     public func removeImage(_ image: String, log: URL) async throws {
         try await logged(["rmi", "--force", image], log: log)
     }

@@ -1,12 +1,14 @@
 import ArgumentParser
+import Foundation
 import ImagePrep
+import ImagePrepOCI
 
 extension Imageprep {
     struct Hotfix: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "hotfix",
-            abstract: "Plan where hotfix RPMs belong.",
-            subcommands: [Plan.self]
+            abstract: "Plan where hotfix RPMs belong, and apply them to several images.",
+            subcommands: [Plan.self, Apply.self]
         )
     }
 }
@@ -45,6 +47,85 @@ extension Imageprep.Hotfix {
                 } else {
                     print("  none of the hotfix packages is installed: not a target")
                 }
+            }
+        }
+    }
+}
+extension Imageprep.Hotfix {
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "apply",
+            abstract: "Install hotfix RPMs into several images, as upstream's image hotfix does.",
+            discussion: """
+                Each --image gets the RPMs of --rpms-path (rpm_install: the layer engine writes the \
+                layer when no RPM has a scriptlet, buildah builds otherwise) and is tagged \
+                <tag>-<--tag>. Without --push-destination the results go to local container \
+                storage under the image's own name, as upstream keeps them (then `imageprep image \
+                copy containers-storage:NAME DST`, or `--local`, pushes them); with it, to that \
+                registry or image-serve under the image's path. An image whose result is already \
+                there is skipped; one that fails does not stop the others.
+                """
+        )
+
+        @Option(name: .customLong("image"), help: ArgumentHelp("An image to hotfix (repeatable).", valueName: "ref"))
+        var images: [String] = []
+
+        @Option(help: ArgumentHelp("The directory of hotfix RPMs.", valueName: "dir"))
+        var rpmsPath: String
+
+        @Option(help: ArgumentHelp("Appended to each image's tag after a '-' (upstream's default: latest).", valueName: "tag"))
+        var tag = "latest"
+
+        @Option(help: ArgumentHelp("Push the results here (a registry or image-serve) instead of local storage.", valueName: "host[:port]"))
+        var pushDestination: String?
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
+
+        @OptionGroup(title: "Modification") var build: BuildOptionGroup
+
+        func validate() throws {
+            guard !images.isEmpty else { throw ValidationError("give at least one --image") }
+            for image in images {
+                do {
+                    _ = try Reference(image)
+                } catch {
+                    throw ValidationError("--image: \(error)")
+                }
+            }
+            guard !tag.isEmpty, tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw ValidationError("--tag '\(tag)': expected letters, digits, '.', '_' or '-'")
+            }
+        }
+
+        func run() async throws {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: rpmsPath, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandRefusal("--rpms-path \(rpmsPath): not a directory of RPMs")
+            }
+            var options = RegistryOptions(registryOptions)
+            if let pushDestination, UndercloudRegistry.isUndercloudPort(pushDestination) {
+                options.insecureRegistries.append(pushDestination)
+            }
+            let operations = try ImageOperations(options: options, modification: ModificationOptions(build))
+            let results = await operations.hotfix(images: images, rpmsPath: rpmsPath, suffix: tag, pushDestination: pushDestination)
+            var failed = 0
+            for result in results {
+                switch result.outcome {
+                case .success(.built(let name, let report)): print("built \(name) (\(ReportText.modification(report)))")
+                case .success(.alreadyThere(let name)): print("skipped \(name) (already there)")
+                case .success(.notATarget(let source)): print("skipped \(source) (none of the hotfix packages is installed: not modified)")
+                case .failure(let error):
+                    failed += 1
+                    // The errors name their image; one that does not gets it in front.
+                    let message = "\(error)".hasPrefix(result.image) ? "\(error)" : "\(result.image): \(error)"
+                    FileHandle.standardError.write(Data("failed \(message)\n".escapingControlCharacters(keepingLineBreaks: true).utf8))
+                }
+            }
+            if failed > 0 {
+                throw CommandRefusal("\(failed) of \(results.count) image(s) not hotfixed")
             }
         }
     }

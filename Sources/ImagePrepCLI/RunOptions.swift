@@ -49,18 +49,27 @@ struct RegistryOptionGroup: ParsableArguments {
 }
 
 /// Options of image modification with buildah.
-struct BuildOptionGroup: ParsableArguments {
+/// Which local container storage buildah uses (default: the host's, as podman's).
+struct LocalStorageOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("buildah storage driver (vfs works everywhere as root).", valueName: "driver"))
     var storageDriver: String?
-
-    @Option(help: ArgumentHelp("buildah isolation for RUN steps (chroot works without a daemon).", valueName: "kind"))
-    var isolation: String?
 
     @Option(help: ArgumentHelp("buildah storage root, for a private storage.", valueName: "dir"))
     var buildahRoot: String?
 
     @Option(help: ArgumentHelp("buildah run root, for a private storage.", valueName: "dir"))
     var buildahRunroot: String?
+
+    var buildah: Buildah {
+        Buildah(root: buildahRoot, runRoot: buildahRunroot, storageDriver: storageDriver)
+    }
+}
+
+struct BuildOptionGroup: ParsableArguments {
+    @OptionGroup var storage: LocalStorageOptionGroup
+
+    @Option(help: ArgumentHelp("buildah isolation for RUN steps (chroot works without a daemon).", valueName: "kind"))
+    var isolation: String?
 
     @Option(help: "What to remove from buildah's storage after a build: full (pulled base and built image), partial (pulled base; the built image stays under its target name), none.")
     var cleanup: CleanupName = .full
@@ -81,7 +90,9 @@ struct BuildOptionGroup: ParsableArguments {
     var keepFileMtimes = false
 
     var buildah: Buildah {
-        Buildah(root: buildahRoot, runRoot: buildahRunroot, storageDriver: storageDriver, isolation: isolation)
+        var buildah = storage.buildah
+        buildah.isolation = isolation
+        return buildah
     }
 }
 

@@ -6,6 +6,9 @@ public enum PlanTable {
         var rows = [["ENTRY", "IMAGE", "TARGET", "NOTES"]]
         for image in result.images {
             var notes: [String] = []
+            if let role = image.image.roleParameters {
+                notes.append("written as \(role) (\(role.dropLast("Parameters".count))ContainerImagePrepare)")
+            }
             if let label = image.image.tagFromLabel, image.tag == nil, image.missingLabel == nil {
                 notes.append(result.dryRun && !result.discovered ? "tag from label \(label) (not looked up)" : "tag from label \(label)")
             }
@@ -28,9 +31,12 @@ public enum PlanTable {
             for column in 0..<3 { line += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) }
             return (line + row[3]).trimmingTrailingSpaces()
         }
-        let entries = Set(result.images.map(\.image.entry)).count
+        let entries = Set(result.images.map { "\($0.image.roleParameters ?? "")[\($0.image.entry)]" }).count
         var summary = "\(result.images.count) image(s) from \(entries) entr\(entries == 1 ? "y" : "ies"), "
             + "\(result.parameters.count) heat parameter(s)"
+        for (role, parameters) in result.roleParameters.sorted(by: { $0.key < $1.key }) {
+            summary += " and \(parameters.count) in \(role)"
+        }
         if !result.plan.pushDestinations.isEmpty {
             summary += ", pushed to \(result.plan.pushDestinations.joined(separator: ", "))"
         }

@@ -45,6 +45,8 @@ public struct PrepareResult: Sendable, Encodable {
     public var plan: PreparePlan
     public var images: [ResolvedImage]
     public var parameters: [String: String]
+    /// `<Role>Parameters` (from roles' own `<Role>ContainerImagePrepare`) -> their parameters.
+    public var roleParameters: [String: [String: String]] = [:]
     public var insecureRegistries: [String]
     /// The resolve stage's results (a real run, or a dry run with `--discover`).
     public var resolutions: [ImageResolution] = []
@@ -67,7 +69,8 @@ public struct PrepareResult: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", discovered, plan, images, parameters, insecureRegistries = "insecure_registries"
+        case dryRun = "dry_run", discovered, plan, images, parameters, roleParameters = "role_parameters"
+        case insecureRegistries = "insecure_registries"
         case packageChanges = "package_changes", rolesFile = "roles_file", summary
     }
 
@@ -78,6 +81,7 @@ public struct PrepareResult: Sendable, Encodable {
         try container.encode(plan, forKey: .plan)
         try container.encode(images, forKey: .images)
         try container.encode(parameters, forKey: .parameters)
+        try container.encode(roleParameters, forKey: .roleParameters)
         try container.encode(insecureRegistries, forKey: .insecureRegistries)
         try container.encode(packageChanges, forKey: .packageChanges)
         try container.encodeIfPresent(rolesFile, forKey: .rolesFile)
@@ -114,6 +118,8 @@ public struct PrepareWorkflow: Sendable {
             let text = try FileSystem.readText(rolesFile)
             do {
                 roles = try Role.parseRoles(try ConfigDocument.parse(text, file: rolesFile), file: rolesFile)
+                // Upstream's build_service_filter: no roles (an empty roles file) filters nothing.
+                if roles?.isEmpty == true { roles = nil }
             } catch {
                 throw PrepareError.plan(error)
             }
@@ -230,6 +236,9 @@ public struct PrepareWorkflow: Sendable {
         var result = PrepareResult(
             dryRun: options.dryRun, discovered: options.dryRun && options.discover, plan: plan, images: resolved,
             parameters: Dictionary(uniqueKeysWithValues: PrepareOutput.parameters(resolved).map { ($0.name, $0.image) }),
+            roleParameters: Dictionary(uniqueKeysWithValues: PrepareOutput.roleParameters(resolved).map { role in
+                (role.name, Dictionary(uniqueKeysWithValues: role.parameters.map { ($0.name, $0.image) }))
+            }),
             insecureRegistries: PrepareOutput.insecureRegistries(
                 resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked),
             resolutions: stages.resolutions, results: stages.results, notes: stages.notes, summary: summary,

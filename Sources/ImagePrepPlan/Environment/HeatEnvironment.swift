@@ -94,6 +94,12 @@ public struct HeatEnvironment: Sendable, Equatable {
         parameterDefaults.last { $0.key == name }?.value
     }
 
+    /// The value `parameter_defaults` alone gives `name` (what tripleo-ansible's module reads
+    /// for a role's `<Role>ContainerImagePrepare`).
+    public func parameterDefault(_ name: String) -> ConfigValue? {
+        Self.entries(of: "parameter_defaults", in: document).last { $0.key == name }?.value
+    }
+
     /// The file to name in an error about a parameter.
     public func file(of parameter: String) -> String {
         parameterFiles[parameter] ?? "environment"

@@ -20,6 +20,9 @@ public struct Planner: Sendable {
     /// the catalog of its era (`overcloud_containers.yaml.j2` -> stein,
     /// `tripleo_containers.yaml.j2` -> master), whichever defines them.
     public var catalogChosen: Bool
+    /// The parameter whose entries are planned: `ContainerImagePrepare`, or for a role's own
+    /// images `<Role>ContainerImagePrepare`.
+    public var prepareParameter = "ContainerImagePrepare"
 
     public static let modifyRole = "tripleo-modify-image"
     /// The role's package name, accepted as the built-in role too.
@@ -38,7 +41,31 @@ public struct Planner: Sendable {
         self.now = now
     }
 
+    /// The plan of `ContainerImagePrepare`, then, as tripleo-ansible's deploy-time prepare
+    /// does, for each role of the roles file whose `<Role>ContainerImagePrepare` is set in
+    /// `parameter_defaults`, that parameter's entries planned for that role's services alone,
+    /// their images written as `<Role>Parameters`.
     public func plan() throws(PlanError) -> PreparePlan {
+        var plan = try planOfParameter()
+        guard prepareParameter == "ContainerImagePrepare", let roles else { return plan }
+        for role in roles {
+            let parameter = "\(role.name)ContainerImagePrepare"
+            guard let value = environment.parameterDefault(parameter), value.isPythonTrue else { continue }
+            var planner = self
+            planner.roles = [role]
+            planner.prepareParameter = parameter
+            let rolePlan = try planner.planOfParameter()
+            plan.images += rolePlan.images.map { image in
+                var image = image
+                image.roleParameters = "\(role.name)Parameters"
+                return image
+            }
+            plan.warnings += rolePlan.warnings
+        }
+        return plan
+    }
+
+    private func planOfParameter() throws(PlanError) -> PreparePlan {
         guard let template, !catalogChosen else { return try plan(with: catalog) }
         return try plan(with: era(of: template))
     }
@@ -74,8 +101,8 @@ public struct Planner: Sendable {
         let registry = try RegistrySettings(environment: environment)
         let entries: [PrepareEntry]
         // Upstream's `if not cip`: null, [], {}, '', false and 0 all mean the default entry.
-        if let value = environment.parameter("ContainerImagePrepare"), value.isPythonTrue {
-            entries = try PrepareEntry.parseAll(value, file: environment.file(of: "ContainerImagePrepare"))
+        if let value = environment.parameter(prepareParameter), value.isPythonTrue {
+            entries = try PrepareEntry.parseAll(value, file: environment.file(of: prepareParameter), parameter: prepareParameter)
         } else {
             entries = [try PrepareEntry.parse(DefaultPrepare.entry(for: catalog, localPushDestination: false), index: 0, file: "default")]
         }
@@ -83,7 +110,7 @@ public struct Planner: Sendable {
             try ServiceFilter.enabledServices(roles: roles, environment: environment)
         }
         let neutronDriver = try derivedNeutronDriver()
-        let file = environment.file(of: "ContainerImagePrepare")
+        let file = environment.file(of: prepareParameter)
 
         var images: [PlannedImage] = []
         var warnings: [String] = []
@@ -113,7 +140,7 @@ public struct Planner: Sendable {
                     && (entry.modifyOnlyWithSource.isEmpty || entry.modifyOnlyWithSource.contains(image.source ?? ""))
                 if modifiesThis && multiArch {
                     throw PlanError.unsupported(
-                        file: file, key: "ContainerImagePrepare[\(entry.index)]",
+                        file: file, key: entry.key,
                         reason: "Cannot run a modify role on multi-arch image \(image.imageName): AdditionalArchitectures prepares every architecture; give the entry a multi_arch key to prepare one")
                 }
                 if ImageName.isLocal(image.imageName) {
@@ -195,7 +222,7 @@ public struct Planner: Sendable {
     private static func checkLocal(
         _ name: String, modified: Bool, pushDestination: String?, entry: PrepareEntry, file: String
     ) throws(PlanError) {
-        let key = "ContainerImagePrepare[\(entry.index)]"
+        let key = entry.key
         if modified {
             throw PlanError.unsupported(
                 file: file, key: "\(key).modify_role",
@@ -210,7 +237,7 @@ public struct Planner: Sendable {
 
     private func modifyRequest(for entry: PrepareEntry, pushDestination: String?, file: String) throws(PlanError) -> ModifyRequest? {
         guard let role = entry.modifyRole else { return nil }
-        let key = "ContainerImagePrepare[\(entry.index)]"
+        let key = entry.key
         guard role == Self.modifyRole || role == Self.modifyRoleAlias else {
             throw PlanError.unsupported(
                 file: file, key: "\(key).modify_role",

@@ -10,6 +10,9 @@ public enum PushDestination: Sendable, Equatable {
 /// One entry of `ContainerImagePrepare`, checked and typed.
 public struct PrepareEntry: Sendable, Equatable {
     public var index: Int
+    /// The parameter the entry is in: `ContainerImagePrepare`, or a role's
+    /// `<Role>ContainerImagePrepare`.
+    public var parameter = "ContainerImagePrepare"
     public var set: [ConfigEntry] = []
     public var includes: [String] = []
     public var excludes: [String] = []
@@ -27,9 +30,13 @@ public struct PrepareEntry: Sendable, Equatable {
     /// pulled from, put in front of each image name.
     public var pullSource: String?
 
-    public init(index: Int) {
+    public init(index: Int, parameter: String = "ContainerImagePrepare") {
         self.index = index
+        self.parameter = parameter
     }
+
+    /// How errors and warnings name the entry: `ContainerImagePrepare[0]`.
+    public var key: String { "\(parameter)[\(index)]" }
 
     public static let knownKeys = [
         "set", "includes", "excludes", "push_destination", "tag_from_label", "modify_role", "modify_vars",
@@ -38,24 +45,28 @@ public struct PrepareEntry: Sendable, Equatable {
 
     /// Parses the `ContainerImagePrepare` parameter; `file` is the file that
     /// set it.
-    public static func parseAll(_ value: ConfigValue, file: String) throws(PlanError) -> [PrepareEntry] {
+    public static func parseAll(
+        _ value: ConfigValue, file: String, parameter: String = "ContainerImagePrepare"
+    ) throws(PlanError) -> [PrepareEntry] {
         guard case .list(let items) = value else {
             throw PlanError.invalidValue(
-                file: file, key: "ContainerImagePrepare", expected: "a list of entries", found: value.kindDescription)
+                file: file, key: parameter, expected: "a list of entries", found: value.kindDescription)
         }
         var entries: [PrepareEntry] = []
         for (index, item) in items.enumerated() {
-            entries.append(try parse(item, index: index, file: file))
+            entries.append(try parse(item, index: index, file: file, parameter: parameter))
         }
         return entries
     }
 
-    static func parse(_ value: ConfigValue, index: Int, file: String) throws(PlanError) -> PrepareEntry {
-        let base = "ContainerImagePrepare[\(index)]"
+    static func parse(
+        _ value: ConfigValue, index: Int, file: String, parameter: String = "ContainerImagePrepare"
+    ) throws(PlanError) -> PrepareEntry {
+        var entry = PrepareEntry(index: index, parameter: parameter)
+        let base = entry.key
         guard case .map(let fields) = value else {
             throw PlanError.invalidValue(file: file, key: base, expected: "a mapping", found: value.kindDescription)
         }
-        var entry = PrepareEntry(index: index)
         for field in fields {
             let key = "\(base).\(field.key)"
             let v = field.value
@@ -146,7 +157,7 @@ public struct PrepareEntry: Sendable, Equatable {
                 continue
             }
             warnings.append(
-                "\(file): ContainerImagePrepare[\(index)].set.\(value.key): \(reading), as tripleo-common reads YAML 1.1; quote it (\"\(written)\") if \(written) is meant")
+                "\(file): \(key).set.\(value.key): \(reading), as tripleo-common reads YAML 1.1; quote it (\"\(written)\") if \(written) is meant")
         }
         return warnings
     }

@@ -49,13 +49,20 @@ public struct ResolvedImage: Sendable, Equatable, Encodable {
 
 /// The documents `prepare` writes.
 public enum PrepareOutput {
-    /// Heat parameter -> image, a later entry's image winning, sorted by name.
-    public static func parameters(_ images: [ResolvedImage]) -> [(name: String, image: String)] {
+    /// Heat parameter -> image, a later entry's image winning, sorted by name: those of
+    /// `ContainerImagePrepare`, or with `role`, those written as that `<Role>Parameters`.
+    public static func parameters(_ images: [ResolvedImage], role: String? = nil) -> [(name: String, image: String)] {
         var values: [String: String] = [:]
-        for image in images {
+        for image in images where image.image.roleParameters == role {
             for param in image.image.params { values[param] = image.targetName }
         }
         return values.keys.sorted().map { ($0, values[$0]!) }
+    }
+
+    /// The `<Role>Parameters` of roles' own `<Role>ContainerImagePrepare`, each with its
+    /// image parameters, sorted by name.
+    public static func roleParameters(_ images: [ResolvedImage]) -> [(name: String, parameters: [(name: String, image: String)])] {
+        Set(images.compactMap(\.image.roleParameters)).sorted().map { ($0, parameters(images, role: $0)) }
     }
 
     /// Registries to list in `DockerInsecureRegistryAddress` (`host[:port]`
@@ -68,7 +75,7 @@ public enum PrepareOutput {
     public static func insecureRegistries(
         _ images: [ResolvedImage], reachedInsecurely: [String] = [], verified: [String] = [], marked: [String] = []
     ) -> [String] {
-        let written = Set(parameters(images).map { ImageName.registryHost($0.image) })
+        let written = Set((parameters(images) + roleParameters(images).flatMap(\.parameters)).map { ImageName.registryHost($0.image) })
         let destinations = Set(images.compactMap(\.image.pushDestination).map(ImageName.registryHost))
             .subtracting(verified.filter { !reachedInsecurely.contains($0) })
         return Array(destinations.union(reachedInsecurely).union(marked).intersection(written)).sorted()
@@ -83,6 +90,9 @@ public enum PrepareOutput {
         let insecure = insecureRegistries(images, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked)
         if !insecure.isEmpty {
             entries.append(ConfigEntry("DockerInsecureRegistryAddress", .list(insecure.map(ConfigValue.string))))
+        }
+        for role in roleParameters(images) {
+            entries.append(ConfigEntry(role.name, .map(role.parameters.map { ConfigEntry($0.name, .string($0.image)) })))
         }
         return .map([ConfigEntry("parameter_defaults", .map(entries))])
     }

@@ -39,6 +39,9 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     public var multiArch: Bool
     /// Deprecated `pull_source`, put in front of the image name to pull it.
     public var pullSource: String?
+    /// From a role's `<Role>ContainerImagePrepare`: the `<Role>Parameters` its parameters are
+    /// written under (nil: the top level of `parameter_defaults`).
+    public var roleParameters: String?
 
     public init(
         entry: Int, imageName: String, source: String?, params: [String], pushDestination: String?,
@@ -66,7 +69,7 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey {
         case entry, imageName = "imagename", source = "image_source", params
         case pushDestination = "push_destination", tagFromLabel = "tag_from_label", modify
-        case multiArch = "multi_arch", pullSource = "pull_source"
+        case multiArch = "multi_arch", pullSource = "pull_source", roleParameters = "role_parameters"
     }
 
     /// The name the image is pulled by: behind `pull_source` when one is set.

@@ -10,6 +10,8 @@ public actor DestinationRouter {
     /// Where image-serve registries' images are written; nil: every destination is taken
     /// for a registry without asking.
     public let imageServeDirectory: URL?
+    /// Where every image goes, whatever its registry (an OCI layout for local storage).
+    private let only: (any ImageDestination)?
     private var destinations: [String: Task<any ImageDestination, any Error>] = [:]
     private var directory: ImageServeDirectory?
     /// Image-serve registries found, with the status that showed it.
@@ -18,10 +20,19 @@ public actor DestinationRouter {
     public init(client: RegistryClient, imageServeDirectory: URL? = nil) {
         self.client = client
         self.imageServeDirectory = imageServeDirectory
+        only = nil
+    }
+
+    /// Sends every image to `destination`, whatever the registry its reference names.
+    public init(client: RegistryClient, every destination: any ImageDestination) {
+        self.client = client
+        imageServeDirectory = nil
+        only = destination
     }
 
     /// The destination `reference`'s registry is, found out on the first call.
     public func destination(for reference: Reference) async throws -> any ImageDestination {
+        if let only { return only }
         guard let imageServeDirectory else { return RegistryDestination(client: client) }
         if let known = destinations[reference.registry] { return try await known.value }
         let client = client

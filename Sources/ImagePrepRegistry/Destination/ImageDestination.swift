@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepOCI
 
 /// Where a blob's bytes come from when it has to be transferred.
@@ -46,4 +47,36 @@ public protocol ImageDestination: Sendable {
     /// Puts a manifest byte for byte (its digest does not change) under `reference`'s tag,
     /// or only by digest when the reference names a digest (a list's platform manifest).
     func putManifest(_ bytes: Data, mediaType: MediaType, to reference: Reference) async throws
+}
+
+extension BlobSource {
+    /// Whether the bytes `fill` writes are verified on the way (a registry fetch checks the
+    /// digest of the very bytes it hands on, and throws before returning otherwise).
+    var verifiesItself: Bool {
+        if case .registry = self { return true }
+        return false
+    }
+
+    /// Writes the blob's bytes into `file`: streamed from the registry (a cut download
+    /// continues into the same file, see ``BlobResume``), copied from a file, or the data.
+    func fill(
+        _ file: BlobFile, descriptor: Descriptor, client: RegistryClient, attempts: RetryBudget?, progress: ByteProgress
+    ) async throws {
+        switch self {
+        case .registry(let origin):
+            _ = try await client.fetchBlob(origin, descriptor: descriptor, attempts: attempts, progress: progress) {
+                bytes in try file.write(bytes)
+            }
+        case .file(let url):
+            guard let handle = FileHandle(forReadingAtPath: url.path) else {
+                throw ImageServeError(path: url.path, message: "cannot read the blob")
+            }
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1024 * 1024), !chunk.isEmpty {
+                try file.write(chunk)
+            }
+        case .data(let data):
+            try file.write(data)
+        }
+    }
 }

@@ -41,26 +41,8 @@ public struct ImageServeDestination: ImageDestination {
         attempts: RetryBudget?, progress: ByteProgress
     ) async throws -> Int64 {
         let client = client
-        var verifiedByFill = false
-        if case .registry = source { verifiedByFill = true }
-        return try await directory.writeBlob(descriptor, into: repository.repository, verifiedByFill: verifiedByFill) { file in
-            switch source {
-            case .registry(let origin):
-                // A cut download continues into the same file (``BlobResume``).
-                _ = try await client.fetchBlob(origin, descriptor: descriptor, attempts: attempts, progress: progress) {
-                    bytes in try file.write(bytes)
-                }
-            case .file(let url):
-                guard let handle = FileHandle(forReadingAtPath: url.path) else {
-                    throw ImageServeError(path: url.path, message: "cannot read the blob")
-                }
-                defer { try? handle.close() }
-                while let chunk = try handle.read(upToCount: 1024 * 1024), !chunk.isEmpty {
-                    try file.write(chunk)
-                }
-            case .data(let data):
-                try file.write(data)
-            }
+        return try await directory.writeBlob(descriptor, into: repository.repository, verifiedByFill: source.verifiesItself) { file in
+            try await source.fill(file, descriptor: descriptor, client: client, attempts: attempts, progress: progress)
         }
     }
 
