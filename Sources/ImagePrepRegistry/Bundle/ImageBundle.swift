@@ -34,23 +34,6 @@ public enum ImageBundle {
         layout.appendingPathComponent(blobPath(digest))
     }
 
-    /// Writes `data` to `url` through a temporary file in the same directory and a rename.
-    static func writeAtomically(_ data: Data, to url: URL) throws(BundleError) {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(RunTemporaries.name(prefix: ".\(url.lastPathComponent)."))
-        do {
-            try data.write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw .io(url.path, "\(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw .io(url.path, reason)
-        }
-    }
-
     /// The size of the regular file at `url`, nil when there is none.
     public static func fileSize(_ url: URL) -> Int64? {
         var info = stat()
@@ -84,21 +67,24 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Writes images into a bundle directory: blobs fetched once, each to a temporary file
-/// renamed when its digest is verified; the index last.
+/// Writes images into a bundle directory: blobs placed through ``ImageCopier`` into an
+/// ``OCILayoutDestination`` (the one verified blob writer and retry: temporary file, digest
+/// and size checked, renamed into place; a blob already there is not fetched again); the
+/// index last, naming each image by its full reference.
 public struct BundleWriter: Sendable {
-    public let client: RegistryClient
     public let layout: URL
+    let copier: ImageCopier
 
-    /// Creates `layout` (and its `blobs/sha256`) when absent.
+    /// Creates `layout` when absent.
     public init(client: RegistryClient, layout: URL) throws(BundleError) {
-        self.client = client
         self.layout = layout
+        let destination: OCILayoutDestination
         do {
-            try FileManager.default.createDirectory(at: layout.appendingPathComponent("blobs/sha256"), withIntermediateDirectories: true)
+            destination = try OCILayoutDestination(root: layout, client: client)
         } catch {
-            throw .io(layout.path, error.localizedDescription)
+            throw .io(layout.path, error.message)
         }
+        copier = ImageCopier(client: client, destinations: DestinationRouter(client: client, every: destination))
     }
 
     public struct Report: Sendable, Equatable {
@@ -120,19 +106,18 @@ public struct BundleWriter: Sendable {
     /// Writes the image `source` names (its platform's manifest, with its config and layers)
     /// and returns its index entries, one per name in `names`, with `report` counted on.
     public func add(_ source: Reference, names: [Reference], report: inout Report) async throws -> [Descriptor] {
-        let image = try await client.resolveImage(source)
-        for blob in image.manifest.blobs {
-            let url = ImageBundle.blobURL(blob.digest, in: layout)
-            // Only a verified download is renamed to its digest's name.
-            if ImageBundle.fileSize(url) == blob.size {
+        let image = try await copier.client.resolveImage(source)
+        for placement in try await copier.copyBlobs(image.manifest.blobs, from: source, to: source) {
+            switch placement {
+            case .copied(let bytes):
+                report.blobsWritten += 1
+                report.bytesWritten = report.bytesWritten.addingSaturated(bytes)
+            case .alreadyPresent, .mounted:
                 report.blobsShared += 1
-                continue
             }
-            try await fetch(blob, from: source, to: url)
-            report.blobsWritten += 1
-            report.bytesWritten = report.bytesWritten.addingSaturated(blob.size)
         }
-        try ImageBundle.writeAtomically(image.raw.bytes, to: ImageBundle.blobURL(image.raw.digest, in: layout))
+        // By digest: a blob of the layout, not an index entry of its own.
+        try await copier.putManifest(image.raw.bytes, mediaType: image.raw.mediaType, to: source.withDigest(image.raw.digest))
         var entries: [Descriptor] = names.map { name in
             var descriptor = image.raw.descriptor
             descriptor.annotations = [ImageBundle.refNameAnnotation: name.description]
@@ -140,7 +125,7 @@ public struct BundleWriter: Sendable {
             return descriptor
         }
         if let view = try Self.ociView(of: image.manifest, mediaType: image.raw.mediaType) {
-            try ImageBundle.writeAtomically(view, to: ImageBundle.blobURL(Digest(of: view), in: layout))
+            try await copier.putManifest(view, mediaType: .ociManifest, to: source.withDigest(Digest(of: view)))
             for name in names {
                 var descriptor = Descriptor(mediaType: .ociManifest, digest: Digest(of: view), size: Int64(view.count))
                 descriptor.annotations = [ImageBundle.refNameAnnotation: name.description,
@@ -171,42 +156,19 @@ public struct BundleWriter: Sendable {
         return try encoder.encode(view)
     }
 
-    /// Writes `oci-layout` and `index.json` (listing `entries`), each replaced whole.
+    /// Writes `index.json` listing `entries`, replaced whole (`oci-layout` is the destination's).
     public func finish(_ entries: [Descriptor]) throws(BundleError) {
         let index = Index(mediaType: .ociIndex, manifests: entries)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let indexData: Data
-        do { indexData = try encoder.encode(index) } catch { throw .io(layout.path, "\(error)") }
-        try ImageBundle.writeAtomically(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layout.appendingPathComponent("oci-layout"))
-        try ImageBundle.writeAtomically(indexData, to: layout.appendingPathComponent("index.json"))
-    }
-
-    /// Streams one blob into a temporary file, verified by `fetchBlob`, then renames it.
-    private func fetch(_ blob: Descriptor, from source: Reference, to url: URL) async throws {
-        let temporary = RunTemporaries.newPath(in: url.deletingLastPathComponent().path, prefix: ".imageprep-blob-")
-        defer { RunTemporaries.release(temporary) }
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw BundleError.io(temporary, "cannot create") }
-        let sink = FileSink(handle: handle)
         do {
-            _ = try await client.fetchBlob(source, descriptor: blob) { try sink.write($0) }
-            try handle.synchronize()
-            try handle.close()
+            try ImageServeFiles.writeIfChanged(try encoder.encode(index), to: layout.appendingPathComponent("index.json"), under: layout)
+        } catch let error as ImageServeError {
+            throw .io(layout.path, error.message)
         } catch {
-            try? handle.close()
-            throw error
+            throw .io(layout.path, "\(error)")
         }
-        guard rename(temporary, url.path) == 0 else { throw BundleError.io(url.path, String(cString: strerror(errno))) }
     }
-}
-
-private final class FileSink: @unchecked Sendable {
-    // Only the transfer thread of the one request writes.
-    private let handle: FileHandle
-    init(handle: FileHandle) { self.handle = handle }
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try handle.write(contentsOf: Data(bytes)) }
 }
 
 /// Reads and validates a bundle, then places its images through ``OCILayoutPush``.
