@@ -17,7 +17,7 @@ struct Imageprep: AsyncParsableCommand {
             deployment needs, and writes the heat parameters that point the deployment at them.
             """,
         version: version,
-        subcommands: [Prepare.self, Modify.self, Image.self, Hotfix.self, RPM.self]
+        subcommands: [Prepare.self, Modify.self, Image.self, Hotfix.self, RPM.self, BundleCommand.self]
     )
 
     /// Runs the command line with stable exit codes: 0 success, 1 failure

@@ -51,6 +51,9 @@ extension Imageprep.Prepare {
                 valueName: "file"))
         var diff: String?
 
+        @Option(help: ArgumentHelp("Read every source image from this bundle ('imageprep bundle create' on a connected host: a layout directory or a .tar), none from a registry: manifests, labels and tags come from the bundle's index and configs; copies go to the push destinations. Images to modify are refused.", valueName: "dir|file.tar"))
+        var fromBundle: String?
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
@@ -72,6 +75,7 @@ extension Imageprep.Prepare {
                 throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
             }
             guard progressInterval > 0 else { throw ValidationError("--progress-interval must be more than 0 seconds") }
+            if diff != nil && fromBundle != nil { throw ValidationError("--diff reads the registries: drop --from-bundle") }
             if diff != nil {
                 for (given, name) in [(outputEnvFile, "--output-env-file"), (outputImagesFile, "--output-images-file"), (report, "--report")]
                 where given != nil {
@@ -97,6 +101,7 @@ extension Imageprep.Prepare {
             options.discover = discover
             options.registry = RegistryOptions(registry)
             options.modification = ModificationOptions(build)
+            options.bundle = fromBundle.map { URL(fileURLWithPath: $0) }
             if let diff {
                 try await Self.runDiff(against: diff, options: options, json: json)
                 return

@@ -10,6 +10,8 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case plan(PlanError)
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
+    /// A bundle (`--from-bundle`) that is not whole or not a bundle.
+    case bundle(BundleError)
     /// No layer of the image holds an rpm database.
     case noPackageDatabase(String)
     /// A layer whose rpm database could not be read: the image and the layer, never a scratch path.
@@ -42,6 +44,7 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
         case .unwritable(let path, let reason): return "\(path): cannot write: \(reason)"
         case .plan(let error): return error.description
+        case .bundle(let error): return error.description
         case .noPackageDatabase(let name):
             return "\(name): no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer"
         case .unreadableLayer(let image, let layer, let reason): return "\(image): layer \(layer): \(reason)"

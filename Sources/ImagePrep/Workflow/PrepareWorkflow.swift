@@ -31,6 +31,9 @@ public struct PrepareOptions: Sendable {
     public var registry = RegistryOptions()
     /// How a real run modifies images.
     public var modification = ModificationOptions()
+    /// `--from-bundle`: every source image is read from this bundle (a layout directory or a
+    /// tar file), none from a registry.
+    public var bundle: URL?
 
     public init() {}
 }
@@ -165,6 +168,20 @@ public struct PrepareWorkflow: Sendable {
         -> PrepareResult
     {
         let plan = try loadPlan()
+        // A dry run reads the bundle only with --discover, as it reads registries.
+        if let bundle = options.bundle, !options.dryRun || options.discover {
+            return try await withBundle(bundle, plan: plan) { session throws(PrepareError) in
+                guard options.dryRun else { return try await run(plan, resolver: session, transfer: session, progress: progress) }
+                let locks = try lockOutputs()
+                defer { withExtendedLifetime(locks) {} }
+                var stages = StageResults()
+                (stages.resolutions, stages.failures) = await PrepareStages(
+                    resolver: session, transfer: session, concurrency: options.registry.concurrency
+                ).resolve(plan)
+                guard stages.failures.isEmpty else { throw PrepareError.imagesFailed(stages.failures) }
+                return try write(plan: plan, stages: stages, summary: nil)
+            }
+        }
         if !options.dryRun && plan.needsRegistry {
             var modification = options.modification
             modification.reportPackageChanges = modification.reportPackageChanges || options.reportFile != nil

@@ -61,6 +61,14 @@ public struct OCILayoutPush: Sendable {
         guard let top = index.manifests.first else {
             throw RegistryError.invalidResponse(context, reason: "index.json lists no manifest")
         }
+        return try await push(layout: layout, manifest: top, to: destination, mountFrom: mountFrom, base: base)
+    }
+
+    /// Pushes the image of one manifest of the layout's index (a bundle holds several).
+    public func push(layout: URL, manifest top: Descriptor, to destination: Reference, mountFrom: [String] = [],
+                     base: Base? = nil) async throws -> Report
+    {
+        let context = RegistryClient.context(destination, "pushing OCI layout \(layout.path)")
         var manifestBytes = try Self.read(blob(top.digest, in: layout), context: context)
         guard Digest(of: manifestBytes) == top.digest else {
             throw RegistryError.digestMismatch(context, expected: top.digest, actual: Digest(of: manifestBytes))
