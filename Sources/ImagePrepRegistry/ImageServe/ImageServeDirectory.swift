@@ -234,8 +234,8 @@ public final class ImageServeDirectory: Sendable {
             guard file.count == descriptor.size else {
                 throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) has \(file.count) bytes, expected \(descriptor.size)")
             }
-            if !verifiedByFill, file.digest != descriptor.digest {
-                throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(file.digest)")
+            if !verifiedByFill, let digest = file.digest, digest != descriptor.digest {
+                throw ImageServeError(path: blobs.path, message: "blob \(descriptor.digest) arrived with digest \(digest)")
             }
             try file.finish(recording: descriptor.digest)
             // A concurrent writer's whole copy of the same bytes wins; a damaged file is replaced.
