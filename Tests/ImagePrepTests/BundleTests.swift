@@ -331,6 +331,57 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(untagged.stderr.contains("image \(source.address)/offline/centos-binary-keystone has no tag \(Self.versionTag) (from tag_from_label rdo_version); available tags: current"), untagged.stderr)
     }
 
+    /// The disconnected undercloud itself: in a network namespace of its own (only its own
+    /// loopback, where the source registry does not exist), apache2 serves a fresh
+    /// image-serve directory, the moved tar bundle is loaded into it and `prepare` runs
+    /// against the bundle, with the same env the connected host used.
+    func testABundleLoadsAndPreparesInANetworkNamespaceWithNoNetwork() async throws {
+        let fixture = try XCTUnwrap(Self.fixture).get()
+        let source = fixture.source
+        let pushed = try await Self.seed(source, namespace: "netns")
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let template = try Self.template(in: work)
+        // Inside the namespace the undercloud's image-serve listens on its own 127.0.0.1:5999.
+        let undercloud = "127.0.0.1:5999"
+        let env = try Self.env(namespace: source.address, pushDestination: undercloud, insecure: [source.address, undercloud],
+                               in: work, name: "containers-prepare-parameter.yaml", repositories: "netns")
+        let made = work.appendingPathComponent("made.tar")
+        let created = try CLI.run(["bundle", "create", "-e", env, "--template-file", template, "--output", made.path, "--no-cache"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let moved = work.appendingPathComponent("moved/bundle.tar")
+        try FileManager.default.createDirectory(at: moved.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: made, to: moved)
+
+        let root = work.appendingPathComponent("image-serve")
+        let script = """
+            set -eu
+            ip link set lo up
+            if curl -s -m 2 -o /dev/null "http://\(source.address)/v2/"; then echo "the source is reachable" >&2; exit 9; fi
+            free_port() { echo 5999; }
+            pids=()
+            # httpd and its workers, whatever signals the test's thread blocks ([h]: not this script).
+            trap 'pkill -KILL -f "\(work.path)/apache/[h]ttpd.conf" || true' EXIT
+            . scripts/lib/image-serve.sh
+            start_image_serve "\(root.path)" "\(work.path)/apache"
+            "$IMAGEPREP" bundle load "\(moved.path)" --to \(undercloud) --image-serve-dir "\(root.path)" --insecure-registry \(undercloud)
+            "$IMAGEPREP" prepare -e "\(env)" --template-file "\(template)" --from-bundle "\(moved.path)" \\
+              --image-serve-dir "\(root.path)" --no-cache --progress none --output-env-file "\(work.path)/deployed-env.yaml"
+            curl -s -f -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \\
+              "http://\(undercloud)/v2/netns/centos-binary-keystone/manifests/\(Self.versionTag)" | sha256sum
+            """
+        let run = try CLI.runProcess(
+            URL(fileURLWithPath: "/usr/bin/unshare"), ["--net", "/bin/bash", "-c", script], in: CLI.packageRoot,
+            environment: ["IMAGEPREP": CLI.binary.path])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("loaded ") == true, run.stdout)
+        XCTAssertEqual(lines.last, "\(pushed["keystone"]!.digest.encoded)  -", "httpd serves the source's manifest under the discovered tag")
+        let deployed = (try? String(contentsOf: work.appendingPathComponent("deployed-env.yaml"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(deployed.contains("DockerKeystoneImage: \(undercloud)/netns/centos-binary-keystone:\(Self.versionTag)"), deployed)
+        XCTAssertTrue(deployed.contains("DockerNovaComputeImage: \(undercloud)/netns/centos-binary-nova-compute:\(Self.versionTag)"), deployed)
+    }
+
     func testCreateTakesImagesOrAnEnvNotBoth() throws {
         let both = try CLI.run(["bundle", "create", "127.0.0.1:1/a/b:c", "-e", "env.yaml", "--output", "x"])
         XCTAssertEqual(both.status, 2, both.stderr)
