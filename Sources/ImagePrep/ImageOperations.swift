@@ -147,7 +147,8 @@ public struct ImageOperations: Sendable {
             }
             return LocalCopyReport(imageID: report.imageID, digest: nil, blobs: report.blobs)
         case (false, false):
-            preconditionFailure("copyLocal needs containers-storage: on one side")
+            // Two registry images: the registry copy, not this.
+            throw PrepareError.noLocalSide(source: source, destination: destination)
         }
     }
 

@@ -38,6 +38,8 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     /// `image delete --keep-env`: a kept env file still names the image (by tag or digest), or
     /// names `sibling`, another tag of the same manifest, which a registry deletes with it.
     case deleteKept(String, sibling: String?)
+    /// ``ImageOperations/copyLocal(from:to:)`` with neither side in local storage.
+    case noLocalSide(source: String, destination: String)
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
             return "image prune: give the env files whose images to keep (--keep-env FILE...); without them every tag would go"
         case .keepEnvironmentNamesNoImage(let file, let registry, let purpose):
             return "\(file): no image parameter names an image on \(registry): refusing to \(purpose) by it"
+        case .noLocalSide(let source, let destination):
+            return "\(source) -> \(destination): neither is containers-storage:NAME, so this is a registry copy"
         case .deleteKept(let name, nil):
             return "\(name): a --keep-env file still names it: not deleted"
         case .deleteKept(let name, let sibling?):
