@@ -37,6 +37,9 @@ public final class ImageServeDirectory: Sendable {
     private static let openedLimit = 256
     /// The files checked this run, and whether each was whole.
     private let checked = Locked<[CheckedFile: Bool]>([:])
+    /// `blobs` directories with links not yet flushed, by path: flushed once before the next
+    /// manifest of their repository is written (``syncBlobs(of:)``), not once per blob.
+    private let unsyncedBlobDirectories = Locked<[String: DirectoryHandle]>([:])
 
     struct CheckedFile: Hashable {
         var device: UInt64
@@ -182,7 +185,7 @@ public final class ImageServeDirectory: Sendable {
         let target = final.directory
         func consume() { if moving { unlinkat(source.directory.fd, source.name, 0) } }
         if linkat(source.directory.fd, source.name, target.fd, final.name, 0) == 0 {
-            target.sync()
+            deferSync(target)
             consume()
             return true
         }
@@ -209,8 +212,23 @@ public final class ImageServeDirectory: Sendable {
             unlinkat(target.fd, replacement, 0)
             throw error
         }
-        target.sync()
+        deferSync(target)
         return true
+    }
+
+    /// Notes that `directory` has new links to flush before a manifest names them.
+    private func deferSync(_ directory: DirectoryHandle) {
+        unsyncedBlobDirectories.withLock { $0[directory.url.path] = directory }
+    }
+
+    /// Flushes the links in `repository`'s `blobs` directory, once for all the blobs placed
+    /// there since the last flush: before a manifest names them, they are on disk. Under the
+    /// lock, so a writer that finds nothing to flush knows another's flush has finished.
+    func syncBlobs(of repository: String) {
+        let path = blobsDirectory(repository).standardizedFileURL.path
+        unsyncedBlobDirectories.withLock { directories in
+            directories.removeValue(forKey: path)?.sync()
+        }
     }
 
     /// Writes a blob into `repository`: `fill` writes its bytes into the temporary file; its
@@ -259,6 +277,7 @@ public final class ImageServeDirectory: Sendable {
     /// list and the catalog. Nothing is written that already holds the same content.
     func writeManifest(_ bytes: Data, mediaType: MediaType, repository: String, tag: String?) throws(ImageServeError) {
         try beginWriting()
+        syncBlobs(of: repository)
         let digest = Digest(of: bytes)
         let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
         let manifestFile = directory.appendingPathComponent("index.json")
@@ -272,7 +291,9 @@ public final class ImageServeDirectory: Sendable {
 
                 """
             // The .htaccess first: index.json's presence says both are complete.
-            try ImageServeFiles.writeIfChanged(Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"), under: root)
+            // Its directory is flushed once, with index.json's rename just after.
+            try ImageServeFiles.writeIfChanged(
+                Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"), under: root, syncDirectory: false)
             try ImageServeFiles.writeIfChanged(bytes, to: manifestFile, under: root)
         }
         guard let tag else { return }

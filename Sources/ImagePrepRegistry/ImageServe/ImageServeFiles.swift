@@ -138,9 +138,10 @@ enum ImageServeFiles {
     }
 
     /// Writes `data` to `url` through a temporary file and a rename; nothing when the file
-    /// already holds exactly these bytes. Returns whether it wrote.
+    /// already holds exactly these bytes. Returns whether it wrote. `syncDirectory` false
+    /// leaves the rename to be flushed by the caller's next flush of the same directory.
     @discardableResult
-    static func writeIfChanged(_ data: Data, to url: URL, under root: URL) throws(ImageServeError) -> Bool {
+    static func writeIfChanged(_ data: Data, to url: URL, under root: URL, syncDirectory: Bool = true) throws(ImageServeError) -> Bool {
         guard let directory = try DirectoryHandle.open(url.deletingLastPathComponent(), under: root, create: true) else {
             return false
         }
@@ -160,7 +161,7 @@ enum ImageServeFiles {
             file.abandon()
             throw error
         }
-        directory.sync()
+        if syncDirectory { directory.sync() }
         return true
     }
 
