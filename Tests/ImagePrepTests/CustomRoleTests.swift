@@ -1,4 +1,6 @@
 import Foundation
+import ImagePrepOCI
+import ImagePrepRegistry
 import ImagePrepTestSupport
 import XCTest
 
@@ -8,14 +10,18 @@ import XCTest
 /// and its image pushed to a real docker-registry destination.
 final class CustomRoleTests: XCTestCase {
     nonisolated(unsafe) static var fixture: Result<ModificationFixture, any Error>?
+    /// Debian's apache2 with tripleo-ansible's image-serve vhost.
+    nonisolated(unsafe) static var imageServe: Result<ImageServeServer, any Error>?
     static let repository = "tripleomaster/openstack-keystone"
 
     override class func setUp() {
         fixture = Result { try ModificationFixture(seeding: [repository]) }
+        imageServe = Result { try ImageServeServer() }
     }
 
     override class func tearDown() {
         if let fixture = try? fixture?.get() { fixture.stop() }
+        if let imageServe = try? imageServe?.get() { imageServe.stop() }
     }
 
     private func started() throws -> ModificationFixture {
@@ -58,13 +64,16 @@ final class CustomRoleTests: XCTestCase {
         return work
     }
 
-    private func environment(_ fixture: ModificationFixture, role: String, appendTag: String, in work: URL) throws -> URL {
+    private func environment(
+        _ fixture: ModificationFixture, role: String, appendTag: String, in work: URL, destination: String? = nil
+    ) throws -> URL {
         let file = work.appendingPathComponent("\(role)\(appendTag).yaml")
+        let destination = destination ?? fixture.destination.address
         try """
             parameter_defaults:
-              DockerInsecureRegistryAddress: [\(fixture.source.address), \(fixture.destination.address)]
+              DockerInsecureRegistryAddress: [\(fixture.source.address), \(destination)]
               ContainerImagePrepare:
-              - push_destination: \(fixture.destination.address)
+              - push_destination: \(destination)
                 set: {namespace: \(fixture.source.address)/tripleomaster, tag: current-tripleo}
                 modify_role: \(role)
                 modify_append_tag: \(appendTag)
@@ -127,6 +136,33 @@ final class CustomRoleTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("skipped \(modified) (already modified)"), again.stderr)
         XCTAssertFalse(try localNames(fixture).contains(sourceName))
+    }
+
+    /// The role's image written into the undercloud's image-serve directory, apache2 serving
+    /// it: the base layer is the source's own blob, the role's layer on top.
+    func testCustomRoleToImageServe() async throws {
+        let fixture = try started()
+        let imageServe = try XCTUnwrap(Self.imageServe).get()
+        let work = try workDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let env = try environment(fixture, role: "my-role", appendTag: "-served", in: work, destination: imageServe.address)
+        let served = "\(imageServe.address)/\(Self.repository):current-tripleo-served"
+        let run = try prepare(fixture, env, in: work, ["--image-serve-dir", imageServe.root.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("built   \(served) (my-role, ansible-playbook, 1 base layer(s) reused, "), run.stderr)
+        XCTAssertTrue(run.stdout.contains("ContainerKeystoneImage: \(served)\n"), run.stdout)
+        try fixture.buildah.buildah(["pull", "--quiet", "--tls-verify=false", served])
+        XCTAssertEqual(try fixture.buildah.run(in: served, ["/bin/cat", "/marker"]), "hello-from-the-role\n")
+        let client = RegistryClient(configuration: RegistryClient.Configuration(
+            insecureRegistries: [fixture.source.address, imageServe.address]))
+        let layers = try await client.resolveImage(try Reference(served)).manifest.layers
+        let sourceLayers = try await client.resolveImage(
+            try Reference("\(fixture.source.address)/\(Self.repository):current-tripleo")).manifest.layers
+        XCTAssertEqual(layers.count, 2, "\(layers)")
+        XCTAssertEqual(layers.first?.digest, sourceLayers.first?.digest)
+        try fixture.buildah.buildah(["rmi", "--force", served])
+        let again = try prepare(fixture, env, in: work, ["--image-serve-dir", imageServe.root.path])
+        XCTAssertTrue(again.stderr.contains("skipped \(served) (already modified)"), again.stderr)
     }
 
     func testFailingOrMissingRoleIsOneLine() throws {
