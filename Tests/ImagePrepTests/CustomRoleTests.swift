@@ -51,6 +51,9 @@ final class CustomRoleTests: XCTestCase {
               command: buildah config --label greeting={{ greeting }} {{ working.stdout }}
             - name: Commit
               command: buildah commit --rm {{ working.stdout }} {{ target_image }}{{ modified_append_tag }}
+            - name: The run's logins reach the role as a file
+              shell: test -n "$REGISTRY_AUTH_FILE" && grep -q '"{{ auth_registry }}"' "$REGISTRY_AUTH_FILE"
+              when: auth_registry is defined
             """)
         try role("broken", """
             - name: Break on purpose
@@ -65,7 +68,8 @@ final class CustomRoleTests: XCTestCase {
     }
 
     private func environment(
-        _ fixture: ModificationFixture, role: String, appendTag: String, in work: URL, destination: String? = nil
+        _ fixture: ModificationFixture, role: String, appendTag: String, in work: URL, destination: String? = nil,
+        credentials: Bool = false
     ) throws -> URL {
         let file = work.appendingPathComponent("\(role)\(appendTag).yaml")
         let destination = destination ?? fixture.destination.address
@@ -77,14 +81,22 @@ final class CustomRoleTests: XCTestCase {
                 set: {namespace: \(fixture.source.address)/tripleomaster, tag: current-tripleo}
                 modify_role: \(role)
                 modify_append_tag: \(appendTag)
-                modify_vars: {greeting: hello-from-the-role}
+                modify_vars: {greeting: hello-from-the-role\(credentials ? ", auth_registry: \(fixture.source.address)" : "")}
             """.write(to: file, atomically: true, encoding: .utf8)
+        if credentials {
+            try """
+                parameter_defaults:
+                  ContainerImageRegistryCredentials: {\(fixture.source.address): {operator: not-on-any-command-line}}
+                """.write(to: work.appendingPathComponent("credentials.yaml"), atomically: true, encoding: .utf8)
+        }
         return file
     }
 
     private func prepare(_ fixture: ModificationFixture, _ env: URL, in work: URL, _ extra: [String] = []) throws -> CLI.Output {
-        try CLI.run([
-            "prepare", "-e", env.path, "--template-file", work.appendingPathComponent("containers.yaml.j2").path,
+        let credentials = work.appendingPathComponent("credentials.yaml")
+        let more = FileManager.default.fileExists(atPath: credentials.path) ? ["-e", credentials.path] : []
+        return try CLI.run(["prepare", "-e", env.path] + more + [
+            "--template-file", work.appendingPathComponent("containers.yaml.j2").path,
             "--roles-path", work.appendingPathComponent("roles").path, "--work-dir", work.path, "--no-cache",
             "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", fixture.buildah.root,
             "--buildah-runroot", fixture.buildah.runRoot,
@@ -99,7 +111,8 @@ final class CustomRoleTests: XCTestCase {
         let fixture = try started()
         let work = try workDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let env = try environment(fixture, role: "my-role", appendTag: "-mine", in: work)
+        // With the run's credentials, which the role gets in a private auth file.
+        let env = try environment(fixture, role: "my-role", appendTag: "-mine", in: work, credentials: true)
         let modified = "\(fixture.destination.address)/\(Self.repository):current-tripleo-mine"
         let sourceName = "\(fixture.source.address)/\(Self.repository):current-tripleo"
 
@@ -170,7 +183,7 @@ final class CustomRoleTests: XCTestCase {
         let work = try workDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
 
-        let broken = try prepare(fixture, try environment(fixture, role: "broken", appendTag: "-broken", in: work), in: work, ["--cleanup", "partial"])
+        let broken = try prepare(fixture, try environment(fixture, role: "broken", appendTag: "-broken", in: work, credentials: true), in: work, ["--cleanup", "partial"])
         XCTAssertEqual(broken.status, 1, broken.stderr)
         let line = try XCTUnwrap(broken.stderr.split(separator: "\n").first { $0.contains("task 'broken : Break on purpose' failed") }, broken.stderr)
         XCTAssertTrue(broken.stderr.contains("Error: 1 image(s) failed; no output file was written:\n"), broken.stderr)
@@ -179,7 +192,10 @@ final class CustomRoleTests: XCTestCase {
         XCTAssertTrue(line.contains("non-zero return code: cannot modify \(fixture.source.address)/\(Self.repository):current-tripleo"), String(line))
         let logPath = try XCTUnwrap(line.range(of: "(full log: ").map { String(line[$0.upperBound...].dropLast()) }, String(line))
         XCTAssertTrue(logPath.hasPrefix(work.path + "/ansible-"), logPath)
-        XCTAssertTrue(try String(contentsOfFile: logPath, encoding: .utf8).contains("TASK [broken : Break on purpose]"))
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("TASK [broken : Break on purpose]"), log)
+        XCTAssertFalse(log.contains("not-on-any-command-line"), "a password in the kept log")
+        XCTAssertFalse(broken.stderr.contains("not-on-any-command-line"))
         // --cleanup partial removes the loaded source even when the role fails.
         XCTAssertFalse(try localNames(fixture).contains("\(fixture.source.address)/\(Self.repository):current-tripleo"))
 
