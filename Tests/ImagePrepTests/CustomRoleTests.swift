@@ -218,12 +218,15 @@ final class CustomRoleTests: XCTestCase {
             "modify", "\(fixture.source.address)/\(Self.repository):1.0-test", target, "--modify-role", "my-role",
             "--var", "greeting=from-modify", "--append-tag", "-cli", "--roles-path", work.appendingPathComponent("roles").path,
             "--insecure-registry", fixture.source.address, "--insecure-registry", fixture.destination.address,
-            "--work-dir", work.path, "--storage-driver", "vfs", "--isolation", "chroot",
+            "--work-dir", work.path, "--cleanup", "partial", "--storage-driver", "vfs", "--isolation", "chroot",
             "--buildah-root", fixture.buildah.root, "--buildah-runroot", fixture.buildah.runRoot,
         ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.hasPrefix("built \(target)-cli (my-role, ansible-playbook, "), run.stdout)
-        try fixture.buildah.buildah(["pull", "--quiet", "--tls-verify=false", "\(target)-cli"])
+        // --cleanup partial: the role's image stays in containers-storage, the loaded source goes.
+        let names = try localNames(fixture)
+        XCTAssertTrue(names.contains("\(target)-cli"), "\(names)")
+        XCTAssertFalse(names.contains("\(fixture.source.address)/\(Self.repository):1.0-test"), "\(names)")
         XCTAssertEqual(try fixture.buildah.run(in: "\(target)-cli", ["/bin/cat", "/marker"]), "from-modify\n")
         try fixture.buildah.buildah(["rmi", "--force", "\(target)-cli"])
 
