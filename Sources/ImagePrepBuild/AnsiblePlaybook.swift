@@ -114,8 +114,15 @@ public struct AnsiblePlaybook: Sendable, Equatable {
                 if let arrow = line.range(of: "=> ") {
                     let json = line[arrow.upperBound...]
                     if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
-                        let msg = object["msg"] as? String ?? ""
-                        let stderr = (object["stderr"] as? String).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+                        // One line: the message's first paragraph (Ansible follows it with the
+                        // offending lines of the role) and the last line of the command's
+                        // error output; the log has the rest.
+                        let msg = (object["msg"] as? String).map {
+                            ($0.components(separatedBy: "\n\n").first ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+                        } ?? ""
+                        let stderr = (object["stderr"] as? String)?.split(whereSeparator: \.isNewline)
+                            .last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+                            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
                         message = [msg, stderr].filter { !$0.isEmpty }.joined(separator: ": ")
                     }
                 }
