@@ -56,6 +56,8 @@ final class CustomRoleTests: XCTestCase {
               when: auth_registry is defined
             """)
         try role("broken", """
+            - name: A working container the role leaves behind
+              command: buildah from --pull-never {{ source_image }}
             - name: Break on purpose
               command: /bin/sh -c 'echo "cannot modify {{ source_image }}" >&2; exit 3'
             """)
@@ -196,8 +198,10 @@ final class CustomRoleTests: XCTestCase {
         XCTAssertTrue(log.contains("TASK [broken : Break on purpose]"), log)
         XCTAssertFalse(log.contains("not-on-any-command-line"), "a password in the kept log")
         XCTAssertFalse(broken.stderr.contains("not-on-any-command-line"))
-        // --cleanup partial removes the loaded source even when the role fails.
+        // --cleanup partial removes the loaded source even when the role fails, and the
+        // working container the role left on it.
         XCTAssertFalse(try localNames(fixture).contains("\(fixture.source.address)/\(Self.repository):current-tripleo"))
+        XCTAssertEqual(try fixture.buildah.buildah(["containers", "--all", "--noheading"]), "")
 
         let missing = try prepare(fixture, try environment(fixture, role: "nowhere", appendTag: "-x", in: work), in: work)
         XCTAssertEqual(missing.status, 1, missing.stderr)

@@ -161,12 +161,13 @@ struct ImageModification {
         defer { logins?.remove() }
         let directory = options.workDirectory.appendingPathComponent("ansible-\(UUID().uuidString.prefix(8).lowercased())")
         let buildah = options.buildah
-        var loaded = false
+        // The loaded source's ID, and the working containers there were before the role ran.
+        var loaded: (id: String, containersBefore: Set<String>)?
         // A failed playbook's directory is kept: the error names its log.
         var keepDirectory = options.keepBuildDirectory
         defer { if !keepDirectory { RunTemporaries.remove(directory.path) } }
         do {
-            _ = try await LocalStorageWrite(client: client, options: options).write(as: sourceImage, like: source) { layout, into in
+            let written = try await LocalStorageWrite(client: client, options: options).write(as: sourceImage, like: source) { layout, into in
                 let copied = try await layout.copy(from: source, to: into)
                 var blobs = BlobPlacementCounts()
                 blobs.present = copied.blobsPresent
@@ -175,7 +176,7 @@ struct ImageModification {
                 blobs.bytesCopied = copied.bytesCopied
                 return blobs
             }
-            loaded = true
+            loaded = (written.imageID, Set(((try? await buildah.containers()) ?? []).map(\.id)))
             let runner = AnsibleRunner(
                 rolesPath: AnsiblePlaybook.rolesPath(
                     extra: options.rolesPath, environment: ProcessInfo.processInfo.environment, home: NSHomeDirectory()),
@@ -189,25 +190,37 @@ struct ImageModification {
             let mountFrom = source.registry == target.registry ? [source.repository] : []
             let pushed = try await LocalImageCopy(copier: copier, options: options).copy(
                 modifiedImage, to: target, mountFrom: mountFrom, base: base)
-            await cleanUp(source: loaded ? sourceImage : nil, modified: modifiedImage, in: directory)
+            await cleanUp(source: sourceImage, loaded: loaded, modified: modifiedImage, in: directory)
             return ModificationReport(
                 task: role, engine: .ansible(baseLayersReused: pushed.push.baseLayersReused), blobs: pushed.push.blobs,
                 destination: await copier.destinationKind(target))
         } catch {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("ansible.log").path) { keepDirectory = true }
-            await cleanUp(source: loaded ? sourceImage : nil, modified: modifiedImage, in: directory)
+            await cleanUp(source: sourceImage, loaded: loaded, modified: modifiedImage, in: directory)
             throw error
         }
     }
 
     /// `--cleanup` after an operator's role: full removes the loaded source and the role's
     /// image from containers-storage, partial the source, none neither. A name is removed
-    /// (`rmi` without `--force`): an image other names still hold stays.
-    private func cleanUp(source: String?, modified: String, in directory: URL) async {
+    /// (`rmi` without `--force`): an image other names still hold stays. The working
+    /// containers a failed role left on the loaded source (made while it ran) go first, or the
+    /// source could not be removed.
+    private func cleanUp(
+        source: String, loaded: (id: String, containersBefore: Set<String>)?, modified: String, in directory: URL
+    ) async {
+        guard options.cleanup != .none else { return }
         let log = directory.appendingPathComponent("cleanup.log")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if options.cleanup == .full { try? await options.buildah.untag(modified, log: log) }
-        if options.cleanup != .none, let source { try? await options.buildah.untag(source, log: log) }
+        let buildah = options.buildah
+        if options.cleanup == .full { try? await buildah.untag(modified, log: log) }
+        guard let loaded else { return }
+        let imageID = loaded.id.hasPrefix("sha256:") ? String(loaded.id.dropFirst(7)) : loaded.id
+        for container in (try? await buildah.containers()) ?? []
+        where !loaded.containersBefore.contains(container.id) && !imageID.isEmpty && container.imageID.hasPrefix(imageID) {
+            try? await buildah.removeContainer(container.id, log: log)
+        }
+        try? await buildah.untag(source, log: log)
     }
 
     enum LayerAttempt {
