@@ -232,20 +232,27 @@ public struct ImageOperations: Sendable {
         case localStorage(String)
     }
 
+    /// `role` other than the built-in `tripleo-modify-image` runs through ansible-playbook
+    /// with `vars` as they are.
     public func modify(
-        source: String, target: String, vars: [ConfigEntry], appendTag: String
+        source: String, target: String, vars: [ConfigEntry], appendTag: String, role: String = Planner.modifyRole
     ) async throws -> ModifyOutcome {
-        try await modify(source: source, into: .image(target), vars: vars, appendTag: appendTag)
+        try await modify(source: source, into: .image(target), vars: vars, appendTag: appendTag, role: role)
     }
 
     public func modify(
-        source: String, into destination: ModifyDestination, vars: [ConfigEntry], appendTag: String
+        source: String, into destination: ModifyDestination, vars: [ConfigEntry], appendTag: String,
+        role: String = Planner.modifyRole
     ) async throws -> ModifyOutcome {
-        let task: ModifyTask
-        do {
-            task = try ModifyTask.parse(vars, file: "command line", key: "imageprep modify")
-        } catch {
-            throw PrepareError.plan(error)
+        let action: ModifyAction
+        if Planner.isBuiltInRole(role) {
+            do {
+                action = .builtIn(try ModifyTask.parse(vars, file: "command line", key: "imageprep modify"))
+            } catch {
+                throw PrepareError.plan(error)
+            }
+        } else {
+            action = .role(role, vars: vars)
         }
         if ImageName.isLocal(source) {
             throw PrepareError.localImageNotModified(source)
@@ -266,7 +273,7 @@ public struct ImageOperations: Sendable {
             let targetReference = try Self.reference(targetName)
             let copier = ImageCopier(client: client, destinations: destinations)
             switch try await modification(copier).apply(
-                task: task, appendTag: appendTag, source: sourceReference, target: targetReference,
+                action, appendTag: appendTag, source: sourceReference, target: targetReference,
                 tlsVerify: tlsVerify, checkHotfix: true)
             {
             case .alreadyThere: return .alreadyThere(targetName)
@@ -284,7 +291,7 @@ public struct ImageOperations: Sendable {
             do {
                 _ = try await storage.write(as: localName, like: sourceReference) { copier, target in
                     switch try await modification(copier).apply(
-                        task: task, appendTag: appendTag, source: sourceReference, target: target,
+                        action, appendTag: appendTag, source: sourceReference, target: target,
                         tlsVerify: tlsVerify, checkHotfix: true)
                     {
                     case .alreadyThere, .notATarget:

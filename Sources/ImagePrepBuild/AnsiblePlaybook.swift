@@ -114,8 +114,16 @@ public struct AnsiblePlaybook: Sendable, Equatable {
                 if let arrow = line.range(of: "=> ") {
                     let json = line[arrow.upperBound...]
                     if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
-                        let msg = object["msg"] as? String ?? ""
-                        let stderr = (object["stderr"] as? String).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+                        // One line: the message's first paragraph (Ansible follows it with the
+                        // offending lines of the role) and the first and last lines of the
+                        // command's error output (the command's own complaint, and the last
+                        // word of what ran it); the log has the rest.
+                        let msg = (object["msg"] as? String).map {
+                            ($0.components(separatedBy: "\n\n").first ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+                        } ?? ""
+                        let lines = ((object["stderr"] as? String) ?? "").split(whereSeparator: \.isNewline)
+                            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                        let stderr = lines.count > 1 ? "\(lines[0]) … \(lines[lines.count - 1])" : lines.first ?? ""
                         message = [msg, stderr].filter { !$0.isEmpty }.joined(separator: ": ")
                     }
                 }

@@ -58,6 +58,9 @@ public struct AnsibleRunner: Sendable {
             "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_LOCAL_TEMP": directory.appendingPathComponent("tmp").path,
         ]
         if let authFile = access.authFile { environment["REGISTRY_AUTH_FILE"] = authFile }
+        // The isolation and storage driver the run's own buildah uses.
+        if let isolation = buildah.isolation { environment["BUILDAH_ISOLATION"] = isolation }
+        if let driver = buildah.storageDriver { environment["STORAGE_DRIVER"] = driver }
         if let root = buildah.root, let runRoot = buildah.runRoot {
             // The role's buildah sees the storage imageprep reads.
             let conf = directory.appendingPathComponent("storage.conf")

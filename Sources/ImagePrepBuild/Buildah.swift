@@ -124,6 +124,27 @@ public struct Buildah: Sendable {
         try await logged(["rmi", name], log: log)
     }
 
+    /// A working container of local storage (`buildah from`).
+    public struct Container: Sendable, Equatable {
+        public var id: String
+        /// The image it was made from.
+        public var imageID: String
+    }
+
+    /// Every working container of local storage.
+    public func containers() async throws -> [Container] {
+        let output = try await capture(["containers", "--all", "--noheading", "--format", "{{.ContainerID}} {{.ImageID}}"])
+        return output.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 2 else { return nil }
+            return Container(id: String(fields[0]), imageID: String(fields[1]))
+        }
+    }
+
+    public func removeContainer(_ id: String, log: URL) async throws {
+        try await logged(["rm", id], log: log)
+    }
+
     public func removeImage(_ image: String, log: URL) async throws {
         try await logged(["rmi", "--force", image], log: log)
     }

@@ -23,8 +23,11 @@ extension Imageprep {
         @Argument(help: ArgumentHelp("Where the modified image goes (the append tag is added to its tag).", valueName: "target-ref"))
         var target: String
 
-        @Option(help: ArgumentHelp("The task: modify_image, rpm_install, yum_update, yum_install or dev_install.", valueName: "task"))
-        var tasksFrom: String
+        @Option(help: ArgumentHelp("The task: modify_image, rpm_install, yum_update, yum_install or dev_install (required for tripleo-modify-image).", valueName: "task"))
+        var tasksFrom: String?
+
+        @Option(help: ArgumentHelp("The role: tripleo-modify-image (built in), or an Ansible role of your own, run with ansible-playbook as upstream runs it (see --roles-path).", valueName: "role"))
+        var modifyRole: String = Planner.modifyRole
 
         @Option(help: ArgumentHelp("rpm_install: the directory of RPMs to install.", valueName: "dir"))
         var rpmsPath: String?
@@ -44,13 +47,16 @@ extension Imageprep {
         @OptionGroup(title: "Modification") var build: BuildOptionGroup
 
         func validate() throws {
+            if tasksFrom == nil, Planner.isBuiltInRole(modifyRole) {
+                throw ValidationError("--tasks-from is required for \(modifyRole)")
+            }
             for item in vars where !item.contains("=") {
                 throw ValidationError("--var expects KEY=VALUE, got '\(item)'")
             }
         }
 
         func run() async throws {
-            var entries = [ConfigEntry("tasks_from", .string(tasksFrom))]
+            var entries = tasksFrom.map { [ConfigEntry("tasks_from", .string($0))] } ?? []
             if let rpmsPath { entries.append(ConfigEntry("rpms_path", .string(rpmsPath))) }
             if let modifyDirPath { entries.append(ConfigEntry("modify_dir_path", .string(modifyDirPath))) }
             for item in vars {
@@ -61,7 +67,8 @@ extension Imageprep {
             }
             let operations = try ImageOperations(options: RegistryOptions(registry), modification: ModificationOptions(build))
             let result = try await operations.modify(
-                source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()))
+                source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()),
+                role: modifyRole)
             switch result {
             case .built(let name, let report): print("built \(name) (\(ReportText.modification(report)))")
             case .alreadyThere(let name): print("skipped \(name) (already there)")

@@ -69,6 +69,9 @@ enum ReportText {
             }
             return "\(report.task), buildah\(note), \(reused) base layer(s) reused, "
                 + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) \(mounted), \(blobs.present) present"
+        case .ansible(let reused):
+            return "\(report.task), ansible-playbook, \(reused) base layer(s) reused, "
+                + "\(blobs.copied) blob(s) pushed, \(blobs.mounted) \(mounted), \(blobs.present) present"
         case .layer(let size):
             return "\(report.task), layer engine, "
                 + (size.map { "1 layer of \(bytes($0)) appended" } ?? "config only, no layer")

@@ -89,6 +89,9 @@ struct BuildOptionGroup: ParsableArguments {
     @Flag(help: "Layer engine: keep the copied files' modification times (default: the base image's creation time).")
     var keepFileMtimes = false
 
+    @Option(name: .customLong("roles-path"), help: ArgumentHelp("A modify_role other than tripleo-modify-image runs through ansible-playbook: look for it in this directory first (repeatable), then $ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/tripleo-roles, /usr/share/ansible/roles, /etc/ansible/roles.", valueName: "dir"))
+    var rolesPath: [String] = []
+
     var buildah: Buildah {
         var buildah = storage.buildah
         buildah.isolation = isolation
@@ -137,6 +140,7 @@ extension ModificationOptions {
         onlyImagesWithPackages = build.onlyImagesWithPackages
         engine = build.engine.engine
         keepSourceMtimes = build.keepFileMtimes
+        rolesPath = build.rolesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let dir = build.workDir { workDirectory = URL(fileURLWithPath: dir) }
     }
 }

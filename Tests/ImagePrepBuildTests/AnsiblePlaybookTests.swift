@@ -66,5 +66,13 @@ final class AnsiblePlaybookTests: XCTestCase {
         XCTAssertEqual(failure?.task, "my-role : Commit")
         XCTAssertEqual(failure?.message, "non-zero return code: Error: no such image")
         XCTAssertNil(AnsiblePlaybook.failure(inLog: "PLAY RECAP ***\nlocalhost : ok=2 failed=0"))
+        // One line whatever the role's output: the message's first paragraph, the first and last lines of stderr.
+        let multiline = """
+            TASK [my-role : Label it] ***
+            fatal: [localhost]: FAILED! => {"msg": "The task includes an option with an undefined variable. The error was: 'x' is undefined\\n\\nThe error appears to be in 'main.yml': line 4\\n\\n  ^ here\\n", "stderr": "cp: no such file\\nsubprocess exited\\n\\nError: it broke\\n\\n"}
+            """
+        XCTAssertEqual(
+            AnsiblePlaybook.failure(inLog: multiline)?.message,
+            "The task includes an option with an undefined variable. The error was: 'x' is undefined: cp: no such file … Error: it broke")
     }
 }

@@ -210,6 +210,41 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(plan.images[0].modify?.vars, [ConfigEntry("tasks_from", .string("rpm_install.yml")), ConfigEntry("rpms_path", .string("/tmp/rpms"))])
     }
 
+    /// An operator's own role runs through ansible-playbook: its modify_vars are passed as
+    /// they are (no tasks_from needed, any keys and values), and only the built-in role's
+    /// variables are checked.
+    func testAnyOtherModifyRoleKeepsItsVarsAsGiven() throws {
+        let plan = try plan("""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 127.0.0.1:8787
+                includes: ['nova-compute:']
+                modify_role: my-role
+                modify_append_tag: -mine
+                modify_vars: {greeting: hello, packages: [a, b], nested: {depth: 2}, tasks_from: anything.yml}
+              - push_destination: 127.0.0.1:8787
+                includes: ['binary-keystone:']
+                modify_role: ansible-role-tripleo-modify-image
+                modify_vars: {tasks_from: yum_update.yml}
+            """)
+        let custom = try XCTUnwrap(plan.images.first { $0.imageName.contains("nova-compute") }?.modify)
+        XCTAssertEqual(custom.role, "my-role")
+        XCTAssertNil(custom.task)
+        XCTAssertEqual(custom.vars.map(\.key), ["greeting", "packages", "nested", "tasks_from"])
+        XCTAssertEqual(custom.vars[1].value, .list([.string("a"), .string("b")]))
+        XCTAssertEqual(custom.action, .role("my-role", vars: custom.vars))
+        XCTAssertEqual(parameters(plan)["DockerNovaComputeImage"], "127.0.0.1:8787/tripleomaster/centos-binary-nova-compute:current-tripleo-mine")
+        let builtIn = try XCTUnwrap(plan.images.first { $0.imageName.contains("keystone") }?.modify)
+        XCTAssertEqual(builtIn.action, .builtIn(.yumUpdate(ModifyTask.YumUpdate())))
+        XCTAssertTrue(Planner.isBuiltInRole("tripleo-modify-image"))
+        XCTAssertTrue(Planner.isBuiltInRole("ansible-role-tripleo-modify-image"))
+        XCTAssertFalse(Planner.isBuiltInRole("my-role"))
+        // The built-in role's checks stay its own.
+        XCTAssertEqual(
+            planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: tripleo-modify-image, push_destination: true, modify_vars: {greeting: hello}}]}") },
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found nothing")
+    }
+
     func testModifyOnlyWithSourceAndOnlyWithLabels() throws {
         let plan = try plan("""
             parameter_defaults:
@@ -320,8 +355,8 @@ final class PlannerTests: XCTestCase {
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: tripleo-modify-image}]}") },
             "env0.yaml: ContainerImagePrepare[0]: modify_role needs a push_destination: modified images are pushed there")
         XCTAssertEqual(
-            planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: other, push_destination: true}]}") },
-            "env0.yaml: ContainerImagePrepare[0].modify_role: 'other' is not supported: imageprep performs 'tripleo-modify-image' itself")
+            planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: my-role}]}") },
+            "env0.yaml: ContainerImagePrepare[0]: modify_role needs a push_destination: modified images are pushed there")
         XCTAssertEqual(
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: ansible-role-tripleo-modify-image}]}") },
             "env0.yaml: ContainerImagePrepare[0]: modify_role needs a push_destination: modified images are pushed there")

@@ -33,16 +33,27 @@ struct ImageModification {
     /// image has none of an rpm_install's packages; `prepare` decided that when resolving),
     /// else the modification built and pushed, and with `reportPackageChanges` the packages
     /// compared before and after.
+    ///
+    /// An operator's own role (`.role`) runs through `ansible-playbook` as tripleo-common runs
+    /// it (`roleRun`).
     func apply(
-        task: ModifyTask, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
+        _ action: ModifyAction, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
         checkHotfix: Bool = false
     ) async throws -> Outcome {
         if try await copier.destinationManifest(target) != nil { return .alreadyThere }
-        if checkHotfix, options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
-            let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: source.description)
-            if !plan.applies { return .notATarget }
+        var report: ModificationReport
+        switch action {
+        case .builtIn(let task):
+            if checkHotfix, options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
+                let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: source.description)
+                if !plan.applies { return .notATarget }
+            }
+            report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
+        case .role(let role, let vars):
+            report = try await buildSlot.withSlots {
+                try await roleRun(role, vars: vars, appendTag: appendTag, source: source, target: target)
+            }
         }
-        var report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
         if options.reportPackageChanges {
             let before = try await inventory.packages(of: source.description)
             let after = try await inventory.packages(of: target.description)
@@ -119,6 +130,97 @@ struct ImageModification {
         return ModificationReport(
             task: task.name, engine: .buildah(baseLayersReused: report.baseLayersReused), note: note, blobs: report.blobs,
             destination: await copier.destinationKind(target))
+    }
+
+    /// An operator's `modify_role`, as tripleo-common's `image_uploader.py` runs it: the
+    /// source (by the digest resolved) into containers-storage under its own name, the
+    /// playbook upstream writes run with `ansible-playbook` (`source_image` that name,
+    /// `target_image` the target without the append tag), then `target_image` plus the append
+    /// tag pushed from containers-storage to `target`. `--cleanup` full removes both local
+    /// images, partial the source, none neither. The role's pulls get the run's logins in
+    /// the private auth file buildah builds get (`REGISTRY_AUTH_FILE`), never on a command
+    /// line. The playbook, its log and its temporaries are in `ansible-ID` under the work
+    /// directory: removed after a success unless `--keep-build-dir`, kept after a failure,
+    /// whose message names the log.
+    private func roleRun(
+        _ role: String, vars: [ConfigEntry], appendTag: String, source: Reference, target: Reference
+    ) async throws -> ModificationReport {
+        var named = source
+        named.digest = nil
+        if named.tag == nil { named.tag = "latest" }
+        let sourceImage = named.buildahName
+        var modified = target
+        modified.digest = nil
+        let modifiedImage = modified.buildahName
+        let targetImage = modifiedImage.hasSuffix(appendTag) ? String(modifiedImage.dropLast(appendTag.count)) : modifiedImage
+        let playbook = AnsiblePlaybook(
+            role: role, modifyVars: vars, sourceImage: sourceImage, targetImage: targetImage, modifiedAppendTag: appendTag)
+
+        let logins = try BuildahLogins.write(
+            credentials: client.configuration.credentials, caFile: caFile, in: options.workDirectory)
+        defer { logins?.remove() }
+        let directory = options.workDirectory.appendingPathComponent("ansible-\(UUID().uuidString.prefix(8).lowercased())")
+        let buildah = options.buildah
+        // The loaded source's ID, and the working containers there were before the role ran.
+        var loaded: (id: String, containersBefore: Set<String>)?
+        // A failed playbook's directory is kept: the error names its log.
+        var keepDirectory = options.keepBuildDirectory
+        defer { if !keepDirectory { RunTemporaries.remove(directory.path) } }
+        do {
+            let written = try await LocalStorageWrite(client: client, options: options).write(as: sourceImage, like: source) { layout, into in
+                let copied = try await layout.copy(from: source, to: into)
+                var blobs = BlobPlacementCounts()
+                blobs.present = copied.blobsPresent
+                blobs.mounted = copied.blobsMounted
+                blobs.copied = copied.blobsCopied
+                blobs.bytesCopied = copied.bytesCopied
+                return blobs
+            }
+            loaded = (written.imageID, Set(((try? await buildah.containers()) ?? []).map(\.id)))
+            let runner = AnsibleRunner(
+                rolesPath: AnsiblePlaybook.rolesPath(
+                    extra: options.rolesPath, environment: ProcessInfo.processInfo.environment, home: NSHomeDirectory()),
+                access: logins?.access ?? RegistryAccess(), buildah: buildah)
+            _ = try await runner.run(playbook, image: source.description, in: directory)
+            // The base's layers go out as the base's own blobs, not buildah's recompressed copies.
+            let resolved = try await client.resolveImage(source)
+            let baseConfig = try await client.fetchImageConfig(of: resolved, in: source)
+            let base = OCILayoutPush.Base(
+                reference: source, layers: resolved.manifest.layers, diffIDs: baseConfig.rootfs?.diffIDs ?? [])
+            let mountFrom = source.registry == target.registry ? [source.repository] : []
+            let pushed = try await LocalImageCopy(copier: copier, options: options).copy(
+                modifiedImage, to: target, mountFrom: mountFrom, base: base)
+            await cleanUp(source: sourceImage, loaded: loaded, modified: modifiedImage, in: directory)
+            return ModificationReport(
+                task: role, engine: .ansible(baseLayersReused: pushed.push.baseLayersReused), blobs: pushed.push.blobs,
+                destination: await copier.destinationKind(target))
+        } catch {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("ansible.log").path) { keepDirectory = true }
+            await cleanUp(source: sourceImage, loaded: loaded, modified: modifiedImage, in: directory)
+            throw error
+        }
+    }
+
+    /// `--cleanup` after an operator's role: full removes the loaded source and the role's
+    /// image from containers-storage, partial the source, none neither. A name is removed
+    /// (`rmi` without `--force`): an image other names still hold stays. The working
+    /// containers a failed role left on the loaded source (made while it ran) go first, or the
+    /// source could not be removed.
+    private func cleanUp(
+        source: String, loaded: (id: String, containersBefore: Set<String>)?, modified: String, in directory: URL
+    ) async {
+        guard options.cleanup != .none else { return }
+        let log = directory.appendingPathComponent("cleanup.log")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let buildah = options.buildah
+        if options.cleanup == .full { try? await buildah.untag(modified, log: log) }
+        guard let loaded else { return }
+        let imageID = loaded.id.hasPrefix("sha256:") ? String(loaded.id.dropFirst(7)) : loaded.id
+        for container in (try? await buildah.containers()) ?? []
+        where !loaded.containersBefore.contains(container.id) && !imageID.isEmpty && container.imageID.hasPrefix(imageID) {
+            try? await buildah.removeContainer(container.id, log: log)
+        }
+        try? await buildah.untag(source, log: log)
     }
 
     enum LayerAttempt {

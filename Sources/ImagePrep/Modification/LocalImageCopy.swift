@@ -19,7 +19,9 @@ struct LocalImageCopy {
     }
 
     /// `name` is without `containers-storage:`; the error for a missing image names it.
-    func copy(_ name: String, to target: Reference) async throws -> Report {
+    /// `mountFrom` and `base` as `OCILayoutPush.push` takes them (a modified image's base
+    /// layers pushed as the base's own blobs).
+    func copy(_ name: String, to target: Reference, mountFrom: [String] = [], base: OCILayoutPush.Base? = nil) async throws -> Report {
         let buildah = options.buildah
         let image = try await find(name)
         let directory = URL(fileURLWithPath: RunTemporaries.newPath(in: options.workDirectory.path, prefix: "imageprep-local-"))
@@ -35,7 +37,7 @@ struct LocalImageCopy {
                 image: ImageName.containersStoragePrefix + name, step: "export from local container storage",
                 message: "\(failure.command) failed (\(failure.status))", outputTail: failure.output)
         }
-        let push = try await OCILayoutPush(copier: copier).push(layout: layout, to: target)
+        let push = try await OCILayoutPush(copier: copier).push(layout: layout, to: target, mountFrom: mountFrom, base: base)
         return Report(image: image, push: push)
     }
 

@@ -31,7 +31,7 @@ struct LocalStorageWrite {
     func write(
         as name: String, like: Reference, _ fill: (ImageCopier, Reference) async throws -> BlobPlacementCounts
     ) async throws -> Report {
-        let directory = URL(fileURLWithPath: RunTemporaries.newPath(in: options.workDirectory.path, prefix: "imageprep-local-"))
+        let directory = URL(fileURLWithPath: RunTemporaries.newPath(in: Self.layoutParent(options.workDirectory.path), prefix: "imageprep-local-"))
         defer { RunTemporaries.release(directory.path) }
         let layout = try OCILayoutDestination(root: directory.appendingPathComponent("oci"), client: client)
         let copier = ImageCopier(client: client, destinations: DestinationRouter(client: client, every: layout))
@@ -46,6 +46,21 @@ struct LocalStorageWrite {
                 image: ImageName.containersStoragePrefix + name, step: "load into local container storage",
                 message: "\(failure.command) failed (\(failure.status))", outputTail: failure.output)
         }
+    }
+
+    /// Where the hand-off layout goes: the work directory, unless its path cannot be a
+    /// repository name (uppercase letters, spaces…): buildah (1.28) names an image pulled
+    /// from an OCI layout `localhost/<layout path>` before giving it the name asked for, and
+    /// refuses a path that is no valid name. Then the system's temporary directory, or
+    /// `/var/tmp`.
+    static func layoutParent(_ workDirectory: String) -> String {
+        func valid(_ path: String) -> Bool {
+            !path.isEmpty && path.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "/._-".unicodeScalars.contains($0) }
+        }
+        let standardized = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
+        if valid(standardized) { return standardized }
+        let temporary = FileManager.default.temporaryDirectory.standardizedFileURL.path
+        return valid(temporary) ? temporary : "/var/tmp"
     }
 
     /// Whether local storage has an image named `name`.

@@ -75,6 +75,9 @@ public struct ModificationReport: Sendable, Equatable {
         /// The layer engine installed hotfix RPMs (their NEVRAs) in one layer of `layerSize`
         /// bytes, whiting out `whitedOut` files of the versions they replaced.
         case rpmInstall(installed: [String], layerSize: Int64?, whitedOut: Int)
+        /// An operator's `modify_role` ran through ansible-playbook; `baseLayersReused` base
+        /// layers went out as the base's own blobs.
+        case ansible(baseLayersReused: Int)
     }
 
     /// Why buildah has it, or what it was told to update.

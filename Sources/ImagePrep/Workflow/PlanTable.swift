@@ -16,7 +16,9 @@ public enum PlanTable {
                 notes.append("kept tag: no label \(label)")
             }
             if let modify = image.image.modify {
-                let task = modify.vars.first { $0.key == "tasks_from" }?.value.scalarText ?? modify.role
+                let task = modify.task == nil
+                    ? "role \(modify.role) (ansible-playbook)"
+                    : modify.vars.first { $0.key == "tasks_from" }?.value.scalarText ?? modify.role
                 if image.modified {
                     notes.append("modify: \(task)")
                 } else if !modify.onlyWithLabels.isEmpty {

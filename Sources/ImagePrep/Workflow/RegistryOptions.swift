@@ -52,6 +52,9 @@ public struct ModificationOptions: Sendable {
     public var engine: ModifyEngine = .auto
     /// Layer engine: keep the copied files' modification times.
     public var keepSourceMtimes = false
+    /// `--roles-path`: searched for an operator's `modify_role` before `ANSIBLE_ROLES_PATH`
+    /// and the default role directories.
+    public var rolesPath: [String] = []
 
     public init() {}
 }

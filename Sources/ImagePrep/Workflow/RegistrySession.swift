@@ -258,7 +258,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, caFile: options.caFile,
                 options: self.modification)
             switch try await modification.apply(
-                task: modify.task, appendTag: modify.appendTag, source: source, target: target,
+                modify.action, appendTag: modify.appendTag, source: source, target: target,
                 tlsVerify: !insecure.contains(source.registry))
             {
             case .alreadyThere: return .skipped(.alreadyModified)

@@ -1,3 +1,19 @@
+/// What a modification runs: a task of the built-in `tripleo-modify-image`, which imageprep
+/// performs itself, or an operator's own Ansible role, run with `ansible-playbook` as
+/// tripleo-common does (`modify_vars` passed to it as they are).
+public enum ModifyAction: Sendable, Equatable {
+    case builtIn(ModifyTask)
+    case role(String, vars: [ConfigEntry])
+
+    /// The task file or the role, as reports name it.
+    public var name: String {
+        switch self {
+        case .builtIn(let task): task.name
+        case .role(let role, _): role
+        }
+    }
+}
+
 /// What `tripleo-modify-image` is asked to do (`modify_vars.tasks_from`),
 /// with its variables checked.
 public enum ModifyTask: Sendable, Equatable {

@@ -237,21 +237,23 @@ public struct Planner: Sendable {
         }
     }
 
+    /// Whether `role` is the built-in `tripleo-modify-image` (or its package name), which
+    /// imageprep performs itself; any other role runs through `ansible-playbook`.
+    public static func isBuiltInRole(_ role: String) -> Bool {
+        role == modifyRole || role == modifyRoleAlias
+    }
+
     private func modifyRequest(for entry: PrepareEntry, pushDestination: String?, file: String) throws(PlanError) -> ModifyRequest? {
         guard let role = entry.modifyRole else { return nil }
         let key = entry.key
-        guard role == Self.modifyRole || role == Self.modifyRoleAlias else {
-            throw PlanError.unsupported(
-                file: file, key: "\(key).modify_role",
-                reason: "'\(role)' is not supported: imageprep performs '\(Self.modifyRole)' itself")
-        }
         guard pushDestination != nil else {
             throw PlanError.unsupported(
                 file: file, key: key,
                 reason: "modify_role needs a push_destination: modified images are pushed there")
         }
-        // Checked now so a bad variable stops the run before anything is built.
-        let task = try ModifyTask.parse(entry.modifyVars, file: file, key: key)
+        // The built-in role's variables are checked now so a bad one stops the run before
+        // anything is built; an operator's own role gets its modify_vars as they are.
+        let task = Self.isBuiltInRole(role) ? try ModifyTask.parse(entry.modifyVars, file: file, key: key) : nil
         return ModifyRequest(
             role: role, task: task, vars: entry.modifyVars, appendTag: entry.modifyAppendTag ?? Self.defaultAppendTag(now),
             onlyWithLabels: entry.modifyOnlyWithLabels)

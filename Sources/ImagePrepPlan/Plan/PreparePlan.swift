@@ -84,19 +84,26 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
 /// A modification of one image (`modify_role` and its settings).
 public struct ModifyRequest: Sendable, Equatable, Encodable {
     public var role: String
-    public var task: ModifyTask
+    /// The built-in role's task; nil for an operator's own role, which runs through
+    /// `ansible-playbook` with `vars`.
+    public var task: ModifyTask?
     public var vars: [ConfigEntry]
     public var appendTag: String
     /// The image is modified only if it carries any one of these labels,
     /// which only the registry can tell.
     public var onlyWithLabels: [String]
 
-    public init(role: String, task: ModifyTask, vars: [ConfigEntry], appendTag: String, onlyWithLabels: [String]) {
+    public init(role: String, task: ModifyTask?, vars: [ConfigEntry], appendTag: String, onlyWithLabels: [String]) {
         self.role = role
         self.task = task
         self.vars = vars
         self.appendTag = appendTag
         self.onlyWithLabels = onlyWithLabels
+    }
+
+    /// What is run: the built-in role's task, or the operator's role.
+    public var action: ModifyAction {
+        task.map { .builtIn($0) } ?? .role(role, vars: vars)
     }
 
     enum CodingKeys: String, CodingKey {
