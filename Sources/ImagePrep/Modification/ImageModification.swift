@@ -331,6 +331,14 @@ struct ImageModification {
 
             var edited = config
             edited.setLabel("modified_append_tag", appendTag)
+            // As the buildah build of the role's Dockerfile: WORKDIR /, and buildah's search
+            // path for an image that has none.
+            edited[setting: "WorkingDir"] = .string("/")
+            var env = edited[setting: "Env"]?.strings ?? []
+            if !env.contains(where: { $0.hasPrefix("PATH=") }) {
+                env.insert(AppendedImage.defaultSearchPath, at: 0)
+                edited[setting: "Env"] = .strings(env)
+            }
             let layerFile = buildDirectory.appendingPathComponent("layer.tar.gz")
             let createdBy = "imageprep layer engine: \(install.description)"
             // Writing and compressing the layer blocks: off the cooperative pool.
