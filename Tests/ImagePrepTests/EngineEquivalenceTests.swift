@@ -166,7 +166,8 @@ final class EngineEquivalenceTests: XCTestCase {
     }
 
     /// rpm_install of RPMs without scriptlets: the native engine writes the layer itself (no
-    /// rpm run in the image), the role runs rpm -Uvh in a buildah build.
+    /// rpm run in the image), the role runs rpm -Uvh in a buildah build; and the native
+    /// buildah build against the role.
     func testRPMInstallAsTheUpstreamRoleInstalls() throws {
         let started = try started()
         let work = try CLI.temporaryDirectory()
@@ -204,6 +205,13 @@ final class EngineEquivalenceTests: XCTestCase {
              "/etc/hosts: native missing, role \(empty)", "/etc/resolv.conf: native missing, role \(empty)",
              "/proc: native missing, role dir 755 0:0", "/run: native missing, role dir 755 0:0",
              "/sys: native missing, role dir 755 0:0"])
+
+        // The native buildah build (--engine buildah) against the role: no difference at all.
+        let viaBuildah = try modify(started, engine: "buildah", task, target: target, appendTag: "-buildah", work: work)
+        XCTAssertEqual(viaBuildah.status, 0, viaBuildah.stderr)
+        XCTAssertTrue(viaBuildah.stdout.hasPrefix("built \(target)-buildah (rpm_install.yml, buildah, "), viaBuildah.stdout)
+        XCTAssertEqual(
+            differences(native: try built("\(target)-buildah", buildah), role: roleImage, nativeTag: "-buildah", roleTag: "-ansible"), [])
     }
 
     /// Without the role on any path: one line naming the paths and how to install it.
