@@ -247,7 +247,7 @@ public struct ImageOperations: Sendable {
         let action: ModifyAction
         if Planner.isBuiltInRole(role) {
             do {
-                action = .builtIn(try ModifyTask.parse(vars, file: "command line", key: "imageprep modify"))
+                action = .builtIn(try ModifyTask.parse(vars, file: "command line", key: "imageprep modify"), vars: vars)
             } catch {
                 throw PrepareError.plan(error)
             }

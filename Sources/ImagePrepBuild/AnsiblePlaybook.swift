@@ -61,7 +61,12 @@ public struct AnsiblePlaybook: Sendable, Equatable {
     /// The directories searched for a role, in order: `--roles-path` options, then
     /// `ANSIBLE_ROLES_PATH` (colon separated), `~/.ansible/roles`,
     /// `/usr/share/ansible/tripleo-roles`, `/usr/share/ansible/roles`, `/etc/ansible/roles`.
-    public static func rolesPath(extra: [String], environment: [String: String], home: String) -> [String] {
+    /// With `pipInstalled` (the upstream `tripleo-modify-image`, which pip installs under
+    /// `PREFIX/share/ansible/roles`) also the prefixes of `pip install` in a venv
+    /// (`$VIRTUAL_ENV`), as root (`/usr/local`) and with `--user` (`~/.local`).
+    public static func rolesPath(
+        extra: [String], environment: [String: String], home: String, pipInstalled: Bool = false
+    ) -> [String] {
         var paths = extra
         if let fromEnvironment = environment["ANSIBLE_ROLES_PATH"] {
             paths += fromEnvironment.split(separator: ":").map(String.init).filter { !$0.isEmpty }
@@ -70,6 +75,12 @@ public struct AnsiblePlaybook: Sendable, Equatable {
             (home as NSString).appendingPathComponent(".ansible/roles"), "/usr/share/ansible/tripleo-roles",
             "/usr/share/ansible/roles", "/etc/ansible/roles",
         ]
+        if pipInstalled {
+            if let venv = environment["VIRTUAL_ENV"], !venv.isEmpty {
+                paths.append((venv as NSString).appendingPathComponent("share/ansible/roles"))
+            }
+            paths += ["/usr/local/share/ansible/roles", (home as NSString).appendingPathComponent(".local/share/ansible/roles")]
+        }
         var seen = Set<String>()
         return paths.filter { seen.insert($0).inserted }
     }
@@ -92,10 +103,20 @@ public struct AnsiblePlaybook: Sendable, Equatable {
         return nil
     }
 
-    /// The one line for a role no directory has.
+    /// The one line for a role no directory has; for the upstream `tripleo-modify-image`
+    /// (`--engine ansible`), how to install it.
     public static func roleNotFound(_ role: String, searched: [String]) -> String {
-        "ansible role '\(role)' not found (searched \(searched.joined(separator: ", "))): install it or give --roles-path DIR"
+        let paths = searched.joined(separator: ", ")
+        guard role == Planner.modifyRole else {
+            return "ansible role '\(role)' not found (searched \(paths)): install it or give --roles-path DIR"
+        }
+        return "ansible role '\(role)' not found (searched \(paths)): --engine ansible runs the upstream role; "
+            + "install it with pip install \(Planner.modifyRoleAlias)==\(upstreamRoleVersion) "
+            + "(it goes to PREFIX/share/ansible/roles/\(role)) or give --roles-path DIR"
     }
+
+    /// The release of the upstream role `--engine ansible` is tested with.
+    public static let upstreamRoleVersion = "1.5.0"
 
     /// The one line for a host without ansible-playbook.
     public static let ansibleMissing =

@@ -22,6 +22,9 @@ public struct AppendedImage: Sendable {
 
     public var digest: Digest { Digest(of: manifest) }
 
+    /// The search path buildah gives an image whose config has none (`Env` without `PATH=`).
+    public static let defaultSearchPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
     /// The base image's creation time: the new layer's files and history entry get it, so that
     /// the result depends only on its inputs (the epoch when the config has none).
     public static func created(in config: ImageDocument) -> (text: String, seconds: Int) {

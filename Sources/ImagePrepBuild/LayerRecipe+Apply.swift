@@ -67,7 +67,7 @@ extension LayerRecipe {
         }
         // As buildah does, the image gets the default search path when it has none.
         if !env.contains(where: { $0.hasPrefix("PATH=") }) {
-            env.insert("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", at: 0)
+            env.insert(AppendedImage.defaultSearchPath, at: 0)
         }
         if !labels.isEmpty { image.labels = labels }
         if !env.isEmpty { image[setting: "Env"] = .strings(env) }

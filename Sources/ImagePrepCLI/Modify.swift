@@ -12,7 +12,7 @@ extension Imageprep {
                 Applies the task to SOURCE_REF and pushes the result to TARGET_REF plus the append \
                 tag: the layer engine writes the new layer itself when nothing has to run in the \
                 image (a modify_image Dockerfile without RUN, hotfix RPMs without scriptlets), \
-                buildah builds otherwise (--engine). Nothing is built when that tag is already at the destination. The \
+                buildah builds otherwise; --engine ansible runs the upstream tripleo-modify-image role itself. Nothing is built when that tag is already at the destination. The \
                 role's other variables are given with --var KEY=VALUE (e.g. --var compare_host_packages=true).
                 """
         )

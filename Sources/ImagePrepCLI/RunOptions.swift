@@ -83,13 +83,13 @@ struct BuildOptionGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Where build directories go.", valueName: "dir"))
     var workDir: String?
 
-    @Option(help: "Which engine modifies images: auto (the layer engine for a modify_image Dockerfile that runs nothing and for rpm_install RPMs without scriptlets, buildah otherwise), buildah, or layer.")
+    @Option(help: "Which engine modifies images: auto (the layer engine for a modify_image Dockerfile that runs nothing and for rpm_install RPMs without scriptlets, buildah otherwise), buildah, layer, or ansible (the upstream tripleo-modify-image role itself through ansible-playbook, found as --roles-path says; pip install ansible-role-tripleo-modify-image==1.5.0).")
     var engine: EngineName = .auto
 
     @Flag(help: "Layer engine: keep the copied files' modification times (default: the base image's creation time).")
     var keepFileMtimes = false
 
-    @Option(name: .customLong("roles-path"), help: ArgumentHelp("A modify_role other than tripleo-modify-image runs through ansible-playbook: look for it in this directory first (repeatable), then $ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/tripleo-roles, /usr/share/ansible/roles, /etc/ansible/roles.", valueName: "dir"))
+    @Option(name: .customLong("roles-path"), help: ArgumentHelp("A modify_role other than tripleo-modify-image (and tripleo-modify-image with --engine ansible) runs through ansible-playbook: look for it in this directory first (repeatable), then $ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/tripleo-roles, /usr/share/ansible/roles, /etc/ansible/roles.", valueName: "dir"))
     var rolesPath: [String] = []
 
     var buildah: Buildah {
@@ -100,7 +100,7 @@ struct BuildOptionGroup: ParsableArguments {
 }
 
 enum EngineName: String, ExpressibleByArgument, CaseIterable {
-    case auto, buildah, layer
+    case auto, buildah, layer, ansible
 
     var engine: ModifyEngine { ModifyEngine(rawValue: rawValue)! }
 }

@@ -71,6 +71,7 @@ final class DockerfileTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: context.dockerfile, encoding: .utf8), """
             FROM 127.0.0.1:5000/ns/img:t
             LABEL modified_append_tag=-hotfix
+            WORKDIR /
             USER root
             COPY rpms/ /tmp/imageprep/rpms/
             COPY hooks/rpm_install.sh /tmp/imageprep/rpm_install.sh
@@ -119,6 +120,7 @@ final class DockerfileTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: install.dockerfile, encoding: .utf8), """
             FROM 127.0.0.1:5000/ns/nova@sha256:\(String(repeating: "a", count: 64))
             LABEL modified_append_tag=-x
+            WORKDIR /
             USER root
             COPY inputs/ /tmp/imageprep/
             COPY hooks/yum_install.sh /tmp/imageprep/yum_install.sh

@@ -235,7 +235,9 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(custom.action, .role("my-role", vars: custom.vars))
         XCTAssertEqual(parameters(plan)["DockerNovaComputeImage"], "127.0.0.1:8787/tripleomaster/centos-binary-nova-compute:current-tripleo-mine")
         let builtIn = try XCTUnwrap(plan.images.first { $0.imageName.contains("keystone") }?.modify)
-        XCTAssertEqual(builtIn.action, .builtIn(.yumUpdate(ModifyTask.YumUpdate())))
+        // The task, and the modify_vars as given, for --engine ansible's upstream role.
+        XCTAssertEqual(
+            builtIn.action, .builtIn(.yumUpdate(ModifyTask.YumUpdate()), vars: [ConfigEntry("tasks_from", .string("yum_update.yml"))]))
         XCTAssertTrue(Planner.isBuiltInRole("tripleo-modify-image"))
         XCTAssertTrue(Planner.isBuiltInRole("ansible-role-tripleo-modify-image"))
         XCTAssertFalse(Planner.isBuiltInRole("my-role"))

@@ -35,7 +35,8 @@ struct ImageModification {
     /// compared before and after.
     ///
     /// An operator's own role (`.role`) runs through `ansible-playbook` as tripleo-common runs
-    /// it (`roleRun`).
+    /// it (`roleRun`); so does the built-in one with `--engine ansible`: the upstream role
+    /// `tripleo-modify-image` found on the roles path, its `modify_vars` as given.
     func apply(
         _ action: ModifyAction, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
         checkHotfix: Bool = false
@@ -43,12 +44,24 @@ struct ImageModification {
         if try await copier.destinationManifest(target) != nil { return .alreadyThere }
         var report: ModificationReport
         switch action {
-        case .builtIn(let task):
+        case .builtIn(let task, let vars):
             if checkHotfix, options.onlyImagesWithPackages, case .rpmInstall(let rpmsPath) = task {
                 let plan = try await HotfixPlanner(inventory: inventory).plan(rpmsPath: rpmsPath, image: source.description)
                 if !plan.applies { return .notATarget }
             }
-            report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
+            if options.engine == .ansible {
+                // The upstream role itself, with the modify_vars as given (checked as the
+                // built-in task's all the same), tasks_from as the file it names: the role
+                // imports `tasks_from` as written, and imageprep takes `rpm_install` too.
+                let roleVars = vars.map { $0.key == "tasks_from" ? ConfigEntry("tasks_from", .string(task.name)) : $0 }
+                report = try await buildSlot.withSlots {
+                    try await roleRun(
+                        Planner.modifyRole, vars: roleVars, appendTag: appendTag, source: source, target: target,
+                        reportedAs: "\(Planner.modifyRole) \(task.name)")
+                }
+            } else {
+                report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
+            }
         case .role(let role, let vars):
             report = try await buildSlot.withSlots {
                 try await roleRun(role, vars: vars, appendTag: appendTag, source: source, target: target)
@@ -68,7 +81,7 @@ struct ImageModification {
     ) async throws -> ModificationReport {
         var note: ModificationReport.Note?
         var attempt: LayerAttempt?
-        if options.engine != .buildah {
+        if options.engine == .auto || options.engine == .layer {
             switch task {
             case .modifyImage:
                 attempt = try await appendLayer(task: task, appendTag: appendTag, source: source, target: target)
@@ -141,9 +154,10 @@ struct ImageModification {
     /// the private auth file buildah builds get (`REGISTRY_AUTH_FILE`), never on a command
     /// line. The playbook, its log and its temporaries are in `ansible-ID` under the work
     /// directory: removed after a success unless `--keep-build-dir`, kept after a failure,
-    /// whose message names the log.
+    /// whose message names the log. `reportedAs` names the run in the report (the role).
     private func roleRun(
-        _ role: String, vars: [ConfigEntry], appendTag: String, source: Reference, target: Reference
+        _ role: String, vars: [ConfigEntry], appendTag: String, source: Reference, target: Reference,
+        reportedAs: String? = nil
     ) async throws -> ModificationReport {
         var named = source
         named.digest = nil
@@ -179,7 +193,8 @@ struct ImageModification {
             loaded = (written.imageID, Set(((try? await buildah.containers()) ?? []).map(\.id)))
             let runner = AnsibleRunner(
                 rolesPath: AnsiblePlaybook.rolesPath(
-                    extra: options.rolesPath, environment: ProcessInfo.processInfo.environment, home: NSHomeDirectory()),
+                    extra: options.rolesPath, environment: ProcessInfo.processInfo.environment, home: NSHomeDirectory(),
+                    pipInstalled: role == Planner.modifyRole),
                 access: logins?.access ?? RegistryAccess(), buildah: buildah)
             _ = try await runner.run(playbook, image: source.description, in: directory)
             // The base's layers go out as the base's own blobs, not buildah's recompressed copies.
@@ -192,7 +207,7 @@ struct ImageModification {
                 modifiedImage, to: target, mountFrom: mountFrom, base: base)
             await cleanUp(source: sourceImage, loaded: loaded, modified: modifiedImage, in: directory)
             return ModificationReport(
-                task: role, engine: .ansible(baseLayersReused: pushed.push.baseLayersReused), blobs: pushed.push.blobs,
+                task: reportedAs ?? role, engine: .ansible(baseLayersReused: pushed.push.baseLayersReused), blobs: pushed.push.blobs,
                 destination: await copier.destinationKind(target))
         } catch {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("ansible.log").path) { keepDirectory = true }
@@ -316,6 +331,14 @@ struct ImageModification {
 
             var edited = config
             edited.setLabel("modified_append_tag", appendTag)
+            // As the buildah build of the role's Dockerfile: WORKDIR /, and buildah's search
+            // path for an image that has none.
+            edited[setting: "WorkingDir"] = .string("/")
+            var env = edited[setting: "Env"]?.strings ?? []
+            if !env.contains(where: { $0.hasPrefix("PATH=") }) {
+                env.insert(AppendedImage.defaultSearchPath, at: 0)
+                edited[setting: "Env"] = .strings(env)
+            }
             let layerFile = buildDirectory.appendingPathComponent("layer.tar.gz")
             let createdBy = "imageprep layer engine: \(install.description)"
             // Writing and compressing the layer blocks: off the cooperative pool.

@@ -6,4 +6,8 @@ public enum ModifyEngine: String, Sendable, CaseIterable {
     case buildah
     /// Only the layer engine: a Dockerfile that needs buildah is an error.
     case layer
+    /// The upstream `tripleo-modify-image` role itself, through `ansible-playbook` with the
+    /// entry's `modify_vars`, as tripleo-common runs any role: for operators who need its
+    /// exact behaviour.
+    case ansible
 }

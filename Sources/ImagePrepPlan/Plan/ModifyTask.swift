@@ -1,14 +1,15 @@
 /// What a modification runs: a task of the built-in `tripleo-modify-image`, which imageprep
-/// performs itself, or an operator's own Ansible role, run with `ansible-playbook` as
-/// tripleo-common does (`modify_vars` passed to it as they are).
+/// performs itself (or, with `--engine ansible`, the upstream role does with `vars`), or an
+/// operator's own Ansible role, run with `ansible-playbook` as tripleo-common does
+/// (`modify_vars` passed to it as they are).
 public enum ModifyAction: Sendable, Equatable {
-    case builtIn(ModifyTask)
+    case builtIn(ModifyTask, vars: [ConfigEntry])
     case role(String, vars: [ConfigEntry])
 
     /// The task file or the role, as reports name it.
     public var name: String {
         switch self {
-        case .builtIn(let task): task.name
+        case .builtIn(let task, _): task.name
         case .role(let role, _): role
         }
     }

@@ -103,7 +103,7 @@ public struct ModifyRequest: Sendable, Equatable, Encodable {
 
     /// What is run: the built-in role's task, or the operator's role.
     public var action: ModifyAction {
-        task.map { .builtIn($0) } ?? .role(role, vars: vars)
+        task.map { .builtIn($0, vars: vars) } ?? .role(role, vars: vars)
     }
 
     enum CodingKeys: String, CodingKey {
