@@ -137,13 +137,7 @@ public struct ImageOperations: Sendable {
             let report = try await LocalStorageWrite(client: client, options: modification).write(
                 as: ImageName.withoutStoragePrefix(destination), like: sourceReference
             ) { copier, target in
-                let copied = try await sources.read(sourceReference) { try await copier.copy(from: $0, to: target) }.value
-                var blobs = BlobPlacementCounts()
-                blobs.present = copied.blobsPresent
-                blobs.mounted = copied.blobsMounted
-                blobs.copied = copied.blobsCopied
-                blobs.bytesCopied = copied.bytesCopied
-                return blobs
+                return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: target) }.value.placements
             }
             return LocalCopyReport(imageID: report.imageID, digest: nil, blobs: report.blobs)
         case (false, false):

@@ -182,13 +182,7 @@ struct ImageModification {
         defer { if !keepDirectory { RunTemporaries.remove(directory.path) } }
         do {
             let written = try await LocalStorageWrite(client: client, options: options).write(as: sourceImage, like: source) { layout, into in
-                let copied = try await layout.copy(from: source, to: into)
-                var blobs = BlobPlacementCounts()
-                blobs.present = copied.blobsPresent
-                blobs.mounted = copied.blobsMounted
-                blobs.copied = copied.blobsCopied
-                blobs.bytesCopied = copied.bytesCopied
-                return blobs
+                try await layout.copy(from: source, to: into).placements
             }
             loaded = (written.imageID, Set(((try? await buildah.containers()) ?? []).map(\.id)))
             let runner = AnsibleRunner(

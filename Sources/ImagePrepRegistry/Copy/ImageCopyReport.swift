@@ -22,6 +22,16 @@ public struct ImageCopyReport: Sendable, Codable, Equatable {
     /// Bytes of the blobs that were mounted or already present (not transferred).
     public var bytesNotCopied: Int64 = 0
 
+    /// The blob counts as a ``BlobPlacementCounts`` tally.
+    public var placements: BlobPlacementCounts {
+        var counts = BlobPlacementCounts()
+        counts.present = blobsPresent
+        counts.mounted = blobsMounted
+        counts.copied = blobsCopied
+        counts.bytesCopied = bytesCopied
+        return counts
+    }
+
     mutating func add(_ placement: BlobPlacement) {
         switch placement {
         case .alreadyPresent: blobsPresent += 1
