@@ -3,7 +3,8 @@
 # Usage: yum_install.sh DIR
 #   DIR/yum-packages   the packages, one per line: each is one argument of the
 #                      package manager, never seen by a shell
-#   DIR/yum.repos.d/   repo files to use instead of the image's (optional)
+# The repo files are the image's, or yum_repos_dir_path mounted over /etc/yum.repos.d for
+# the build.
 set -eu
 dir="$1"
 if command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2>&1; then pm=yum; else
@@ -11,7 +12,6 @@ if command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2
     exit 1
 fi
 set -- -y
-if [ -d "$dir/yum.repos.d" ]; then set -- "$@" "--setopt=reposdir=$dir/yum.repos.d"; fi
 set -- "$@" install
 while IFS= read -r package; do
     if [ -n "$package" ]; then set -- "$@" "$package"; fi

@@ -58,18 +58,27 @@ public struct BuildContext: Sendable {
         case .yumUpdate(let update):
             let inputs = directory.appendingPathComponent("inputs")
             try files.createDirectory(at: inputs, withIntermediateDirectories: true)
-            if let repos = update.reposDirectory { try copyDirectory(repos, to: inputs.appendingPathComponent("yum.repos.d"), what: "yum_repos_dir_path") }
+            if let repos = update.reposDirectory {
+                // The role lists file:// repos only when it updates from repos.
+                context.volumes += try RepoEnvironment.volumes(
+                    reposDirectory: repos, localRepos: update.rpmsPath == nil, hostCertificates: true)
+            }
             if let rpmsPath = update.rpmsPath {
                 let target = inputs.appendingPathComponent("rpms")
                 try files.createDirectory(at: target, withIntermediateDirectories: true)
                 for rpm in try rpmFiles(in: rpmsPath) { try files.copyItem(at: rpm, to: target.appendingPathComponent(rpm.lastPathComponent)) }
             }
             if update.compareHostPackages {
+                // A gate, as the role's compare_host_packages was: when no package the image
+                // shares with the host differs from the host's, nothing is updated; otherwise
+                // the update runs as it would without it.
                 guard let updatePackages else { throw ContextError("compare_host_packages: the packages to update were not worked out") }
-                try writeLines(updatePackages, to: inputs.appendingPathComponent("update-packages"))
+                if updatePackages.isEmpty { try writeLines([], to: inputs.appendingPathComponent("host-match")) }
             }
             if let cache = update.cacheDirectory {
-                context.volumes.append("\(cache):/var/cache/dnf")
+                try RepoEnvironment.prepareCache(cache, purge: update.forcePurgeCache)
+                // SELinux-relabelled (`z`) as the role mounts a cache it populates.
+                context.volumes.append("\(cache):/var/cache/dnf:rw,z")
                 // The mounted cache is the operator's: the hook keeps packages there and does
                 // not empty it (and the mount is not part of the image).
                 try writeLines([], to: inputs.appendingPathComponent("keep-cache"))
@@ -79,7 +88,9 @@ public struct BuildContext: Sendable {
         case .yumInstall(let packages, let repos):
             let inputs = directory.appendingPathComponent("inputs")
             try files.createDirectory(at: inputs, withIntermediateDirectories: true)
-            if let repos { try copyDirectory(repos, to: inputs.appendingPathComponent("yum.repos.d"), what: "yum_repos_dir_path") }
+            if let repos {
+                context.volumes += try RepoEnvironment.volumes(reposDirectory: repos, localRepos: true, hostCertificates: false)
+            }
             try writeLines(packages, to: inputs.appendingPathComponent("yum-packages"))
             template = "yum_install"
         case .devInstall(let directories, let refspecs):

@@ -63,8 +63,9 @@ enum ReportText {
             switch report.note {
             case .layerEngineDeclined(let reason)?: note = " (\(reason))"
             case .hostPackages(let names)? where names.isEmpty:
-                note = " (compare_host_packages: no package differs from the host's)"
-            case .hostPackages(let names)?: note = " (compare_host_packages: updating \(names.joined(separator: ", ")))"
+                note = " (compare_host_packages: no package differs from the host's, nothing updated)"
+            case .hostPackages(let names)?:
+                note = " (compare_host_packages: \(names.joined(separator: ", ")) differ(s) from the host's, updating)"
             case nil: break
             }
             return "\(report.task), buildah\(note), \(reused) base layer(s) reused, "

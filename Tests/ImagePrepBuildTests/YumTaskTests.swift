@@ -106,6 +106,187 @@ final class YumTaskTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: cache.appendingPathComponent("operator-file"), encoding: .utf8), "kept\n")
     }
 
+    /// A test package `name` at `version`, noarch, one file.
+    private func package(_ name: String, _ version: String, in directory: URL) throws -> String {
+        try RPMFixtures.rpmbuild(spec: """
+            Name: \(name)
+            Version: \(version)
+            Release: 1
+            Summary: imageprep test package \(name) \(version)
+            License: MIT
+            BuildArch: noarch
+            AutoReqProv: no
+
+            %description
+            A package for imageprep's tests.
+
+            %install
+            mkdir -p %{buildroot}/usr/share/\(name)
+            echo '\(name) \(version)' > %{buildroot}/usr/share/\(name)/VERSION
+
+            %files
+            /usr/share/\(name)/VERSION
+            """, name: name, in: directory)
+    }
+
+    /// Issue 20 §3, the role's yum_update: `update_repo` updates only the installed packages
+    /// those repos provide at another version; the host's repo environment is mounted, so a
+    /// `baseurl=file://` repository (an offline undercloud's) works; without `update_repo`
+    /// everything is updated; `yum_cache` is mounted and kept, `force_purge_yum_cache` empties
+    /// it first; the compare_host_packages gate closed updates nothing.
+    func testUpdateRepoSelectsWhatItsReposProvideFromAFileRepository() async throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        let rpms = try RPMFixtures.build()
+        let extraOld = try package("extra", "1.0", in: rpms.directory)
+        let extraNew = try package("extra", "1.1", in: rpms.directory)
+        let modifier = ImageModifier(
+            buildah: Buildah(root: buildah.root, runRoot: buildah.runRoot, storageDriver: "vfs", isolation: "chroot"),
+            workDirectory: buildah.directory, cleanup: .partial)
+        func rpmQuery(_ image: String) throws -> String {
+            try buildah.run(in: image, ["rpm", "-q", "hotfix", "extra"])
+        }
+
+        try dnf.publish([rpms.old, extraOld])
+        let installed = try await modifier.modify(
+            sourceImage: dnf.image, task: .yumInstall(packages: ["hotfix", "extra"], reposDirectory: dnf.reposDirectory.path),
+            appendTag: "-two", tlsVerify: false, pullBase: false)
+        defer { installed.finish() }
+        let base = "localhost/imageprep-test/dnf:two"
+        try buildah.importLayout(installed.layout, as: base)
+        XCTAssertEqual(try rpmQuery(base), "hotfix-1.0-1.noarch\nextra-1.0-1.noarch\n")
+
+        // The HTTP repository now has hotfix 3:1.1-2; a local file:// one has extra 1.1.
+        try dnf.publish([rpms.new])
+        let fileRepo = buildah.directory.appendingPathComponent("offline-repo")
+        try FileManager.default.createDirectory(at: fileRepo, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: extraNew, toPath: fileRepo.appendingPathComponent("extra-1.1-1.noarch.rpm").path)
+        try BuildahFixture.run("/usr/bin/createrepo_c", ["--quiet", fileRepo.path])
+        let repos = buildah.directory.appendingPathComponent("repos-with-file")
+        try FileManager.default.createDirectory(at: repos, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: dnf.reposDirectory.appendingPathComponent("imageprep-test.repo"), to: repos.appendingPathComponent("imageprep-test.repo"))
+        try """
+            [offline]
+            name=an offline undercloud's local repository
+            baseurl=file://\(fileRepo.path)/
+            enabled=1
+            gpgcheck=0
+            metadata_expire=0
+
+            """.write(to: repos.appendingPathComponent("offline.repo"), atomically: true, encoding: .utf8)
+
+        var fromOffline = ModifyTask.YumUpdate()
+        fromOffline.updateRepos = ["offline"]
+        fromOffline.reposDirectory = repos.path
+        let selected = try await modifier.modify(
+            sourceImage: base, task: .yumUpdate(fromOffline), appendTag: "-offline", tlsVerify: false, pullBase: false)
+        defer { selected.finish() }
+        try buildah.importLayout(selected.layout, as: "localhost/imageprep-test/dnf:offline")
+        // extra from the file:// repository; hotfix, which "offline" does not provide, untouched
+        // although the other repository has a newer one.
+        XCTAssertEqual(try rpmQuery("localhost/imageprep-test/dnf:offline"), "hotfix-1.0-1.noarch\nextra-1.1-1.noarch\n")
+        // The mounts are not part of the image: its own repo directory is as it was.
+        XCTAssertFalse(
+            try buildah.run(in: "localhost/imageprep-test/dnf:offline", ["sh", "-c", "ls /etc/yum.repos.d 2>/dev/null; true"]).contains("offline.repo"))
+
+        // Without update_repo: every package, from every repo; the cache mounted and kept,
+        // purged first.
+        let cache = buildah.directory.appendingPathComponent("purged-cache")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try Data("stale\n".utf8).write(to: cache.appendingPathComponent("stale-file"))
+        var everything = ModifyTask.YumUpdate()
+        everything.reposDirectory = repos.path
+        everything.cacheDirectory = cache.path
+        everything.forcePurgeCache = true
+        let all = try await modifier.modify(
+            sourceImage: base, task: .yumUpdate(everything), appendTag: "-all", tlsVerify: false, pullBase: false)
+        defer { all.finish() }
+        try buildah.importLayout(all.layout, as: "localhost/imageprep-test/dnf:all")
+        XCTAssertEqual(try rpmQuery("localhost/imageprep-test/dnf:all"), "hotfix-1.1-2.noarch\nextra-1.1-1.noarch\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.appendingPathComponent("stale-file").path))
+        let cached = try XCTUnwrap(FileManager.default.enumerator(atPath: cache.path)).compactMap { $0 as? String }
+        XCTAssertTrue(cached.contains { $0.hasSuffix("hotfix-1.1-2.noarch.rpm") }, "\(cached)")
+
+        // The compare_host_packages gate closed (no shared package differs from the host's):
+        // nothing is updated, update_repo or not.
+        var gated = modifier
+        gated.updatePackages = []
+        var gatedUpdate = everything
+        gatedUpdate.compareHostPackages = true
+        gatedUpdate.cacheDirectory = nil
+        let closed = try await gated.modify(
+            sourceImage: base, task: .yumUpdate(gatedUpdate), appendTag: "-gated", tlsVerify: false, pullBase: false)
+        defer { closed.finish() }
+        try buildah.importLayout(closed.layout, as: "localhost/imageprep-test/dnf:gated")
+        XCTAssertEqual(try rpmQuery("localhost/imageprep-test/dnf:gated"), "hotfix-1.0-1.noarch\nextra-1.0-1.noarch\n")
+        // Open (one package differs): the whole update runs, not only that package.
+        gated.updatePackages = ["extra"]
+        let open = try await gated.modify(
+            sourceImage: base, task: .yumUpdate(gatedUpdate), appendTag: "-open", tlsVerify: false, pullBase: false)
+        defer { open.finish() }
+        try buildah.importLayout(open.layout, as: "localhost/imageprep-test/dnf:open")
+        XCTAssertEqual(try rpmQuery("localhost/imageprep-test/dnf:open"), "hotfix-1.1-2.noarch\nextra-1.1-1.noarch\n")
+    }
+
+    /// dev_install in an image without pip: pip comes from the image's package manager and
+    /// repos first, as the role installs python3-pip.
+    func testDevInstallInstallsPipWhenTheImageHasNone() async throws {
+        if let error = Self.setupError { throw error }
+        let buildah = try XCTUnwrap(Self.buildah)
+        let dnf = try XCTUnwrap(Self.dnf)
+        let rpms = try RPMFixtures.build()
+        // A python3-pip package for the test repository: the image's pip module, behind the
+        // pip3 command the image lost.
+        let pip = try RPMFixtures.rpmbuild(spec: """
+            Name: python3-pip
+            Version: 99.0
+            Release: 1
+            Summary: pip3 for imageprep's tests
+            License: MIT
+            BuildArch: noarch
+            AutoReqProv: no
+
+            %description
+            pip3 for imageprep's tests.
+
+            %install
+            mkdir -p %{buildroot}/usr/bin
+            printf '#!/bin/sh\\nexec python3 -m pip "$@"\\n' > %{buildroot}/usr/bin/pip3
+            chmod 755 %{buildroot}/usr/bin/pip3
+
+            %files
+            /usr/bin/pip3
+            """, name: "python3-pip", in: rpms.directory)
+        try dnf.publish([pip])
+        let container = try buildah.buildah(["from", "--pull-never", dnf.image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try buildah.buildah(["run", "--isolation", "chroot", "--user", "root", container, "--", "sh", "-c", "rm -f /usr/bin/pip /usr/bin/pip3 /usr/bin/pip3.*"])
+        try buildah.buildah(["copy", container, dnf.reposDirectory.appendingPathComponent("imageprep-test.repo").path, "/etc/yum.repos.d/imageprep-test.repo"])
+        let withoutPip = "localhost/imageprep-test/dnf:no-pip"
+        try buildah.buildah(["commit", "--rm", container, withoutPip])
+
+        let project = buildah.directory.appendingPathComponent("src-nopip/imageprep-hello")
+        try FileManager.default.createDirectory(at: project.appendingPathComponent("imageprep_hello"), withIntermediateDirectories: true)
+        try "VALUE = 'pip was installed first'\n".write(
+            to: project.appendingPathComponent("imageprep_hello/__init__.py"), atomically: true, encoding: .utf8)
+        try "from setuptools import setup\nsetup(name='imageprep-hello', version='0.1', packages=['imageprep_hello'])\n"
+            .write(to: project.appendingPathComponent("setup.py"), atomically: true, encoding: .utf8)
+        let modifier = ImageModifier(
+            buildah: Buildah(root: buildah.root, runRoot: buildah.runRoot, storageDriver: "vfs", isolation: "chroot"),
+            workDirectory: buildah.directory, cleanup: .partial)
+        let result = try await modifier.modify(
+            sourceImage: withoutPip, task: .devInstall(pythonDirectories: [project.path], refspecs: []), appendTag: "-dev",
+            tlsVerify: false, pullBase: false)
+        defer { result.finish() }
+        let built = "localhost/imageprep-test/dnf:no-pip-dev"
+        try buildah.importLayout(result.layout, as: built)
+        XCTAssertEqual(try buildah.run(in: built, ["rpm", "-q", "python3-pip"]), "python3-pip-99.0-1.noarch\n")
+        XCTAssertEqual(
+            try buildah.run(in: built, ["python3", "-c", "import imageprep_hello; print(imageprep_hello.VALUE)"]),
+            "pip was installed first\n")
+    }
+
     func testDevInstallInstallsALocalPythonTree() async throws {
         if let error = Self.setupError { throw error }
         let buildah = try XCTUnwrap(Self.buildah)

@@ -244,7 +244,35 @@ final class PlannerTests: XCTestCase {
         // The built-in role's checks stay its own.
         XCTAssertEqual(
             planError { try self.plan("parameter_defaults: {ContainerImagePrepare: [{modify_role: tripleo-modify-image, push_destination: true, modify_vars: {greeting: hello}}]}") },
-            "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found nothing")
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.modify_dir_path: expected a path, found nothing (without tasks_from the role runs modify_image.yml)")
+    }
+
+    /// The role's main.yml defaults tasks_from to modify_image.yml; a key the role never
+    /// reads is a warning naming it (the role would ignore it silently).
+    func testModifyVarsDefaultTaskAndUnknownKeys() throws {
+        let plan = try plan("""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: true
+                includes: ['binary-keystone:']
+                modify_role: tripleo-modify-image
+                modify_vars: {modify_dir_path: /home/stack/hotfix, update_repos: quickfix, update_repo: x}
+            """)
+        let keystone = try XCTUnwrap(plan.images.first?.modify)
+        XCTAssertEqual(keystone.task, .modifyImage(directory: "/home/stack/hotfix"))
+        XCTAssertEqual(
+            plan.warnings,
+            ["env0.yaml: ContainerImagePrepare[0].modify_vars.update_repos is not a variable of tripleo-modify-image: it is ignored"])
+        // An operator's own role gets every key: no warning.
+        let own = try self.plan("""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: true
+                includes: ['binary-keystone:']
+                modify_role: my-role
+                modify_vars: {greeting: hello}
+            """)
+        XCTAssertEqual(own.warnings, [])
     }
 
     func testModifyOnlyWithSourceAndOnlyWithLabels() throws {
@@ -273,6 +301,25 @@ final class PlannerTests: XCTestCase {
         // Labels are unknown until the registry is asked: not assumed.
         XCTAssertEqual(ResolvedImage.unresolved(glance!).modified, false)
         XCTAssertEqual(ResolvedImage.unresolved(keystone!).modified, true)
+
+        // Both filters: upstream modifies an image matching either. A source match is
+        // modified whatever its labels; any other image only if the labels match.
+        let both = try self.plan("""
+            parameter_defaults:
+              ContainerImagePrepare:
+              - push_destination: 127.0.0.1:8787
+                includes: ['binary-keystone:', ceph]
+                modify_role: tripleo-modify-image
+                modify_vars: {tasks_from: yum_update.yml}
+                modify_only_with_source: [kolla]
+                modify_only_with_labels: [kolla_version]
+            """)
+        let bothKeystone = try XCTUnwrap(both.images.first { $0.imageName.contains("keystone") })
+        let bothCeph = try XCTUnwrap(both.images.first { $0.imageName.contains("ceph") })
+        XCTAssertEqual(bothKeystone.modify?.onlyWithLabels, [])
+        XCTAssertEqual(ResolvedImage.unresolved(bothKeystone).modified, true)
+        XCTAssertEqual(bothCeph.modify?.onlyWithLabels, ["kolla_version"])
+        XCTAssertEqual(ResolvedImage.unresolved(bothCeph).modified, false)
     }
 
     func testRegistrySettingsAreReadAndPasswordsNeverEncoded() throws {
@@ -387,7 +434,7 @@ final class PlannerTests: XCTestCase {
         }
         XCTAssertEqual(
             modify("{rpms_path: /x}"),
-            "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found nothing")
+            "env0.yaml: ContainerImagePrepare[0].modify_vars.modify_dir_path: expected a path, found nothing (without tasks_from the role runs modify_image.yml)")
         XCTAssertEqual(
             modify("{tasks_from: rpm_upgrade.yml}"),
             "env0.yaml: ContainerImagePrepare[0].modify_vars.tasks_from: expected one of modify_image.yml, rpm_install.yml, yum_update.yml, yum_install.yml, dev_install.yml, found 'rpm_upgrade.yml'")

@@ -38,6 +38,8 @@ public enum ModifyTask: Sendable, Equatable {
         /// Install these RPMs as a local update instead of using repos.
         public var rpmsPath: String?
         public var compareHostPackages = false
+        /// `force_purge_yum_cache`: empty `yum_cache` before the build.
+        public var forcePurgeCache = false
 
         public init() {}
     }
@@ -62,6 +64,24 @@ public enum ModifyTask: Sendable, Equatable {
         case .yumUpdate: "yum_update.yml"
         case .yumInstall: "yum_install.yml"
         case .devInstall: "dev_install.yml"
+        }
+    }
+
+    /// Every variable the role reads from `modify_vars` (its defaults and tasks, with
+    /// `compare_host_packages` of earlier releases), and those the playbook sets itself.
+    public static let roleVariables: Set<String> = [
+        "tasks_from", "modify_dir_path", "rpms_path", "update_repo", "yum_repos_dir_path", "yum_cache",
+        "force_purge_yum_cache", "yum_packages", "python_dir", "refspecs", "compare_host_packages",
+        "source_image", "target_image", "modified_append_tag", "container_build_tool",
+    ]
+
+    /// A warning for each `modify_vars` key the role does not read: the role ignores it, and
+    /// an operator's typo should not pass silently.
+    public static func unknownVariableWarnings(_ vars: [ConfigEntry], file: String, key: String) -> [String] {
+        var seen = Set<String>()
+        return vars.compactMap { entry in
+            guard !roleVariables.contains(entry.key), seen.insert(entry.key).inserted else { return nil }
+            return "\(file): \(key).modify_vars.\(entry.key) is not a variable of tripleo-modify-image: it is ignored"
         }
     }
 
@@ -103,9 +123,14 @@ public enum ModifyTask: Sendable, Equatable {
             return text
         }
 
+        // The role's main.yml imports `tasks_from | default('modify_image.yml')`.
         guard let tasksValue = value("tasks_from") else {
-            throw PlanError.invalidValue(
-                file: file, key: "\(base).tasks_from", expected: "one of \(taskNames.joined(separator: ", "))", found: "nothing")
+            guard value("modify_dir_path") != nil else {
+                throw PlanError.invalidValue(
+                    file: file, key: "\(base).modify_dir_path", expected: "a path",
+                    found: "nothing (without tasks_from the role runs modify_image.yml)")
+            }
+            return .modifyImage(directory: try string("modify_dir_path", required: true)!)
         }
         guard case .string(let tasks) = tasksValue else {
             throw PlanError.invalidValue(
@@ -142,6 +167,18 @@ public enum ModifyTask: Sendable, Equatable {
                         file: file, key: "\(base).compare_host_packages", expected: "true or false", found: PrepareEntry.describe(compare))
                 }
                 update.compareHostPackages = b
+            }
+            if let purge = value("force_purge_yum_cache") {
+                // The role reads it through Ansible's `bool` filter.
+                switch purge {
+                case .bool(let b): update.forcePurgeCache = b
+                case .number(let n) where n == "1" || n == "0": update.forcePurgeCache = n == "1"
+                case .string(let text) where ["yes", "on", "1", "true", "y"].contains(text.lowercased()): update.forcePurgeCache = true
+                case .string(let text) where ["no", "off", "0", "false", "n", ""].contains(text.lowercased()): update.forcePurgeCache = false
+                default:
+                    throw PlanError.invalidValue(
+                        file: file, key: "\(base).force_purge_yum_cache", expected: "true or false", found: PrepareEntry.describe(purge))
+                }
             }
             return .yumUpdate(update)
         case "yum_install.yml":

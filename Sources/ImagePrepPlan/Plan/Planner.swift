@@ -136,10 +136,13 @@ public struct Planner: Sendable {
                 }
             }
             let modify = try modifyRequest(for: entry, pushDestination: pushDestination, file: file)
+            if let modify, modify.task != nil {
+                warnings += ModifyTask.unknownVariableWarnings(modify.vars, file: file, key: entry.key)
+            }
             let imagesBefore = images.count
             for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
-                let modifiesThis = modify != nil
-                    && (entry.modifyOnlyWithSource.isEmpty || entry.modifyOnlyWithSource.contains(image.source ?? ""))
+                let imageModify = Self.modify(image, request: modify, entry: entry)
+                let modifiesThis = imageModify != nil
                 if modifiesThis && multiArch {
                     throw PlanError.unsupported(
                         file: file, key: entry.key,
@@ -152,7 +155,7 @@ public struct Planner: Sendable {
                     PlannedImage(
                         entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
                         pushDestination: pushDestination, tagFromLabel: entry.tagFromLabel,
-                        modify: modifiesThis ? modify : nil, multiArch: multiArch, pullSource: entry.pullSource))
+                        modify: imageModify, multiArch: multiArch, pullSource: entry.pullSource))
             }
             if let label = entry.tagFromLabel, images.count > imagesBefore {
                 do {
@@ -235,6 +238,22 @@ public struct Planner: Sendable {
                 file: file, key: key,
                 reason: "\(name) is in local container storage: it needs a push_destination to be deployable")
         }
+    }
+
+    /// The modification of one image, as upstream's `container_images_prepare` decides it:
+    /// an entry with neither `modify_only_with_labels` nor `modify_only_with_source` modifies
+    /// every image; otherwise an image is modified when it matches either. A source match is
+    /// known now and modifies the image whatever its labels; without one, the image is
+    /// modified only if the label filter (checked at resolution) matches.
+    static func modify(_ image: CatalogEntry, request: ModifyRequest?, entry: PrepareEntry) -> ModifyRequest? {
+        guard var request else { return nil }
+        let sources = entry.modifyOnlyWithSource
+        if sources.isEmpty { return request }
+        if sources.contains(image.source ?? "") {
+            request.onlyWithLabels = []
+            return request
+        }
+        return request.onlyWithLabels.isEmpty ? nil : request
     }
 
     /// Whether `role` is the built-in `tripleo-modify-image` (or its package name), which
