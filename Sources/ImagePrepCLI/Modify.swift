@@ -65,6 +65,11 @@ extension Imageprep {
                 // The value as YAML would read it: true/false, numbers, lists.
                 entries.append(ConfigEntry(parts[0], (try? ConfigDocument.parse(value, file: "--var")) ?? .string(value)))
             }
+            if Planner.isBuiltInRole(modifyRole) {
+                for key in ModifyTask.unknownVariables(entries) {
+                    FileHandle.standardError.write(Data("Warning: --var \(key) is not a variable of tripleo-modify-image: it is ignored\n".utf8))
+                }
+            }
             let operations = try ImageOperations(options: RegistryOptions(registry), modification: ModificationOptions(build))
             let result = try await operations.modify(
                 source: source, target: target, vars: entries, appendTag: appendTag ?? Planner.defaultAppendTag(Date()),

@@ -239,26 +239,7 @@ final class YumTaskTests: XCTestCase {
         let rpms = try RPMFixtures.build()
         // A python3-pip package for the test repository: the image's pip module, behind the
         // pip3 command the image lost.
-        let pip = try RPMFixtures.rpmbuild(spec: """
-            Name: python3-pip
-            Version: 99.0
-            Release: 1
-            Summary: pip3 for imageprep's tests
-            License: MIT
-            BuildArch: noarch
-            AutoReqProv: no
-
-            %description
-            pip3 for imageprep's tests.
-
-            %install
-            mkdir -p %{buildroot}/usr/bin
-            printf '#!/bin/sh\\nexec python3 -m pip "$@"\\n' > %{buildroot}/usr/bin/pip3
-            chmod 755 %{buildroot}/usr/bin/pip3
-
-            %files
-            /usr/bin/pip3
-            """, name: "python3-pip", in: rpms.directory)
+        let pip = try RPMFixtures.pipCommand(in: rpms.directory)
         try dnf.publish([pip])
         let container = try buildah.buildah(["from", "--pull-never", dnf.image]).trimmingCharacters(in: .whitespacesAndNewlines)
         try buildah.buildah(["run", "--isolation", "chroot", "--user", "root", container, "--", "sh", "-c", "rm -f /usr/bin/pip /usr/bin/pip3 /usr/bin/pip3.*"])

@@ -14,7 +14,11 @@ final class EngineEquivalenceTests: XCTestCase {
     static let repository = "tripleomaster/openstack-app"
 
     /// What the package managers own (databases, caches) and /tmp: not compared.
-    static let packageManagerState = ["/var/lib/rpm", "/var/lib/dnf", "/var/lib/yum", "/var/cache", "/tmp"]
+    static let packageManagerState = [
+        "/var/lib/rpm", "/var/lib/dnf", "/var/lib/yum", "/var/cache", "/tmp",
+        // dnf's own logs (timestamps of the run).
+        "/var/log/dnf.log", "/var/log/dnf.librepo.log", "/var/log/dnf.rpm.log", "/var/log/hawkey.log",
+    ]
     /// Labels the build tools add themselves.
     static let buildToolLabels: Set<String> = ["io.buildah.version"]
 
@@ -23,6 +27,7 @@ final class EngineEquivalenceTests: XCTestCase {
     }
 
     override class func tearDown() {
+        dnf?.stop()
         try? fixture?.get().stop()
         RPMFixtures.remove()
     }
@@ -34,7 +39,7 @@ final class EngineEquivalenceTests: XCTestCase {
         var source: String { "\(fixture.source.address)/\(EngineEquivalenceTests.repository):current-tripleo" }
     }
 
-    private func started() throws -> Started {
+    func started() throws -> Started {
         for tool in ["ansible-playbook", "podman"] where !FileManager.default.isExecutableFile(atPath: "/usr/bin/\(tool)") {
             // The upstream role runs `podman image exists` (rpm_install) and ansible's json_query.
             throw XCTSkip("\(tool) is not installed (scripts/install-deps)")
@@ -49,19 +54,19 @@ final class EngineEquivalenceTests: XCTestCase {
         return Started(fixture: try XCTUnwrap(Self.fixture).get(), roles: roles)
     }
 
-    private func modify(
+    func modify(
         _ started: Started, engine: String, _ task: [String], target: String, appendTag: String, work: URL,
-        rolesPath: String? = nil, environment: [String: String] = [:]
+        rolesPath: String? = nil, environment: [String: String] = [:], source: String? = nil, wrapper: [String] = []
     ) throws -> CLI.Output {
         let fixture = started.fixture
         return try CLI.run([
-            "modify", started.source, target, "--append-tag", appendTag, "--engine", engine,
+            "modify", source ?? started.source, target, "--append-tag", appendTag, "--engine", engine,
         ] + task + [
             "--roles-path", rolesPath ?? started.roles.path, "--work-dir", work.path,
             "--storage-driver", "vfs", "--isolation", "chroot", "--buildah-root", fixture.buildah.root,
             "--buildah-runroot", fixture.buildah.runRoot,
             "--insecure-registry", fixture.source.address, "--insecure-registry", fixture.destination.address,
-        ], environment: environment)
+        ], environment: environment, wrapper: wrapper)
     }
 
     /// What is compared of one image at the destination.
@@ -71,7 +76,7 @@ final class EngineEquivalenceTests: XCTestCase {
         var config: [String: Any]
     }
 
-    private func built(_ image: String, _ buildah: BuildahFixture) throws -> Built {
+    func built(_ image: String, _ buildah: BuildahFixture) throws -> Built {
         // fileTree pulls the image into buildah's storage, where it is inspected and run.
         let tree = try buildah.fileTree(of: image).filter { entry in
             !Self.packageManagerState.contains { entry.key == $0 || entry.key.hasPrefix($0 + "/") }
@@ -87,7 +92,7 @@ final class EngineEquivalenceTests: XCTestCase {
     /// Every difference between the native engine's image and the role's, one line each:
     /// `path: native X, role Y`, `rpm -qa: ...`, `KEY: native X, role Y`. The append-tag
     /// label is checked to be each one's own and left out.
-    private func differences(native: Built, role: Built, nativeTag: String, roleTag: String) -> [String] {
+    func differences(native: Built, role: Built, nativeTag: String, roleTag: String) -> [String] {
         var found: [String] = []
         for path in Set(native.tree.keys).union(role.tree.keys).sorted() where native.tree[path] != role.tree[path] {
             found.append("\(path): native \(native.tree[path] ?? "missing"), role \(role.tree[path] ?? "missing")")

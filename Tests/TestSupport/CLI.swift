@@ -54,11 +54,17 @@ public struct CLI {
     /// Runs `imageprep`. A run that a signal ended fails the test, naming the command: no
     /// input may crash it.
     @discardableResult
+    /// `wrapper` runs it under another program (`unshare ... sh -c ... sh`): the wrapper's
+    /// words come first, then the binary's path and `arguments`.
     public static func run(
-        _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+        _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], wrapper: [String] = [],
         file: StaticString = #filePath, line: UInt = #line
     ) throws -> Output {
-        let watched = try launch(binary, arguments, in: directory, environment: binaryEnvironment(environment), timeout: nil)
+        let watched = try wrapper.first.map { first in
+            try launch(
+                URL(fileURLWithPath: first), Array(wrapper.dropFirst()) + [binary.path] + arguments, in: directory,
+                environment: binaryEnvironment(environment), timeout: nil)
+        } ?? launch(binary, arguments, in: directory, environment: binaryEnvironment(environment), timeout: nil)
         failOnSignal(watched, arguments, file: file, line: line)
         return watched.output
     }

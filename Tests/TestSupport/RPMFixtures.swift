@@ -107,6 +107,32 @@ public enum RPMFixtures {
             """, name: "hotfix-post", in: directory)
     }
 
+    /// python3-pip 99.0-1, noarch: a `pip3` command running the image's own pip module, for
+    /// an image that lost its pip command (no network needed to "install pip"); built into
+    /// `directory`; returns its path.
+    public static func pipCommand(in directory: URL) throws -> String {
+        try rpmbuild(spec: """
+            Name: python3-pip
+            Version: 99.0
+            Release: 1
+            Summary: pip3 for imageprep's tests
+            License: MIT
+            BuildArch: noarch
+            AutoReqProv: no
+
+            %description
+            pip3 for imageprep's tests.
+
+            %install
+            mkdir -p %{buildroot}/usr/bin
+            printf '#!/bin/sh\\nexec python3 -m pip "$@"\\n' > %{buildroot}/usr/bin/pip3
+            chmod 755 %{buildroot}/usr/bin/pip3
+
+            %files
+            /usr/bin/pip3
+            """, name: "python3-pip", in: directory)
+    }
+
     /// Builds the RPM `spec` describes (package `name` for `arch`) and copies it into
     /// `directory`; returns its path.
     public static func rpmbuild(spec: String, name: String, arch: String = "noarch", in directory: URL, zstd: Bool = false) throws -> String {

@@ -75,14 +75,11 @@ public enum ModifyTask: Sendable, Equatable {
         "source_image", "target_image", "modified_append_tag", "container_build_tool",
     ]
 
-    /// A warning for each `modify_vars` key the role does not read: the role ignores it, and
-    /// an operator's typo should not pass silently.
-    public static func unknownVariableWarnings(_ vars: [ConfigEntry], file: String, key: String) -> [String] {
+    /// The `modify_vars` keys the role does not read, once each, in order: the role ignores
+    /// them, and an operator's typo should not pass silently.
+    public static func unknownVariables(_ vars: [ConfigEntry]) -> [String] {
         var seen = Set<String>()
-        return vars.compactMap { entry in
-            guard !roleVariables.contains(entry.key), seen.insert(entry.key).inserted else { return nil }
-            return "\(file): \(key).modify_vars.\(entry.key) is not a variable of tripleo-modify-image: it is ignored"
-        }
+        return vars.map(\.key).filter { !roleVariables.contains($0) && seen.insert($0).inserted }
     }
 
     /// Parses `modify_vars`; `key` names the entry (`ContainerImagePrepare[0]`).

@@ -137,7 +137,9 @@ public struct Planner: Sendable {
             }
             let modify = try modifyRequest(for: entry, pushDestination: pushDestination, file: file)
             if let modify, modify.task != nil {
-                warnings += ModifyTask.unknownVariableWarnings(modify.vars, file: file, key: entry.key)
+                warnings += ModifyTask.unknownVariables(modify.vars).map {
+                    "\(file): \(entry.key).modify_vars.\($0) is not a variable of tripleo-modify-image: it is ignored"
+                }
             }
             let imagesBefore = images.count
             for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
