@@ -257,7 +257,7 @@ public struct ImageOperations: Sendable {
         let inventory = PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize)
         func modification(_ copier: ImageCopier) -> ImageModification {
             ImageModification(
-                client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1),
+                client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1), cacheWriters: ExclusiveKeys(),
                 caFile: options.caFile, options: self.modification)
         }
         let tlsVerify = !insecure.contains(sourceReference.registry)

@@ -96,6 +96,44 @@ final class Barrier: @unchecked Sendable {
 extension ConcurrencyTests {
     /// Many tasks changing one `Locked` value lose no update, and a throwing body leaves the
     /// lock free for the next.
+    /// One body at a time per key (a yum_cache's one writer), bodies of other keys and
+    /// without a key alongside.
+    func testExclusiveKeysSerializeOneKeyOnly() async throws {
+        actor Overlap {
+            var running: [String: Int] = [:]
+            var most: [String: Int] = [:]
+            func enter(_ key: String) { running[key, default: 0] += 1; most[key] = max(most[key] ?? 0, running[key]!) }
+            func leave(_ key: String) { running[key, default: 0] -= 1 }
+            var together = 0
+            var mostTogether = 0
+            func enterAny() { together += 1; mostTogether = max(mostTogether, together) }
+            func leaveAny() { together -= 1 }
+        }
+        let keys = ExclusiveKeys()
+        let overlap = Overlap()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<12 {
+                let key: String? = index % 3 == 2 ? nil : (index % 3 == 0 ? "/var/cache/a" : "/var/cache/b")
+                group.addTask {
+                    await keys.withExclusive(key) {
+                        let name = key ?? "none"
+                        await overlap.enter(name)
+                        await overlap.enterAny()
+                        try? await Task.sleep(for: .milliseconds(20))
+                        await overlap.leaveAny()
+                        await overlap.leave(name)
+                    }
+                }
+            }
+        }
+        let most = await overlap.most
+        XCTAssertEqual(most["/var/cache/a"], 1)
+        XCTAssertEqual(most["/var/cache/b"], 1)
+        XCTAssertGreaterThan(most["none"] ?? 0, 1)
+        let together = await overlap.mostTogether
+        XCTAssertGreaterThan(together, 2)
+    }
+
     func testLockedSerializesUpdatesAndSurvivesAThrowingBody() async throws {
         let counter = Locked(0)
         await withTaskGroup(of: Void.self) { group in

@@ -15,6 +15,9 @@ struct ImageModification {
     /// buildah builds are heavy: one at a time, while layer-engine modifications run
     /// concurrently.
     let buildSlot: ConcurrencyLimiter
+    /// A `yum_cache` has one writer at a time: builds sharing one wait for each other
+    /// (before taking a build slot).
+    let cacheWriters: ExclusiveKeys
     /// The run's CA file, for buildah to pull the base as the run reads it.
     let caFile: String?
     let options: ModificationOptions
@@ -54,10 +57,12 @@ struct ImageModification {
                 // built-in task's all the same), tasks_from as the file it names: the role
                 // imports `tasks_from` as written, and imageprep takes `rpm_install` too.
                 let roleVars = vars.map { $0.key == "tasks_from" ? ConfigEntry("tasks_from", .string(task.name)) : $0 }
-                report = try await buildSlot.withSlots {
-                    try await roleRun(
-                        Planner.modifyRole, vars: roleVars, appendTag: appendTag, source: source, target: target,
-                        reportedAs: "\(Planner.modifyRole) \(task.name)")
+                report = try await cacheWriters.withExclusive(task.cacheDirectory) {
+                    try await buildSlot.withSlots {
+                        try await roleRun(
+                            Planner.modifyRole, vars: roleVars, appendTag: appendTag, source: source, target: target,
+                            reportedAs: "\(Planner.modifyRole) \(task.name)")
+                    }
                 }
             } else {
                 report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
@@ -101,8 +106,10 @@ struct ImageModification {
                 image: source.description, step: "build \(task.name) (--engine layer)",
                 message: "\(task.name) runs commands in the image and needs buildah: use --engine auto or buildah")
         }
-        return try await buildSlot.withSlots {
-            try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
+        return try await cacheWriters.withExclusive(task.cacheDirectory) {
+            try await buildSlot.withSlots {
+                try await build(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify, note: note)
+            }
         }
     }
 

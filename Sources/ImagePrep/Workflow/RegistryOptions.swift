@@ -55,6 +55,28 @@ public struct ModificationOptions: Sendable {
     /// `--roles-path`: searched for an operator's `modify_role` before `ANSIBLE_ROLES_PATH`
     /// and the default role directories.
     public var rolesPath: [String] = []
+    /// How many buildah builds (and ansible-playbook runs) may run at once
+    /// (`--build-concurrency`); layer-engine modifications are not counted.
+    public var buildConcurrency = ModificationOptions.defaultBuildConcurrency()
 
     public init() {}
+
+    /// tripleo-common's upload executor sizing (`min(max(2, cores / 2), 8)`), bounded by
+    /// memory: one build per GiB available, at least one.
+    public static func defaultBuildConcurrency(
+        cores: Int = ProcessInfo.processInfo.activeProcessorCount, availableMemory: UInt64? = availableMemory()
+    ) -> Int {
+        let upstream = min(max(2, cores / 2), 8)
+        guard let availableMemory else { return upstream }
+        return max(1, min(upstream, Int(clamping: availableMemory / (1 << 30))))
+    }
+
+    /// `MemAvailable` of /proc/meminfo, in bytes.
+    public static func availableMemory() -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) })
+        else { return nil }
+        return kib.multipliedReportingOverflow(by: 1024).overflow ? nil : kib * 1024
+    }
 }

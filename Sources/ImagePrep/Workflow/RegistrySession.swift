@@ -14,7 +14,10 @@ import Synchronization
 public final class RegistrySession: ImageResolver, ImageTransfer {
     let client: RegistryClient
     let copier: ImageCopier
-    let buildSlot = ConcurrencyLimiter(limit: 1)
+    /// buildah builds and ansible-playbook runs: `--build-concurrency` at once.
+    let buildSlot: ConcurrencyLimiter
+    /// One build at a time per `yum_cache`.
+    let cacheWriters = ExclusiveKeys()
     let options: RegistryOptions
     let modification: ModificationOptions
     let insecure: Set<String>
@@ -32,6 +35,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         readsDestinations: Bool = true
     ) throws(PrepareError) {
         self.readsDestinations = readsDestinations
+        buildSlot = ConcurrencyLimiter(limit: modification.buildConcurrency)
         // A push destination is verified like any registry, unless it is the undercloud's own.
         var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
             + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
@@ -255,7 +259,8 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             // The base is the image whose labels were read: buildah's FROM names its digest.
             let source = await sources.available(pinned(try sourceReference(planned.pullName), image.sourceDigest))
             let modification = ImageModification(
-                client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, caFile: options.caFile,
+                client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, cacheWriters: cacheWriters,
+                caFile: options.caFile,
                 options: self.modification)
             switch try await modification.apply(
                 modify.action, appendTag: modify.appendTag, source: source, target: target,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a modification runs: a task of the built-in `tripleo-modify-image`, which imageprep
 /// performs itself (or, with `--engine ansible`, the upstream role does with `vars`), or an
 /// operator's own Ansible role, run with `ansible-playbook` as tripleo-common does
@@ -55,6 +57,12 @@ public enum ModifyTask: Sendable, Equatable {
     }
 
     public static let taskNames = ["modify_image.yml", "rpm_install.yml", "yum_update.yml", "yum_install.yml", "dev_install.yml"]
+
+    /// The `yum_cache` the task's build writes, as a standardized path (its one writer).
+    public var cacheDirectory: String? {
+        guard case .yumUpdate(let update) = self, let cache = update.cacheDirectory else { return nil }
+        return URL(fileURLWithPath: cache).standardizedFileURL.path
+    }
 
     /// The `tasks_from` name, as the role spells it.
     public var name: String {
