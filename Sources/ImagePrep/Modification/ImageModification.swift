@@ -40,11 +40,16 @@ struct ImageModification {
     /// An operator's own role (`.role`) runs through `ansible-playbook` as tripleo-common runs
     /// it (`roleRun`); so does the built-in one with `--engine ansible`: the upstream role
     /// `tripleo-modify-image` found on the roles path, its `modify_vars` as given.
+    ///
+    /// `unmodified`: where the unmodified image is copied first (the target's repository
+    /// under the source's tag), as tripleo-common leaves it at the push destination; an
+    /// operator's role then gets that name as `source_image`, as upstream gives it.
     func apply(
         _ action: ModifyAction, appendTag: String, source: Reference, target: Reference, tlsVerify: Bool,
-        checkHotfix: Bool = false
+        checkHotfix: Bool = false, unmodified: Reference? = nil
     ) async throws -> Outcome {
         if try await copier.destinationManifest(target) != nil { return .alreadyThere }
+        if let unmodified { _ = try await copier.copy(from: source, to: unmodified) }
         var report: ModificationReport
         switch action {
         case .builtIn(let task, let vars):
@@ -61,7 +66,7 @@ struct ImageModification {
                     try await buildSlot.withSlots {
                         try await roleRun(
                             Planner.modifyRole, vars: roleVars, appendTag: appendTag, source: source, target: target,
-                            reportedAs: "\(Planner.modifyRole) \(task.name)")
+                            localName: unmodified, reportedAs: "\(Planner.modifyRole) \(task.name)")
                     }
                 }
             } else {
@@ -69,7 +74,7 @@ struct ImageModification {
             }
         case .role(let role, let vars):
             report = try await buildSlot.withSlots {
-                try await roleRun(role, vars: vars, appendTag: appendTag, source: source, target: target)
+                try await roleRun(role, vars: vars, appendTag: appendTag, source: source, target: target, localName: unmodified)
             }
         }
         if options.reportPackageChanges {
@@ -164,9 +169,9 @@ struct ImageModification {
     /// whose message names the log. `reportedAs` names the run in the report (the role).
     private func roleRun(
         _ role: String, vars: [ConfigEntry], appendTag: String, source: Reference, target: Reference,
-        reportedAs: String? = nil
+        localName: Reference? = nil, reportedAs: String? = nil
     ) async throws -> ModificationReport {
-        var named = source
+        var named = localName ?? source
         named.digest = nil
         if named.tag == nil { named.tag = "latest" }
         let sourceImage = named.buildahName

@@ -249,6 +249,17 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
     }
 
+    /// The target's repository under the source's tag (the target's without the append
+    /// tag), where the unmodified image goes first; nil without an append tag (it would be
+    /// the target itself).
+    static func unmodified(_ target: Reference, appendTag: String) -> Reference? {
+        guard !appendTag.isEmpty, let tag = target.tag, tag.hasSuffix(appendTag), tag.count > appendTag.count else { return nil }
+        var unmodified = target
+        unmodified.tag = String(tag.dropLast(appendTag.count))
+        unmodified.digest = nil
+        return unmodified
+    }
+
     public func modify(_ image: ImageResolution) async -> ImageOutcome {
         let planned = image.resolved.image
         guard let modify = planned.modify else {
@@ -264,7 +275,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 options: self.modification)
             switch try await modification.apply(
                 modify.action, appendTag: modify.appendTag, source: source, target: target,
-                tlsVerify: !insecure.contains(source.registry))
+                tlsVerify: !insecure.contains(source.registry), unmodified: Self.unmodified(target, appendTag: modify.appendTag))
             {
             case .alreadyThere: return .skipped(.alreadyModified)
             case .notATarget:
