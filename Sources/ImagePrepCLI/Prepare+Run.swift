@@ -47,7 +47,7 @@ extension Imageprep.Prepare {
 
         @Option(
             help: ArgumentHelp(
-                "Compare with this deployed env file (an earlier prepare's --output-env-file) instead of preparing: one line per image parameter a prepare would change, and images changed under the same tag. Tags are looked up as with --dry-run --discover; reads only, writes nothing. Exit status 0: no differences, 3: differences.",
+                "Compare with this deployed env file (an earlier prepare's --output-env-file) instead of preparing: one line per image parameter a prepare would change (a role's own as <Role>Parameters.NAME), and images changed under the same tag. Tags are looked up as with --dry-run --discover; reads only, writes nothing. Exit status 0: no differences, 3: differences.",
                 valueName: "file"))
         var diff: String?
 
