@@ -34,19 +34,7 @@ extension Imageprep.BundleCommand {
         @Argument(help: ArgumentHelp("Source images, registry/path:tag (instead of -e).", valueName: "ref"))
         var images: [String] = []
 
-        @Option(name: [.customShort("e"), .customLong("environment-file")], help: ArgumentHelp("Environment file whose prepare's images to bundle; repeat for more, later ones win.", valueName: "file"))
-        var environmentFiles: [String] = []
-
-        @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, before the -e files (repeatable).", valueName: "dir"))
-        var environmentDirectory: [String] = []
-
-        @Option(name: [.customShort("r"), .long], help: ArgumentHelp("Roles file, as for prepare.", valueName: "file"))
-        var rolesFile: String?
-
-        @Option(help: ArgumentHelp("Render this catalog template instead of the built-in catalog, as for prepare.", valueName: "file"))
-        var templateFile: String?
-
-        @OptionGroup var catalogOption: CatalogOption
+        @OptionGroup var input: PrepareInputOptionGroup
 
         @Option(help: ArgumentHelp("The bundle: a directory (created), or a single tar file when it ends in .tar.", valueName: "dir|file.tar"))
         var output: String
@@ -55,8 +43,7 @@ extension Imageprep.BundleCommand {
         @OptionGroup(title: "Registries") var registryOptions: RegistryOptionGroup
 
         func validate() throws {
-            let fromEnvironment = !environmentFiles.isEmpty || !environmentDirectory.isEmpty
-            if fromEnvironment == !images.isEmpty {
+            if input.isGiven == !images.isEmpty {
                 throw ValidationError("give either images (registry/path:tag) or -e FILE, not both")
             }
         }
@@ -65,13 +52,7 @@ extension Imageprep.BundleCommand {
             let output = URL(fileURLWithPath: self.output)
             let report: BundleReport
             if images.isEmpty {
-                var options = PrepareOptions()
-                options.environmentFiles = environmentFiles
-                options.environmentDirectories = environmentDirectory
-                options.rolesFile = rolesFile
-                options.templateFile = templateFile
-                options.catalog = catalogOption.chosen.catalog
-                options.catalogChosen = catalogOption.catalog != nil
+                var options = PrepareOptions(input)
                 options.registry = RegistryOptions(registryOptions, reaching: [], credentials: credentialOptions)
                 report = try await PrepareWorkflow(options: options).bundle(output: output)
             } else {

@@ -95,9 +95,7 @@ extension Imageprep.Hotfix {
                     throw ValidationError("--image: \(error)")
                 }
             }
-            guard !tag.isEmpty, tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
-                throw ValidationError("--tag '\(tag)': expected letters, digits, '.', '_' or '-'")
-            }
+            try TagSuffixOption.validate(tag, flag: "--tag")
         }
 
         func run() async throws {

@@ -127,9 +127,7 @@ extension Imageprep.Image {
             guard (sourceUsername == nil) == (sourcePassword == nil) else {
                 throw ValidationError("--source-username and --source-password go together")
             }
-            if let appendTag, appendTag.isEmpty || appendTag.contains(where: { !($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
-                throw ValidationError("--append-tag '\(appendTag)': expected letters, digits, '.', '_' or '-'")
-            }
+            if let appendTag { try TagSuffixOption.validate(appendTag, flag: "--append-tag") }
             if destination != nil, registryURL != nil {
                 throw ValidationError("give DST or --registry-url, not both")
             }
@@ -192,12 +190,7 @@ extension Imageprep.Image {
             if ImageName.isLocal(destination) {
                 return ImageName.containersStoragePrefix + (try appending(suffix, to: ImageName.withoutStoragePrefix(destination)))
             }
-            var reference = try Reference(destination)
-            guard reference.digest == nil else {
-                throw ValidationError("--append-tag needs a destination by tag, not digest: \(destination)")
-            }
-            reference.tag = (reference.tag ?? "latest") + suffix
-            return reference.description
+            return try TagSuffixOption.appending(suffix, to: destination, flag: "--append-tag").description
         }
     }
 }

@@ -50,6 +50,7 @@ extension Imageprep {
             if tasksFrom == nil, Planner.isBuiltInRole(modifyRole) {
                 throw ValidationError("--tasks-from is required for \(modifyRole)")
             }
+            if let appendTag { try TagSuffixOption.validate(appendTag, flag: "--append-tag") }
             for item in vars where !item.contains("=") {
                 throw ValidationError("--var expects KEY=VALUE, got '\(item)'")
             }

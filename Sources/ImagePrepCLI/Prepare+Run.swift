@@ -14,21 +14,7 @@ extension Imageprep.Prepare {
                 """
         )
 
-        @Option(name: [.customShort("e"), .customLong("environment-file")], help: ArgumentHelp("Environment file; repeat for more, later ones win.", valueName: "file"))
-        var environmentFiles: [String] = []
-
-        @Option(help: ArgumentHelp("Also read every *.yaml file of this directory, by name, before the -e files (repeatable).", valueName: "dir"))
-        var environmentDirectory: [String] = []
-
-        @Option(
-            name: [.customShort("r"), .long],
-            help: ArgumentHelp("Roles file: keep only images of services enabled on roles with nodes (default: /usr/share/openstack-tripleo-heat-templates/roles_data.yaml when it exists).", valueName: "file"))
-        var rolesFile: String?
-
-        @Option(help: ArgumentHelp("Render this catalog template (Jinja2 subset) instead of the built-in catalog.", valueName: "file"))
-        var templateFile: String?
-
-        @OptionGroup var catalogOption: CatalogOption
+        @OptionGroup var input: PrepareInputOptionGroup
 
         @Option(help: ArgumentHelp("Write the heat parameters to this file.", valueName: "file"))
         var outputEnvFile: String?
@@ -47,7 +33,7 @@ extension Imageprep.Prepare {
 
         @Option(
             help: ArgumentHelp(
-                "Compare with this deployed env file (an earlier prepare's --output-env-file) instead of preparing: one line per image parameter a prepare would change, and images changed under the same tag. Tags are looked up as with --dry-run --discover; reads only, writes nothing. Exit status 0: no differences, 3: differences.",
+                "Compare with this deployed env file (an earlier prepare's --output-env-file) instead of preparing: one line per image parameter a prepare would change (a role's own as <Role>Parameters.NAME), and images changed under the same tag. Tags are looked up as with --dry-run --discover; reads only, writes nothing. Exit status 0: no differences, 3: differences.",
                 valueName: "file"))
         var diff: String?
 
@@ -71,7 +57,7 @@ extension Imageprep.Prepare {
         @OptionGroup(title: "Modification") var build: BuildOptionGroup
 
         func validate() throws {
-            if environmentFiles.isEmpty && environmentDirectory.isEmpty {
+            if !input.isGiven {
                 throw ValidationError("give at least one environment file with -e FILE (or --environment-directory DIR)")
             }
             guard progressInterval > 0 else { throw ValidationError("--progress-interval must be more than 0 seconds") }
@@ -87,13 +73,7 @@ extension Imageprep.Prepare {
         }
 
         func run() async throws {
-            var options = PrepareOptions()
-            options.environmentFiles = environmentFiles
-            options.environmentDirectories = environmentDirectory
-            options.rolesFile = rolesFile
-            options.templateFile = templateFile
-            options.catalog = catalogOption.chosen.catalog
-            options.catalogChosen = catalogOption.catalog != nil
+            var options = PrepareOptions(input)
             options.outputEnvFile = outputEnvFile
             options.outputImagesFile = outputImagesFile
             options.reportFile = report
@@ -111,7 +91,7 @@ extension Imageprep.Prepare {
             let mode: ProgressMode = dryRun ? .none : (json && progress == .auto ? .none : progress)
             let display = ProgressDisplay.make(mode, interval: .milliseconds(Int(progressInterval * 1000)))
             let log = try logFile.map(RunLog.init(path:))
-            log?.write("prepare started: " + (environmentDirectory.map { "--environment-directory \($0)" } + environmentFiles.map { "-e \($0)" })
+            log?.write("prepare started: " + (input.environmentDirectory.map { "--environment-directory \($0)" } + input.environmentFiles.map { "-e \($0)" })
                 .joined(separator: " ") + (dryRun ? " (dry run)" : ""))
             display?.begin()
             let result: PrepareResult

@@ -40,7 +40,8 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
         if let colon = remainder.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
             let tagText = String(remainder[remainder.index(after: colon)...])
             guard Self.isValidTag(tagText) else {
-                throw invalid("'\(tagText)' is not a valid tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')")
+                throw invalid(
+                    "'\(tagText)' is not a valid tag (\(Self.tagCharacters), at most \(Self.maximumTagLength), not starting with '.' or '-')")
             }
             tag = tagText
             remainder = remainder[..<colon]
@@ -114,10 +115,28 @@ public struct Reference: Hashable, Sendable, Codable, CustomStringConvertible {
         isLower(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
     }
 
+    /// The most bytes a tag holds.
+    public static let maximumTagLength = 128
+    /// What a tag is made of, for messages that say what was expected.
+    public static let tagCharacters = "letters, digits, '_', '.', '-'"
+
+    /// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
     public static func isValidTag(_ tag: String) -> Bool {
-        let isWord = { (byte: UInt8) in isLetter(byte) || isDigit(byte) || byte == UInt8(ascii: "_") }
-        guard let first = tag.utf8.first, tag.utf8.count <= 128, isWord(first) else { return false }
-        return tag.utf8.allSatisfy { isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        guard let first = tag.utf8.first, tag.utf8.count <= maximumTagLength, isTagWord(first) else { return false }
+        return tag.utf8.allSatisfy(isTagByte)
+    }
+
+    /// What may follow a tag's first character: one to ``maximumTagLength`` of
+    /// `[A-Za-z0-9_.-]`, so it can start with '.' or '-' (an append tag such as `-hotfix`). A
+    /// tag with a suffix appended is a tag again when the whole is at most
+    /// ``maximumTagLength``, which ``isValidTag(_:)`` tells.
+    public static func isValidTagSuffix(_ suffix: String) -> Bool {
+        !suffix.isEmpty && suffix.utf8.count <= maximumTagLength && suffix.utf8.allSatisfy(isTagByte)
+    }
+
+    private static func isTagWord(_ byte: UInt8) -> Bool { isLetter(byte) || isDigit(byte) || byte == UInt8(ascii: "_") }
+    private static func isTagByte(_ byte: UInt8) -> Bool {
+        isTagWord(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
     }
 
     /// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.

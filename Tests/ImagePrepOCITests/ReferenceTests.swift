@@ -60,4 +60,21 @@ final class ReferenceTests: XCTestCase {
             }
         }
     }
+
+    /// A suffix is what may follow a tag's first character (so `-hotfix` and `.1` are ones);
+    /// appended to a tag it is a tag again within the length.
+    func testTagSuffixes() throws {
+        for suffix in ["-hotfix", ".1", "_x", "-modified-20260101120000", "A-z_0.9", String(repeating: "x", count: 128)] {
+            XCTAssertTrue(Reference.isValidTagSuffix(suffix), suffix)
+        }
+        for suffix in ["", "-hot fix", "-x\nRUN touch /pwned", "-x$(id)", "-\u{FF11}", "-t\u{301}", "a:b", "a/b", "a@b",
+                       String(repeating: "x", count: 129)]
+        {
+            XCTAssertFalse(Reference.isValidTagSuffix(suffix), suffix.debugDescription)
+        }
+        XCTAssertTrue(Reference.isValidTag("current-tripleo" + "-hotfix"))
+        XCTAssertFalse(Reference.isValidTag("-hotfix"), "a suffix is not a tag on its own")
+        XCTAssertFalse(Reference.isValidTag("1" + String(repeating: "x", count: Reference.maximumTagLength)))
+        XCTAssertEqual(try Reference("quay.io/a/b:current-hotfix").tag, "current-hotfix")
+    }
 }

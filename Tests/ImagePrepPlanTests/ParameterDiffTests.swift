@@ -85,6 +85,37 @@ final class ParameterDiffTests: XCTestCase {
             ["ContainerKeystoneImage", "MyTemplatesParameter"])
     }
 
+    /// `<Role>Parameters` mappings (a role's own images) are read only when asked, each of
+    /// their image parameters named `<Role>Parameters.NAME`; a bad one names its place.
+    func testRoleParametersAreReadUnderTheirRolesName() throws {
+        let text = """
+            parameter_defaults:
+              ContainerNovaComputeImage: 192.0.2.1:8787/tripleomaster/openstack-nova-compute:1.0
+              ComputeParameters:
+                ContainerNovaComputeImage: 192.0.2.1:8787/tripleomaster/openstack-nova-compute:1.0-hotfix
+                DockerInsecureRegistryAddress: [192.0.2.1:8787]
+              StorageParameters: {}
+              ExtraParameters: not a mapping
+            """
+        let document = try ConfigDocument.parse(text, file: "deployed.yaml")
+        XCTAssertEqual(
+            try ParameterDiff.deployedParameters(document, file: "deployed.yaml").keys.sorted(), ["ContainerNovaComputeImage"])
+        XCTAssertEqual(try ParameterDiff.deployedParameters(document, file: "deployed.yaml", roleParameters: true), [
+            "ContainerNovaComputeImage": "192.0.2.1:8787/tripleomaster/openstack-nova-compute:1.0",
+            "ComputeParameters.ContainerNovaComputeImage": "192.0.2.1:8787/tripleomaster/openstack-nova-compute:1.0-hotfix",
+        ])
+        XCTAssertEqual(ParameterDiff.name("ContainerNovaComputeImage", role: nil), "ContainerNovaComputeImage")
+        XCTAssertEqual(ParameterDiff.name("ContainerNovaComputeImage", role: "ComputeParameters"), "ComputeParameters.ContainerNovaComputeImage")
+
+        let bad = try ConfigDocument.parse(
+            "parameter_defaults:\n  ComputeParameters:\n    ContainerNovaComputeImage: [a]\n", file: "deployed.yaml")
+        XCTAssertThrowsError(try ParameterDiff.deployedParameters(bad, file: "deployed.yaml", roleParameters: true)) { error in
+            XCTAssertEqual(
+                "\(error)",
+                "deployed.yaml: parameter_defaults.ComputeParameters.ContainerNovaComputeImage: expected an image such as host/namespace/name:tag, found a list")
+        }
+    }
+
     func testABadDeployedFileIsOneLineNamingTheFileAndWhatWasExpected() throws {
         let cases: [(String, String)] = [
             (

@@ -10,52 +10,23 @@ import XCTest
 /// registry stopped, and `prepare` run against what was loaded; damaged and hostile bundles
 /// refused before anything is placed.
 final class BundleTests: XCTestCase {
-    struct Fixture {
-        var source: RegistryServer
-        var imageServe: ImageServeServer
-        var registry: RegistryServer
-    }
-
-    /// Started on the main thread, as ImagePruneTests does: apache started from a test's async
-    /// body inherits that thread's blocked signals and ignores the SIGTERM that stops it.
-    nonisolated(unsafe) static var fixture: Result<Fixture, any Error>?
+    /// Started on the main thread (see ImageServeFixture).
+    nonisolated(unsafe) static var fixture: Result<ImageServeFixture, any Error>?
 
     override class func setUp() {
-        fixture = Result {
-            let source = try RegistryServer()
-            do {
-                let imageServe = try ImageServeServer()
-                do {
-                    return Fixture(source: source, imageServe: imageServe, registry: try RegistryServer())
-                } catch {
-                    imageServe.stop()
-                    throw error
-                }
-            } catch {
-                source.stop()
-                throw error
-            }
-        }
+        fixture = Result { try ImageServeFixture() }
     }
 
     override class func tearDown() {
-        if let fixture = try? fixture?.get() {
-            fixture.registry.stop()
-            fixture.imageServe.stop()
-            fixture.source.stop()
-        }
+        (try? fixture?.get())?.stop()
     }
 
     static let services = ["keystone", "nova-compute"]
     /// The label `tag_from_label: rdo_version` reads, and the tag it names.
     static let versionTag = "1.0-7"
 
-    static func layer(_ seed: String, size: Int = 96 * 1024) -> Data {
-        var state = UInt64(truncatingIfNeeded: seed.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) })
-        return Data((0..<size).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        })
+    static func layer(_ seed: String) -> Data {
+        ImageServeFixture.layer(seed, size: 96 * 1024)
     }
 
     /// Pushes `tripleomaster/centos-binary-SERVICE` as `current` and `1.0-7` (the base layer

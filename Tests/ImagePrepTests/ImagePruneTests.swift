@@ -13,50 +13,22 @@ import FoundationNetworking
 /// real docker-registry with deletes enabled. Images are built in code, each version with a
 /// layer of its own over a base layer they all share, and a config `created` an hour apart.
 final class ImagePruneTests: XCTestCase {
-    struct Fixture {
-        var source: RegistryServer
-        var imageServe: ImageServeServer
-        var registry: RegistryServer
-    }
-
-    /// Started on the main thread, as ImageServeTests does: apache started from a test's async
-    /// body inherits that thread's blocked signals and ignores the SIGTERM that stops it.
-    nonisolated(unsafe) static var fixture: Result<Fixture, any Error>?
+    /// Started on the main thread (see ImageServeFixture).
+    nonisolated(unsafe) static var fixture: Result<ImageServeFixture, any Error>?
 
     override class func setUp() {
-        fixture = Result {
-            let source = try RegistryServer()
-            do {
-                let imageServe = try ImageServeServer()
-                do {
-                    return Fixture(source: source, imageServe: imageServe, registry: try RegistryServer())
-                } catch {
-                    imageServe.stop()
-                    throw error
-                }
-            } catch {
-                source.stop()
-                throw error
-            }
-        }
+        fixture = Result { try ImageServeFixture() }
     }
 
     override class func tearDown() {
-        if let fixture = try? fixture?.get() {
-            fixture.registry.stop()
-            fixture.imageServe.stop()
-            fixture.source.stop()
-        }
+        (try? fixture?.get())?.stop()
     }
+
     /// Versions of `prune/nova` copied to image-serve: the last one is kept by the env file.
     static let novaVersions = 1...40
 
-    static func layer(_ seed: String, size: Int = 192 * 1024) -> Data {
-        var state = UInt64(truncatingIfNeeded: seed.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) })
-        return Data((0..<size).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        })
+    static func layer(_ seed: String) -> Data {
+        ImageServeFixture.layer(seed, size: 192 * 1024)
     }
 
     /// Pushes an image (the shared base layer and one of its own) to `reference`; returns its digest.

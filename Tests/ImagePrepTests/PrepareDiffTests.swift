@@ -198,6 +198,106 @@ final class PrepareDiffTests: XCTestCase {
             """), addedRemoved.stdout)
     }
 
+    /// A role's own images (`ComputeContainerImagePrepare`, written as `ComputeParameters`)
+    /// are compared too, each named `ComputeParameters.NAME`: a new hotfix tag for the role is
+    /// a line per parameter it changes, the others stay; a deployed file without the role's
+    /// mapping shows them added.
+    func testDiffComparesARolesOwnParametersNamedByTheRole() async throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let destination = try XCTUnwrap(Self.destination)
+        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, destination.address]))
+        let namespace = "\(source.address)/rolediff/openstack-"
+        try await push(client, namespace + "keystone", tags: ["17.1"], version: "17.1", content: "keystone 17.1")
+        try await push(client, namespace + "nova-compute", tags: ["17.1"], version: "17.1", content: "nova-compute 17.1")
+        for tag in ["17.1-hotfix", "17.1-hotfix2"] {
+            try await push(client, namespace + "nova-compute", tags: [tag], version: "17.1", content: "nova-compute \(tag)")
+        }
+        let roles = work.appendingPathComponent("roles_data.yaml")
+        try """
+            - name: Controller
+              CountDefault: 1
+              ServicesDefault: [OS::TripleO::Services::Keystone]
+            - name: Compute
+              CountDefault: 1
+              ServicesDefault: [OS::TripleO::Services::NovaCompute]
+            """.write(to: roles, atomically: true, encoding: .utf8)
+        func env(computeTag: String) throws -> String {
+            let file = work.appendingPathComponent("containers-prepare-\(computeTag).yaml")
+            try """
+                parameter_defaults:
+                  ContainerImagePrepare:
+                  - push_destination: \(destination.address)
+                    includes: [keystone, nova-compute]
+                    set: {namespace: \(source.address)/rolediff, name_prefix: openstack-, name_suffix: '', tag: '17.1'}
+                  ComputeContainerImagePrepare:
+                  - push_destination: \(destination.address)
+                    includes: [nova-compute]
+                    set: {namespace: \(source.address)/rolediff, name_prefix: openstack-, name_suffix: '', tag: '\(computeTag)'}
+                """.write(to: file, atomically: true, encoding: .utf8)
+            return file.path
+        }
+        func arguments(_ env: String) -> [String] {
+            ["prepare", "-e", env, "-r", roles.path, "--catalog", "master", "--insecure-registry", source.address,
+             "--insecure-registry", destination.address, "--cache-dir", work.appendingPathComponent("cache").path]
+        }
+        let deployed = work.appendingPathComponent("deployed-images.yaml")
+        let prepared = try CLI.run(arguments(try env(computeTag: "17.1-hotfix")) + ["--output-env-file", deployed.path])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let target = "\(destination.address)/rolediff/openstack-"
+        let deployedText = try String(contentsOf: deployed, encoding: .utf8)
+        XCTAssertTrue(deployedText.contains("""
+              ComputeParameters:
+                ContainerNovaComputeImage: \(target)nova-compute:17.1-hotfix
+                ContainerNovaLibvirtConfigImage: \(target)nova-compute:17.1-hotfix
+            """), deployedText)
+
+        // The same env: nothing differs, the role's two parameters counted and their digests compared.
+        let same = try CLI.run(arguments(try env(computeTag: "17.1-hotfix")) + ["--diff", deployed.path])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stdout, "No differences: 6 parameter(s) as in \(deployed.path) (digests compared for 6).\n")
+
+        // The role's prepare moves to a new hotfix: its parameters, and only those, change.
+        let hotfix2 = arguments(try env(computeTag: "17.1-hotfix2")) + ["--diff", deployed.path]
+        let moved = try CLI.run(hotfix2)
+        XCTAssertEqual(moved.status, 3, moved.stderr)
+        XCTAssertEqual(moved.stdout, """
+            ComputeParameters.ContainerNovaComputeImage: \(target)nova-compute:17.1-hotfix → \(target)nova-compute:17.1-hotfix2
+            ComputeParameters.ContainerNovaLibvirtConfigImage: \(target)nova-compute:17.1-hotfix → \(target)nova-compute:17.1-hotfix2
+
+            2 parameter(s) differ from \(deployed.path): 2 changed, 0 added, 0 removed, 0 new image(s) under the same tag; 4 unchanged (digests compared for 4).
+
+            """)
+        let json = try CLI.run(hotfix2 + ["--json"])
+        XCTAssertEqual(json.status, 3, json.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let diff = try XCTUnwrap(object["diff"] as? [String: Any])
+        XCTAssertEqual((diff["changed"] as? [[String: String]])?.map { $0["name"] }, [
+            "ComputeParameters.ContainerNovaComputeImage", "ComputeParameters.ContainerNovaLibvirtConfigImage",
+        ])
+        XCTAssertEqual((object["parameters"] as? [String: String])?["ComputeParameters.ContainerNovaComputeImage"],
+                       "\(target)nova-compute:17.1-hotfix2")
+
+        // A deployed file from before the role had images of its own.
+        let withoutRole = work.appendingPathComponent("without-role.yaml")
+        try """
+            parameter_defaults:
+              ContainerKeystoneConfigImage: \(target)keystone:17.1
+              ContainerKeystoneImage: \(target)keystone:17.1
+              ContainerNovaComputeImage: \(target)nova-compute:17.1
+              ContainerNovaLibvirtConfigImage: \(target)nova-compute:17.1
+
+            """.write(to: withoutRole, atomically: true, encoding: .utf8)
+        let added = try CLI.run(arguments(try env(computeTag: "17.1-hotfix")) + ["--diff", withoutRole.path])
+        XCTAssertEqual(added.status, 3, added.stderr)
+        XCTAssertTrue(added.stdout.hasPrefix("""
+            ComputeParameters.ContainerNovaComputeImage: (not deployed) → \(target)nova-compute:17.1-hotfix
+            ComputeParameters.ContainerNovaLibvirtConfigImage: (not deployed) → \(target)nova-compute:17.1-hotfix
+
+            2 parameter(s) differ from \(withoutRole.path): 0 changed, 2 added, 0 removed
+            """), added.stdout)
+    }
+
     /// A deployed file that is not an earlier prepare's env file (here the prepare's own
     /// input) is one line naming it, before any registry is asked; `--diff` writes no file.
     func testABadDeployedFileIsOneLineAndDiffRefusesOutputFiles() throws {

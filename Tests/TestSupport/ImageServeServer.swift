@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Debian's real apache2 in the foreground on 127.0.0.1, serving an image-serve directory
-/// with tripleo-ansible's `tripleo_image_serve` vhost, for one test class. Its workers run
+/// with tripleo-ansible's `tripleo_image_serve` vhost (scripts/lib/image-serve-httpd.conf, the
+/// demo's and the bench's too), for one test class. Its workers run
 /// as www-data, so the directory is made readable by everyone.
 public final class ImageServeServer: @unchecked Sendable {
     public let directory: URL
@@ -35,46 +36,9 @@ public final class ImageServeServer: @unchecked Sendable {
         logURL = run.appendingPathComponent("error.log")
         accessLogURL = run.appendingPathComponent("access.log")
 
-        let modules = ["mpm_event", "authz_core", "mime", "negotiation", "headers", "setenvif", "alias", "dir"]
-        let config = """
-            ServerRoot /etc/apache2
-            ServerName 127.0.0.1
-            PidFile \(run.path)/httpd.pid
-            DefaultRuntimeDir \(run.path)
-            Mutex file:\(run.path) default
-            \(modules.map { "LoadModule \($0)_module /usr/lib/apache2/modules/mod_\($0).so" }.joined(separator: "\n"))
-            User www-data
-            Group www-data
-            TypesConfig /etc/mime.types
-            ErrorLog \(logURL.path)
-            LogFormat "\\"%r\\" %>s" imageprep
-            CustomLog \(accessLogURL.path) imageprep
-            # Debian lacks these two; RHEL's httpd setup has them.
-            AddHandler type-map .type-map
-
-            Listen \(address)
-            <VirtualHost \(address)>
-                DocumentRoot \(root.path)
-                SetEnvIf X-Forwarded-Proto https HTTPS=1
-                RedirectMatch ^/$ /v2
-                <Directory \(root.path)>
-                    DirectoryIndex index.json
-                    Options FollowSymLinks MultiViews
-                    MultiviewsMatch Handlers
-                    AllowOverride FileInfo
-                    Require all granted
-                    Header set Docker-Distribution-Api-Version registry/2.0
-                </Directory>
-                <LocationMatch "^/v2/.*/blobs/sha256:.*$">
-                    SetEnvIf Request_URI "sha256:(.*)$" digest=sha256:$1
-                    Header set Docker-Content-Digest "%{digest}e"
-                    Header set ETag "%{digest}e"
-                    Header set Cache-Control "max-age=31536000"
-                    Header set Content-Type "application/octet-stream"
-                </LocationMatch>
-            </VirtualHost>
-
-            """
+        let config = try Self.configuration(
+            run: run.path, root: root.path, address: address,
+            requestLog: "LogFormat \"\\\"%r\\\" %>s\" imageprep\nCustomLog \(accessLogURL.path) imageprep")
         let configPath = run.appendingPathComponent("httpd.conf").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
 
@@ -97,6 +61,17 @@ public final class ImageServeServer: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.1)
         }
         throw NSError(domain: "ImageServeServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "apache2 did not listen on \(address)"])
+    }
+
+    /// The image-serve's httpd configuration as scripts/lib/image-serve.sh renders it for the
+    /// demo and the bench: scripts/lib/image-serve-httpd.conf with its @ words replaced.
+    static func configuration(run: String, root: String, address: String, requestLog: String) throws -> String {
+        let template = CLI.packageRoot.appendingPathComponent("scripts/lib/image-serve-httpd.conf")
+        var text = try String(contentsOf: template, encoding: .utf8)
+        for (word, value) in [("@RUN@", run), ("@ROOT@", root), ("@ADDRESS@", address), ("@REQUEST_LOG@", requestLog)] {
+            text = text.replacingOccurrences(of: word, with: value)
+        }
+        return text
     }
 
     public func stop() {

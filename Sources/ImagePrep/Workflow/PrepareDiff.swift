@@ -11,7 +11,8 @@ public struct PrepareDiffResult: Sendable, Encodable {
     /// to a push destination. The others (no push destination, a modified image, a locally
     /// built one) are compared by value only.
     public var digestsCompared: [String]
-    /// The parameters the prepare would write, name to image.
+    /// The parameters the prepare would write, name to image (a role's own as
+    /// `<Role>Parameters.NAME`).
     public var parameters: [String: String]
     /// The plan's warnings (as a prepare's).
     public var warnings: [String]
@@ -34,7 +35,8 @@ extension PrepareWorkflow {
         let deployed: [String: String]
         do {
             let document = try ConfigDocument.parse(try FileSystem.readText(deployedFile), file: deployedFile)
-            deployed = try ParameterDiff.deployedParameters(document, file: deployedFile, names: Set(plan.images.flatMap(\.params)))
+            deployed = try ParameterDiff.deployedParameters(
+                document, file: deployedFile, names: Set(plan.images.flatMap(\.params)), roleParameters: true)
         } catch let error as PlanError {
             throw PrepareError.plan(error)
         } catch let error as PrepareError {
@@ -50,13 +52,14 @@ extension PrepareWorkflow {
             .resolve(plan)
         guard failures.isEmpty else { throw PrepareError.imagesFailed(failures) }
 
-        let parameters = Dictionary(
-            uniqueKeysWithValues: PrepareOutput.parameters(resolutions.map(\.resolved)).map { ($0.name, $0.image) })
+        // `<Role>Parameters`' own as `<Role>Parameters.NAME`.
+        let parameters = ParameterDiff.parameters(resolutions.map(\.resolved), roleParameters: plan.roleParameters)
         var diff = ParameterDiff(deployed: deployed, new: parameters)
         // The image that writes each parameter: the later one, as in PrepareOutput.parameters.
         var writer: [String: ImageResolution] = [:]
         for resolution in resolutions {
-            for name in resolution.resolved.image.params { writer[name] = resolution }
+            let role = resolution.resolved.image.roleParameters
+            for name in resolution.resolved.image.params { writer[ParameterDiff.name(name, role: role)] = resolution }
         }
         let compared = diff.unchanged.filter { writer[$0]?.comparesDigest == true }
         // One look-up per image, however many parameters name it.

@@ -92,13 +92,32 @@ public struct ParameterDiff: Sendable, Equatable, Encodable {
         case digestChanged = "digest_changed"
     }
 
+    /// The name a diff gives `parameter`: as it is, or, written in the `<Role>Parameters`
+    /// mapping `role`, `<Role>Parameters.<parameter>`.
+    public static func name(_ parameter: String, role: String?) -> String {
+        role.map { "\($0).\(parameter)" } ?? parameter
+    }
+
+    /// Every parameter a prepare writes for `images`, under its ``name(_:role:)``: those of
+    /// `ContainerImagePrepare`, then those of each of `roleParameters` (`<Role>Parameters`).
+    public static func parameters(_ images: [ResolvedImage], roleParameters: [String]) -> [String: String] {
+        var parameters: [String: String] = [:]
+        for role in [nil] + roleParameters.map(Optional.some) {
+            for (parameter, image) in PrepareOutput.parameters(images, role: role) { parameters[name(parameter, role: role)] = image }
+        }
+        return parameters
+    }
+
     /// The image parameters of a deployed env file: every `parameter_defaults` key ending in
     /// `Image` (as heat names every image parameter) or among `names` (the ones the new
     /// prepare writes, whatever a template calls them); other parameters are left alone.
+    /// With `roleParameters`, also those of each `<Role>Parameters` mapping (a key ending in
+    /// `Parameters` whose value is a mapping, where prepare writes a role's own images), under
+    /// their ``name(_:role:)``.
     /// Anything but a mapping with at least one such string is an error naming the file.
-    public static func deployedParameters(_ document: ConfigValue, file: String, names: Set<String> = [])
-        throws(PlanError) -> [String: String]
-    {
+    public static func deployedParameters(
+        _ document: ConfigValue, file: String, names: Set<String> = [], roleParameters: Bool = false
+    ) throws(PlanError) -> [String: String] {
         let expected = "the image parameters of an earlier prepare's --output-env-file (such as ContainerNovaApiImage: host/namespace/name:tag)"
         guard case .map = document else {
             throw PlanError.invalidValue(file: file, key: "parameter_defaults", expected: expected, found: "\(document.kindDescription) as the document")
@@ -110,14 +129,24 @@ public struct ParameterDiff: Sendable, Equatable, Encodable {
             throw PlanError.invalidValue(file: file, key: "parameter_defaults", expected: expected, found: defaults.kindDescription)
         }
         var parameters: [String: String] = [:]
-        for entry in entries where entry.key.hasSuffix("Image") || names.contains(entry.key) {
-            guard case .string(let image) = entry.value, !image.isEmpty else {
-                let found = entry.value == .string("") ? "an empty string" : entry.value.kindDescription
-                throw PlanError.invalidValue(
-                    file: file, key: "parameter_defaults.\(entry.key)", expected: "an image such as host/namespace/name:tag",
-                    found: found)
+        func read(_ entries: [ConfigEntry], role: String?) throws(PlanError) {
+            for entry in entries where entry.key.hasSuffix("Image") || names.contains(entry.key) {
+                let parameter = name(entry.key, role: role)
+                guard case .string(let image) = entry.value, !image.isEmpty else {
+                    let found = entry.value == .string("") ? "an empty string" : entry.value.kindDescription
+                    throw PlanError.invalidValue(
+                        file: file, key: "parameter_defaults.\(parameter)", expected: "an image such as host/namespace/name:tag",
+                        found: found)
+                }
+                parameters[parameter] = image
             }
-            parameters[entry.key] = image
+        }
+        try read(entries, role: nil)
+        if roleParameters {
+            for entry in entries where entry.key.hasSuffix("Parameters") {
+                guard case .map(let roleEntries) = entry.value else { continue }
+                try read(roleEntries, role: entry.key)
+            }
         }
         guard !parameters.isEmpty else {
             throw PlanError.invalidValue(file: file, key: "parameter_defaults", expected: expected, found: "none")

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// Where an entry copies its images.
 public enum PushDestination: Sendable, Equatable {
@@ -102,11 +103,11 @@ public struct PrepareEntry: Sendable, Equatable {
                 case .null: entry.modifyAppendTag = nil
                 case .string(let s), .number(let s):
                     // Appended to a tag, and written into the build's LABEL line: tag characters only.
-                    guard s.count <= 128, s.unicodeScalars.allSatisfy({
-                        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0))
-                    }) else {
+                    // The OCI grammar's, as the CLI's --append-tag (empty: the target's tag as it is).
+                    guard s.isEmpty || Reference.isValidTagSuffix(s) else {
                         throw PlanError.invalidValue(
-                            file: file, key: key, expected: "tag characters (letters, digits, '_', '.', '-'), at most 128",
+                            file: file, key: key,
+                            expected: "tag characters (\(Reference.tagCharacters)), at most \(Reference.maximumTagLength)",
                             found: "'\(s.debugDescription.dropFirst().dropLast())'")
                     }
                     entry.modifyAppendTag = s
