@@ -85,7 +85,7 @@ YAML
   local roles
   roles="$(scripts/upstream-venv)/upstream-ansible/roles"
   local common=(--template-file "$template" --insecure-registry "$source_registry_b" --insecure-registry "$dest_registry_b"
-    "${storage[@]}" --isolation chroot --work-dir "$dir" --cleanup full --output-env-file "$dir/out.yaml")
+    --buildah-root "$dir/buildah/root" --buildah-runroot "$dir/buildah/runroot" --storage-driver overlay --isolation chroot --work-dir "$dir" --cleanup full --output-env-file "$dir/out.yaml")
   builds_env -seq > "$dir/seq.yaml"
   measure "builds: $count yum_update, 1 at a time" "$imageprep" prepare -e "$dir/seq.yaml" "${common[@]}" --build-concurrency 1
   t_builds_seq=$SECONDS_TAKEN
