@@ -54,6 +54,10 @@ final class CustomRoleTests: XCTestCase {
             - name: The run's logins reach the role as a file
               shell: test -n "$REGISTRY_AUTH_FILE" && grep -q '"{{ auth_registry }}"' "$REGISTRY_AUTH_FILE"
               when: auth_registry is defined
+            - name: Record the names it was given
+              copy:
+                content: "source_image={{ source_image }} target_image={{ target_image }}\n"
+                dest: "\(work.path)/role-saw"
             """)
         try role("broken", """
             - name: A working container the role leaves behind
@@ -133,6 +137,15 @@ final class CustomRoleTests: XCTestCase {
         let names = try localNames(fixture)
         XCTAssertFalse(names.contains(sourceName), "\(names)")
         XCTAssertFalse(names.contains(modified), "\(names)")
+        // The unmodified image went to the destination under the source's tag, the name the
+        // role got as source_image (loaded, then removed by --cleanup full), as upstream.
+        let unmodified = "\(fixture.destination.address)/\(Self.repository):current-tripleo"
+        XCTAssertFalse(names.contains(unmodified), "\(names)")
+        let listed = try CLI.run(["image", "list", "--registry", fixture.destination.address, "--insecure-registry", fixture.destination.address])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.split(separator: "\n").contains(Substring(unmodified)), listed.stdout)
+        XCTAssertTrue(
+            try String(contentsOf: work.appendingPathComponent("role-saw"), encoding: .utf8).contains("source_image=\(unmodified) target_image=\(unmodified)"))
         XCTAssertFalse(
             try FileManager.default.contentsOfDirectory(atPath: work.path).contains { $0.hasPrefix("ansible-") || $0.hasPrefix("imageprep-") })
 

@@ -54,6 +54,17 @@ final class PrepareRegistryTests: XCTestCase {
             "nova")
         let labels = try buildah.buildah(["inspect", "--type", "image", "--format", "{{.OCIv1.Config.Labels}}", run.modified])
         XCTAssertTrue(labels.contains("modified_append_tag:-hotfix") && labels.contains("rdo_version:1.0-test"), labels)
+        // As tripleo-common, the unmodified image went to the destination under the source's
+        // tag first, then the modified one.
+        let repository = run.modified.split(separator: "/").dropFirst().joined(separator: "/").split(separator: ":")[0]
+        let tag = run.modified.split(separator: ":").last.map(String.init) ?? ""
+        XCTAssertTrue(tag.hasSuffix("-hotfix"), tag)
+        let requests = run.fixture.destination.requests()
+        let unmodified = requests.firstIndex(of: "PUT /v2/\(repository)/manifests/\(tag.dropLast("-hotfix".count))")
+        let modified = requests.firstIndex(of: "PUT /v2/\(repository)/manifests/\(tag)")
+        XCTAssertNotNil(unmodified, "\(requests)")
+        XCTAssertNotNil(modified, "\(requests)")
+        XCTAssertLessThan(unmodified ?? .max, modified ?? .min)
     }
 
     /// `imageprep image packages` reads the inventory from the registry: the hotfix is in
