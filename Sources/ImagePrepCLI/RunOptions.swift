@@ -92,7 +92,7 @@ struct BuildOptionGroup: ParsableArguments {
     @Option(name: .customLong("roles-path"), help: ArgumentHelp("A modify_role other than tripleo-modify-image (and tripleo-modify-image with --engine ansible) runs through ansible-playbook: look for it in this directory first (repeatable), then $ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/tripleo-roles, /usr/share/ansible/roles, /etc/ansible/roles.", valueName: "dir"))
     var rolesPath: [String] = []
 
-    @Option(help: ArgumentHelp("How many buildah builds (and ansible-playbook runs) at once (default: as tripleo-common sizes its uploads, min(max(2, cores/2), 8), one per GiB of available memory); builds sharing a yum_cache still run one at a time.", valueName: "n"))
+    @Option(help: ArgumentHelp("How many buildah builds (and ansible-playbook runs) at once (default: as tripleo-common sizes its uploads, min(max(2, cores/2), 8), one per GiB of available memory); builds sharing a yum_cache still run one at a time, and ansible-playbook runs alone.", valueName: "n"))
     var buildConcurrency: Int?
 
     mutating func validate() throws {

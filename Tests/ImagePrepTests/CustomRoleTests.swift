@@ -204,7 +204,8 @@ final class CustomRoleTests: XCTestCase {
         XCTAssertTrue(broken.stderr.contains("Error: 1 image(s) failed; no output file was written:\n"), broken.stderr)
         XCTAssertTrue(
             line.hasPrefix("  \(fixture.source.address)/\(Self.repository):current-tripleo: modify_role broken: task "), String(line))
-        XCTAssertTrue(line.contains("non-zero return code: cannot modify \(fixture.source.address)/\(Self.repository):current-tripleo"), String(line))
+        // The role's source_image is the unmodified image at the destination, as upstream's.
+        XCTAssertTrue(line.contains("non-zero return code: cannot modify \(fixture.destination.address)/\(Self.repository):current-tripleo"), String(line))
         let logPath = try XCTUnwrap(line.range(of: "(full log: ").map { String(line[$0.upperBound...].dropLast()) }, String(line))
         XCTAssertTrue(logPath.hasPrefix(work.path + "/ansible-"), logPath)
         let log = try String(contentsOfFile: logPath, encoding: .utf8)
@@ -213,7 +214,7 @@ final class CustomRoleTests: XCTestCase {
         XCTAssertFalse(broken.stderr.contains("not-on-any-command-line"))
         // --cleanup partial removes the loaded source even when the role fails, and the
         // working container the role left on it.
-        XCTAssertFalse(try localNames(fixture).contains("\(fixture.source.address)/\(Self.repository):current-tripleo"))
+        XCTAssertFalse(try localNames(fixture).contains("\(fixture.destination.address)/\(Self.repository):current-tripleo"))
         XCTAssertEqual(try fixture.buildah.buildah(["containers", "--all", "--noheading"]), "")
 
         let missing = try prepare(fixture, try environment(fixture, role: "nowhere", appendTag: "-x", in: work), in: work)

@@ -18,6 +18,12 @@ struct ImageModification {
     /// A `yum_cache` has one writer at a time: builds sharing one wait for each other
     /// (before taking a build slot).
     let cacheWriters: ExclusiveKeys
+    /// An ansible-playbook run takes every build slot: a role's `buildah from` names its
+    /// working container after the image (`127.0.0.1-working-container` for every image of a
+    /// `127.0.0.1:PORT` registry), and two at once in one storage collide on that name
+    /// (measured with the upstream role: "reading build container ...: container not
+    /// known"). Native builds name nothing and run `--build-concurrency` at once.
+    static let everySlot = Int.max
     /// The run's CA file, for buildah to pull the base as the run reads it.
     let caFile: String?
     let options: ModificationOptions
@@ -63,7 +69,7 @@ struct ImageModification {
                 // imports `tasks_from` as written, and imageprep takes `rpm_install` too.
                 let roleVars = vars.map { $0.key == "tasks_from" ? ConfigEntry("tasks_from", .string(task.name)) : $0 }
                 report = try await cacheWriters.withExclusive(task.cacheDirectory) {
-                    try await buildSlot.withSlots {
+                    try await buildSlot.withSlots(Self.everySlot) {
                         try await roleRun(
                             Planner.modifyRole, vars: roleVars, appendTag: appendTag, source: source, target: target,
                             localName: unmodified, reportedAs: "\(Planner.modifyRole) \(task.name)")
@@ -73,7 +79,7 @@ struct ImageModification {
                 report = try await run(task: task, appendTag: appendTag, source: source, target: target, tlsVerify: tlsVerify)
             }
         case .role(let role, let vars):
-            report = try await buildSlot.withSlots {
+            report = try await buildSlot.withSlots(Self.everySlot) {
                 try await roleRun(role, vars: vars, appendTag: appendTag, source: source, target: target, localName: unmodified)
             }
         }
