@@ -280,11 +280,10 @@ extension Imageprep.Image {
     }
 }
 
-/// Prints `value` as the commands' `--json` output: indented, keys sorted.
+/// Prints `value` as the commands' `--json` output: indented, keys sorted. A value that
+/// cannot be encoded is one error line, and nothing is printed.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try JSONReport.encode(value, what: "--json"), as: UTF8.self))
 }
 
 extension Imageprep.Image {
