@@ -17,14 +17,15 @@ public struct PruneReport: Sendable {
 }
 
 /// The tags `image prune` keeps: those a kept env file's image parameters name (by tag, or by
-/// digest), and per repository the `keepLast` newest, newest meaning the latest config
+/// digest), those of `ContainerImagePrepare` and of every `<Role>Parameters` mapping alike, and per repository the `keepLast` newest, newest meaning the latest config
 /// `created` (a tag without one is the oldest; ties go to the later tag name).
 struct PruneSelection: Sendable {
     var tags: Set<String> = []
     var digests: Set<String> = []
     var keepLast: Int
 
-    /// The tags and digests `files`' heat image parameters name on `registry`, with one of
+    /// The tags and digests `files`' heat image parameters (with each `<Role>Parameters`
+    /// mapping's, where prepare writes a role's own images) name on `registry`, with one of
     /// those references (to find the destination's kind). Each file must name at least one
     /// image there: an env file for another registry would keep nothing by mistake.
     static func reading(_ files: [String], registry: String, keepLast: Int, purpose: String) throws -> (PruneSelection, Reference) {
@@ -34,7 +35,8 @@ struct PruneSelection: Sendable {
             let text = try FileSystem.readText(file)
             let parameters: [String: String]
             do {
-                parameters = try ParameterDiff.deployedParameters(try ConfigDocument.parse(text, file: file), file: file)
+                parameters = try ParameterDiff.deployedParameters(
+                    try ConfigDocument.parse(text, file: file), file: file, roleParameters: true)
             } catch {
                 throw PrepareError.plan(error)
             }

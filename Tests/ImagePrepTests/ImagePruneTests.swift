@@ -347,4 +347,58 @@ final class ImagePruneTests: XCTestCase {
         let deleted = try await client.headManifest(Reference(registry: registry.address, repository: "prune/nova", digest: digests["2"]!))
         XCTAssertNil(deleted)
     }
+
+    /// A tag only a `<Role>Parameters` mapping names (where prepare writes a role's own
+    /// images) is kept by prune, absent from its dry run, and refused by `image delete`; an
+    /// env file naming images only there is not refused as naming none.
+    func testPruneKeepsWhatOnlyARoleParametersMappingNames() async throws {
+        // A registry of its own: the other prune tests list theirs whole.
+        let registry = try RegistryServer()
+        defer { registry.stop() }
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [registry.address]))
+        for (repository, tag, order) in [("role/api", "1", 1), ("role/compute", "1", 2), ("role/compute", "2", 3), ("role/api", "0", 0)] {
+            try await Self.push(client, Reference(registry: registry.address, repository: repository, tag: tag), own: "\(repository):\(tag)", order: order)
+        }
+        let roleOnly = work.appendingPathComponent("compute-env.yaml")
+        try """
+            parameter_defaults:
+              ComputeParameters:
+                ContainerNovaComputeImage: \(registry.address)/role/compute:1
+            """.write(to: roleOnly, atomically: true, encoding: .utf8)
+        let both = work.appendingPathComponent("deployed-env.yaml")
+        try """
+            parameter_defaults:
+              ContainerNovaApiImage: \(registry.address)/role/api:1
+              ComputeParameters:
+                ContainerNovaComputeImage: \(registry.address)/role/compute:1
+              ControllerParameters: {}
+            """.write(to: both, atomically: true, encoding: .utf8)
+        let insecure = ["--insecure-registry", registry.address]
+
+        let refused = try CLI.run(["image", "delete", "\(registry.address)/role/compute:1", "--keep-env", roleOnly.path] + insecure)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stderr, "Error: \(registry.address)/role/compute:1: a --keep-env file still names it: not deleted\n")
+
+        let prune = ["image", "prune", "--registry", registry.address, "--keep-env", both.path] + insecure
+        let dry = try CLI.run(prune + ["--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertFalse(dry.stdout.contains("role/compute:1 ("), dry.stdout)
+        XCTAssertFalse(dry.stdout.contains("role/api:1 ("), dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("would remove tag \(registry.address)/role/compute:2 ("), dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("would remove tag \(registry.address)/role/api:0 ("), dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("would remove 2 tag(s)"), dry.stdout)
+
+        let roleOnlyPrune = try CLI.run(["image", "prune", "--registry", registry.address, "--keep-env", roleOnly.path, "--dry-run"] + insecure)
+        XCTAssertEqual(roleOnlyPrune.status, 0, roleOnlyPrune.stderr)
+        XCTAssertFalse(roleOnlyPrune.stdout.contains("role/compute:1 ("), roleOnlyPrune.stdout)
+
+        let run = try CLI.run(prune)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let compute = try await client.listTags(Reference(registry: registry.address, repository: "role/compute")).sorted()
+        XCTAssertEqual(compute, ["1"])
+        let api = try await client.listTags(Reference(registry: registry.address, repository: "role/api")).sorted()
+        XCTAssertEqual(api, ["1"])
+    }
 }

@@ -7,6 +7,8 @@ import ImagePrepRegistry
 public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case unwritable(path: String, reason: String)
+    /// A report (`what`: its file, or `--json`) whose value JSON cannot hold.
+    case unencodable(what: String, reason: String)
     case plan(PlanError)
     /// Images that could not be resolved or transferred; the others went on.
     case imagesFailed([ImageFailure])
@@ -45,6 +47,7 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
         case .unwritable(let path, let reason): return "\(path): cannot write: \(reason)"
+        case .unencodable(let what, let reason): return "\(what): cannot encode the report as JSON: \(reason)"
         case .plan(let error): return error.description
         case .bundle(let error): return error.description
         case .noPackageDatabase(let name):

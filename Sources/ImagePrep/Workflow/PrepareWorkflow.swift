@@ -245,13 +245,15 @@ public struct PrepareWorkflow: Sendable {
                 resolved, reachedInsecurely: reachedInsecurely, verified: verified, marked: marked),
             resolutions: stages.resolutions, results: stages.results, notes: stages.notes, summary: summary,
             rolesFile: rolesFile(), environmentYAML: environmentYAML)
+        // Encoded before any file is written: a report JSON cannot hold leaves every output as it was.
+        var report: (path: String, data: Data)?
+        if let path = options.reportFile {
+            report = (path, try JSONReport.encode(["modified_images": result.packageChanges], what: path))
+        }
         if let path = options.outputImagesFile {
             try FileSystem.writeAtomically(ConfigDocument.serialize(PrepareOutput.images(resolved)), to: path)
         }
-        if let path = options.reportFile {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = (try? encoder.encode(["modified_images": result.packageChanges])) ?? Data()
+        if let (path, data) = report {
             try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: path)
         }
         if let path = options.outputEnvFile {
