@@ -134,7 +134,8 @@ final class DockerfileTests: XCTestCase {
 
         var update = ModifyTask.YumUpdate()
         update.updateRepos = ["hotfix", "x$(id)"]
-        update.cacheDirectory = "/var/tmp/dnf cache"
+        let cache = directory.appendingPathComponent("dnf cache").path
+        update.cacheDirectory = cache
         let updated = try BuildContext.write(
             task: .yumUpdate(update), sourceImage: "src:1", appendTag: "-x", originalUser: "",
             into: directory.appendingPathComponent("update"))
@@ -144,7 +145,9 @@ final class DockerfileTests: XCTestCase {
         XCTAssertEqual(
             try String(contentsOf: updated.directory.appendingPathComponent("inputs/update-repos"), encoding: .utf8), "hotfix\nx$(id)\n")
         XCTAssertTrue(FileManager.default.fileExists(atPath: updated.directory.appendingPathComponent("inputs/keep-cache").path))
-        XCTAssertEqual(updated.volumes, ["/var/tmp/dnf cache:/var/cache/dnf"])
+        // Mounted SELinux-relabelled as the role mounts a cache it fills; made when missing.
+        XCTAssertEqual(updated.volumes, ["\(cache):/var/cache/dnf:rw,z"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cache))
 
         for user in ["nova\nRUN touch /pwned", "$HOME", "nova group", "a:b:c"] {
             XCTAssertThrowsError(try BuildContext.write(
