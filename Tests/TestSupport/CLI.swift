@@ -124,6 +124,9 @@ public struct CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        // Nothing reads the test's own stdin, whatever it is (ansible-playbook refuses a
+        // non-blocking one).
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let fired = Atomic<Bool>(false)
         let pid = process.processIdentifier
