@@ -6,20 +6,9 @@ extension RegistryClient {
     public func listRepositories(registry: String, pageSize: Int = 100) async throws -> [String] {
         struct Page: Decodable { var repositories: [String]? }
         let context = RegistryErrorContext(registry: registry, operation: "listing repositories of")
-        var repositories: [String] = []
-        var target: String? = "/v2/_catalog?n=\(pageSize)"
-        var budget = ListingBudget(context: context)
-        while let next = target {
-            try budget.next(next)
-            var request = RegistryRequest(.get, next, registry: registry, context: context)
-            request.scopes = ["registry:catalog:*"]
-            let response = try await send(request)
-            let page: Page = try decode(response.body, context: context)
-            try budget.add(bytes: response.body.count, names: page.repositories?.count ?? 0)
-            repositories += page.repositories ?? []
-            target = Self.nextPage(response.headers)
-        }
-        return repositories
+        return try await listPages(
+            from: "/v2/_catalog?n=\(pageSize)", registry: registry, scope: "registry:catalog:*", context: context
+        ) { (page: Page) in page.repositories }
     }
 
     /// Every tag of `reference`'s repository, following pagination.
@@ -27,20 +16,33 @@ extension RegistryClient {
         struct Page: Decodable { var tags: [String]? }
         let context = RegistryErrorContext(registry: reference.registry, repository: reference.repository,
                                            operation: "listing tags of")
-        var tags: [String] = []
-        var target: String? = "/v2/\(reference.repository)/tags/list?n=\(pageSize)"
+        return try await listPages(
+            from: "/v2/\(reference.repository)/tags/list?n=\(pageSize)", registry: reference.registry,
+            scope: Self.pullScope(reference.repository), context: context
+        ) { (page: Page) in page.tags }
+    }
+
+    /// The names of a paginated listing from `first` on, each page decoded as `Page` and its
+    /// names taken by `names`, following `Link` headers within a ``ListingBudget``.
+    private func listPages<Page: Decodable>(
+        from first: String, registry: String, scope: String, context: RegistryErrorContext,
+        names: (Page) -> [String]?
+    ) async throws -> [String] {
+        var listed: [String] = []
+        var target: String? = first
         var budget = ListingBudget(context: context)
         while let next = target {
             try budget.next(next)
-            var request = RegistryRequest(.get, next, registry: reference.registry, context: context)
-            request.scopes = [Self.pullScope(reference.repository)]
+            var request = RegistryRequest(.get, next, registry: registry, context: context)
+            request.scopes = [scope]
             let response = try await send(request)
             let page: Page = try decode(response.body, context: context)
-            try budget.add(bytes: response.body.count, names: page.tags?.count ?? 0)
-            tags += page.tags ?? []
+            let pageNames = names(page) ?? []
+            try budget.add(bytes: response.body.count, names: pageNames.count)
+            listed += pageNames
             target = Self.nextPage(response.headers)
         }
-        return tags
+        return listed
     }
 
     /// Bounds a paginated listing (`_catalog`, `tags/list`): a registry whose `Link` headers
