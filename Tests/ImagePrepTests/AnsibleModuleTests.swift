@@ -10,6 +10,17 @@ import XCTest
 /// (dry run), and a real prepare against loopback docker-registry processes, with a role's
 /// own `<Role>ContainerImagePrepare` written as `<Role>Parameters`.
 final class AnsibleModuleTests: XCTestCase {
+    /// apache2 serving an image-serve directory, started on the main thread (see ImageServeFixture).
+    nonisolated(unsafe) static var imageServe: Result<ImageServeServer, any Error>?
+
+    override class func setUp() {
+        imageServe = Result { try ImageServeServer() }
+    }
+
+    override class func tearDown() {
+        (try? imageServe?.get())?.stop()
+    }
+
     nonisolated(unsafe) static let roles: [[String: Any]] = [
         ["name": "Controller", "CountDefault": 1,
          "ServicesDefault": ["OS::TripleO::Services::Keystone", "OS::TripleO::Services::NovaApi"]],
@@ -199,5 +210,64 @@ final class AnsibleModuleTests: XCTestCase {
         // A cleanup upstream does not know: refused as upstream refuses it.
         let badCleanup = try playbook.run(environment: environment, roles: Self.roles, arguments: ["cleanup": "some"], library: Self.moduleDirectory)
         XCTAssertEqual(badCleanup["msg"] as? String, "Error running container image prepare: --cleanup must be one of: full, partial, none")
+    }
+
+    /// The undercloud's own path: the module's push destination is image-serve on apache2, the
+    /// images written into its directory; what httpd then serves is the source's images,
+    /// digest for digest, under the tags the returned params name.
+    func testModulePreparesIntoImageServeServedByApache() async throws {
+        let imageServe = try XCTUnwrap(Self.imageServe).get()
+        let source = try RegistryServer()
+        defer { source.stop() }
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [source.address]))
+        var digests: [String: Digest] = [:]
+        for (name, tag) in [("keystone", "17.1"), ("nova-compute", "17.1"), ("nova-compute", "17.1-hotfix")] {
+            let reference = Reference(registry: source.address, repository: "tripleomaster/openstack-\(name)", tag: tag)
+            let base = try await client.pushBlob(ImageServeFixture.layer("base", size: 64 * 1024), mediaType: .dockerLayer, to: reference)
+            let layer = try await client.pushBlob(Data("\(name):\(tag)".utf8), mediaType: .dockerLayer, to: reference)
+            let config = try await client.pushBlob(
+                Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
+                mediaType: .dockerConfig, to: reference)
+            let manifest = Manifest(mediaType: .dockerManifest, config: config, layers: [base, layer])
+            digests["\(name):\(tag)"] = try await client.pushManifest(
+                try JSONEncoder().encode(manifest), mediaType: .dockerManifest, to: reference)
+        }
+        func entry(_ tag: String, _ includes: [String]) -> [String: Any] {
+            ["push_destination": imageServe.address, "includes": includes,
+             "set": ["namespace": "\(source.address)/tripleomaster", "name_prefix": "openstack-", "name_suffix": "", "tag": tag]]
+        }
+        let environment: [String: Any] = ["parameter_defaults": [
+            "ContainerImagePrepare": [entry("17.1", ["keystone", "nova-compute"])],
+            "ComputeContainerImagePrepare": [entry("17.1-hotfix", ["nova-compute"])],
+            "DockerInsecureRegistryAddress": [source.address, imageServe.address],
+        ] as [String: Any]]
+        let result = try Playbook(work: work).run(
+            environment: environment, roles: Self.roles, arguments: ["image_serve_dir": imageServe.root.path],
+            library: Self.moduleDirectory)
+        XCTAssertEqual(result["failed"] as? Bool, false, "\(result)")
+        let defaults = try XCTUnwrap((result["params"] as? [String: Any])?["parameter_defaults"] as? [String: Any])
+        let keystone = try XCTUnwrap(defaults["ContainerKeystoneImage"] as? String)
+        let compute = try XCTUnwrap(defaults["ContainerNovaComputeImage"] as? String)
+        let hotfix = try XCTUnwrap((defaults["ComputeParameters"] as? [String: Any])?["ContainerNovaComputeImage"] as? String)
+        XCTAssertEqual(keystone, "\(imageServe.address)/tripleomaster/openstack-keystone:17.1")
+        XCTAssertEqual(compute, "\(imageServe.address)/tripleomaster/openstack-nova-compute:17.1")
+        XCTAssertEqual(hotfix, "\(imageServe.address)/tripleomaster/openstack-nova-compute:17.1-hotfix")
+
+        // What apache2 serves: each image at its source digest, its blobs whole.
+        let served = RegistryClient(configuration: RegistryClient.Configuration(insecureRegistries: [imageServe.address]))
+        for (name, reference) in [("keystone:17.1", keystone), ("nova-compute:17.1", compute), ("nova-compute:17.1-hotfix", hotfix)] {
+            let fetched = try await served.fetchManifest(try Reference(reference))
+            XCTAssertEqual(fetched.digest, digests[name], reference)
+            let manifest = try JSONDecoder().decode(Manifest.self, from: fetched.bytes)
+            for blob in manifest.layers + [manifest.config] {
+                // fetchBlob checks the digest of what httpd sent.
+                let size = try await served.fetchBlob(try Reference(reference), descriptor: blob) { _ in }
+                XCTAssertEqual(size, blob.size, "\(reference) \(blob.digest)")
+            }
+        }
+        let tags = try await served.listTags(Reference(registry: imageServe.address, repository: "tripleomaster/openstack-nova-compute"))
+        XCTAssertEqual(tags.sorted(), ["17.1", "17.1-hotfix"])
     }
 }

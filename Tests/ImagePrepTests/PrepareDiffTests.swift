@@ -11,12 +11,15 @@ import XCTest
 final class PrepareDiffTests: XCTestCase {
     nonisolated(unsafe) static var source: RegistryServer?
     nonisolated(unsafe) static var destination: RegistryServer?
+    /// apache2 serving an image-serve directory (started here, on the main thread: see ImageServeFixture).
+    nonisolated(unsafe) static var imageServe: ImageServeServer?
     nonisolated(unsafe) static var setupError: (any Error)?
 
     override class func setUp() {
         do {
             source = try RegistryServer()
             destination = try RegistryServer()
+            imageServe = try ImageServeServer()
         } catch {
             setupError = error
         }
@@ -25,6 +28,7 @@ final class PrepareDiffTests: XCTestCase {
     override class func tearDown() {
         source?.stop()
         destination?.stop()
+        imageServe?.stop()
     }
 
     var work: URL!
@@ -62,6 +66,10 @@ final class PrepareDiffTests: XCTestCase {
     /// The template, environment and arguments of a prepare of keystone, glance-api and
     /// nova-api (two parameters) from `source` to `destination`, tags from `rdo_version`.
     private func prepareArguments(_ source: RegistryServer, _ destination: RegistryServer) throws -> [String] {
+        try prepareArguments(source, destination: destination.address)
+    }
+
+    private func prepareArguments(_ source: RegistryServer, destination: String) throws -> [String] {
         let template = work.appendingPathComponent("containers.yaml.j2")
         try """
             container_images_template:
@@ -76,13 +84,13 @@ final class PrepareDiffTests: XCTestCase {
         try """
             parameter_defaults:
               ContainerImagePrepare:
-              - push_destination: \(destination.address)
+              - push_destination: \(destination)
                 tag_from_label: rdo_version
                 set: {namespace: \(source.address)/tripleomaster, name_prefix: centos-binary-, tag: current-tripleo}
             """.write(to: env, atomically: true, encoding: .utf8)
         return [
             "prepare", "-e", env.path, "--template-file", template.path, "--insecure-registry", source.address,
-            "--insecure-registry", destination.address, "--cache-dir", work.appendingPathComponent("cache").path,
+            "--insecure-registry", destination, "--cache-dir", work.appendingPathComponent("cache").path,
         ]
     }
 
@@ -196,6 +204,56 @@ final class PrepareDiffTests: XCTestCase {
 
             4 parameter(s) differ
             """), addedRemoved.stdout)
+    }
+
+    /// The undercloud's destination: image-serve on apache2. The deployed images are read
+    /// through its httpd (a HEAD per image), a rebuilt image under the deployed tag is found,
+    /// and nothing in the image-serve directory changes.
+    func testDiffAgainstImageServeReadsThroughItsHttpdAndWritesNothing() async throws {
+        if let error = Self.setupError { throw error }
+        let source = try XCTUnwrap(Self.source)
+        let imageServe = try XCTUnwrap(Self.imageServe)
+        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, imageServe.address]))
+        let namespace = "\(source.address)/tripleomaster/centos-binary-"
+        for name in ["keystone", "glance-api", "nova-api"] {
+            try await push(client, namespace + name, tags: ["current-tripleo", "2.0"], version: "2.0", content: "\(name) 2.0 for image-serve")
+        }
+        let arguments = try prepareArguments(source, destination: imageServe.address)
+            + ["--image-serve-dir", imageServe.root.path]
+        let deployed = work.appendingPathComponent("deployed-images.yaml")
+        let prepared = try CLI.run(arguments + ["--output-env-file", deployed.path])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let target = "\(imageServe.address)/tripleomaster/centos-binary-"
+        XCTAssertTrue(try String(contentsOf: deployed, encoding: .utf8).contains("DockerGlanceApiImage: \(target)glance-api:2.0\n"))
+        let diffArguments = arguments + ["--diff", deployed.path]
+
+        let same = try CLI.run(diffArguments)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stdout, "No differences: 4 parameter(s) as in \(deployed.path) (digests compared for 4).\n")
+
+        let deployedGlance = try await client.fetchManifest(try Reference("\(target)glance-api:2.0")).digest
+        let rebuilt = try await push(
+            client, namespace + "glance-api", tags: ["current-tripleo", "2.0"], version: "2.0", content: "glance-api 2.0 rebuilt")
+        let directoryBefore = imageServe.snapshot()
+        let requestsBefore = imageServe.requests().count
+        let diff = try CLI.run(diffArguments)
+        XCTAssertEqual(diff.status, 3, diff.stderr)
+        let short = { (digest: Digest) in "sha256:\(digest.encoded.prefix(12))" }
+        XCTAssertEqual(diff.stdout, """
+            DockerGlanceApiImage: \(target)glance-api:2.0: \(short(deployedGlance)) → \(short(rebuilt)) (same tag, new image)
+
+            1 parameter(s) differ from \(deployed.path): 0 changed, 0 added, 0 removed, 1 new image(s) under the same tag; 3 unchanged (digests compared for 4).
+
+            """)
+        // Read through httpd, one HEAD per image (nova-api's two parameters share one); the
+        // directory httpd serves is byte for byte as it was.
+        // (An insecure registry is tried over TLS first: httpd logs that ClientHello as a 400
+        // line that is no request.)
+        let asked = imageServe.requests().dropFirst(requestsBefore)
+            .filter { $0.first?.isASCII == true && $0.first?.isLetter == true && !$0.hasPrefix("GET /v2/ ") }
+        XCTAssertEqual(asked.count, 3, "\(asked)")
+        XCTAssertTrue(asked.allSatisfy { $0.hasPrefix("HEAD /v2/tripleomaster/centos-binary-") }, "\(asked)")
+        XCTAssertEqual(imageServe.snapshot(), directoryBefore)
     }
 
     /// A role's own images (`ComputeContainerImagePrepare`, written as `ComputeParameters`)

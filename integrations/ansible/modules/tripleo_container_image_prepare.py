@@ -67,6 +67,12 @@ options:
               what the deploy-time prepare renders) or stein
         type: str
         default: master
+    image_serve_dir:
+        description:
+            - The directory the undercloud's image-serve httpd serves, where images for a
+              push destination without a push API are written (imageprep's default
+              /var/lib/image-serve, as on an undercloud)
+        type: str
 '''
 
 EXAMPLES = '''
@@ -133,6 +139,7 @@ def run_module():
         debug=dict(type='bool', default=False),
         imageprep=dict(type='str'),
         catalog=dict(type='str', default='master', choices=['master', 'stein']),
+        image_serve_dir=dict(type='str'),
     )
     argument_spec.update(OPENSTACK_OPTIONS)
     module = AnsibleModule(argument_spec, supports_check_mode=False)
@@ -159,6 +166,8 @@ def run_module():
         if module.params.get('dry_run'):
             # Upstream's dry run still looks tags up (tag_from_label) at the registries.
             args += ['--dry-run', '--discover']
+        if module.params.get('image_serve_dir'):
+            args += ['--image-serve-dir', module.params.get('image_serve_dir')]
         if module.params.get('log_file'):
             args += ['--log-file', module.params.get('log_file')]
         if module.params.get('debug'):
