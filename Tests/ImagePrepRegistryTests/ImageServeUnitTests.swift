@@ -71,4 +71,46 @@ final class ImageServeUnitTests: XCTestCase {
         XCTAssertEqual(ImageServeFiles.names(in: blobs, under: root), [])
         XCTAssertNil(ImageServeFiles.read(blobs.appendingPathComponent("blob"), under: root))
     }
+
+    /// With `catalogAtEnd` (a prepare's directory), a run's new repositories get their tags
+    /// lists as each tag is written, and join the catalog in one write at `writeCatalog()`,
+    /// added to what the catalog already lists; without it, each is listed at once.
+    func testACatalogLeftForTheEndIsWrittenOnceWithEveryNewRepository() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("imageprep-catalog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let catalogFile = root.appendingPathComponent("v2/_catalog")
+        func catalog() -> String? { try? String(contentsOf: catalogFile, encoding: .utf8) }
+        func inode() -> UInt64? { ImageServeFiles.inode(catalogFile)?.inode }
+        let manifest = Data(#"{"schemaVersion":2}"#.utf8)
+        // A repository (as tripleo-common counts them) has blobs, manifests and tags.
+        for name in ["ns/first", "ns/a", "ns/b", "ns/c"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent("v2/\(name)/blobs"), withIntermediateDirectories: true)
+        }
+
+        let single = try ImageServeDirectory(root: root)
+        try single.writeManifest(manifest, mediaType: .dockerManifest, repository: "ns/first", tag: "1")
+        XCTAssertEqual(catalog(), #"{"repositories": ["ns/first"]}"#)
+
+        let run = try ImageServeDirectory(root: root, catalogAtEnd: true)
+        let before = inode()
+        for name in ["ns/c", "ns/a", "ns/b"] {
+            try run.writeManifest(manifest, mediaType: .dockerManifest, repository: name, tag: "1")
+            XCTAssertEqual(try String(contentsOf: root.appendingPathComponent("v2/\(name)/tags/list"), encoding: .utf8),
+                           #"{"name": "\#(name)", "tags": ["1"]}"#)
+        }
+        XCTAssertEqual(catalog(), #"{"repositories": ["ns/first"]}"#, "not rewritten per repository")
+        XCTAssertEqual(inode(), before)
+        try run.writeCatalog()
+        XCTAssertEqual(catalog(), #"{"repositories": ["ns/a", "ns/b", "ns/c", "ns/first"]}"#)
+        let after = inode()
+        XCTAssertNotEqual(after, before)
+        // Nothing left: a second call writes nothing.
+        try run.writeCatalog()
+        XCTAssertEqual(inode(), after)
+        // Another tag of a listed repository leaves the catalog alone.
+        try run.writeManifest(manifest, mediaType: .dockerManifest, repository: "ns/a", tag: "2")
+        try run.writeCatalog()
+        XCTAssertEqual(inode(), after)
+    }
 }

@@ -50,6 +50,7 @@ final class PrepareStagesTests: XCTestCase {
             .failed(ImageFailure(image: image.resolved.image.imageName, kind: .other, reason: "not expected"))
         }
 
+        func finishWriting() async throws {}
         func notes() async -> TransferNotes { TransferNotes() }
     }
 

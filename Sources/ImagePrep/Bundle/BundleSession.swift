@@ -30,7 +30,7 @@ public final class BundleSession: ImageResolver, ImageTransfer {
         client = try RegistrySession.makeClient(
             options: options, insecure: insecure,
             credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
-        copier = ImageCopier(client: client, destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
+        copier = ImageCopier(client: client, destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory, catalogAtEnd: true))
         imageServeDirectory = options.imageServeDirectory
     }
 
@@ -114,6 +114,10 @@ public final class BundleSession: ImageResolver, ImageTransfer {
 
     public func modify(_ image: ImageResolution) async -> ImageOutcome {
         .failed(ImageFailure(image: image.resolved.image.imageName, kind: .other, reason: "not modified from a bundle"))
+    }
+
+    public func finishWriting() async throws {
+        try await copier.destinations.finishWriting()
     }
 
     public func notes() async -> TransferNotes {

@@ -14,6 +14,9 @@ public protocol ImageTransfer: Sendable {
     /// Copies one image; `progress` gets the bytes of its blobs as they stream in.
     func copy(_ image: ImageResolution, progress: ByteProgress) async -> ImageOutcome
     func modify(_ image: ImageResolution) async -> ImageOutcome
+    /// Writes what the transfers left for the end of the run (an image-serve directory's
+    /// catalog), after the last one and before ``notes()``.
+    func finishWriting() async throws
     /// What the transfers showed about the registries reached, once they are done.
     func notes() async -> TransferNotes
 }
@@ -135,6 +138,11 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
             stages.results.append(result)
             stages.summary.add(result)
             if case .failed(let failure) = result.outcome { stages.failures.append(failure) }
+        }
+        do {
+            try await transfer.finishWriting()
+        } catch {
+            stages.failures.append(ImageFailure(image: "the image-serve catalog", error: error))
         }
         stages.notes = await transfer.notes()
         stages.summary.seconds = Self.seconds(clock.now - start)

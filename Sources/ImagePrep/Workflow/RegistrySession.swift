@@ -68,7 +68,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(
             client: client, platforms: platforms,
-            destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory))
+            destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory, catalogAtEnd: true))
         hotfixes = HotfixPlanner(inventory: PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize))
         tags = TagLookup(client: client)
     }
@@ -285,6 +285,10 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         } catch {
             return .failed(ImageFailure(image: planned.imageName, error: error))
         }
+    }
+
+    public func finishWriting() async throws {
+        try await copier.destinations.finishWriting()
     }
 
     public func notes() async -> TransferNotes {

@@ -17,9 +17,15 @@ public actor DestinationRouter {
     /// Image-serve registries found, with the status that showed it.
     private var imageServe: [String: Int] = [:]
 
-    public init(client: RegistryClient, imageServeDirectory: URL? = nil) {
+    /// Whether an image-serve directory's new repositories join its catalog at
+    /// ``finishWriting()`` rather than one by one (see ``ImageServeDirectory/catalogAtEnd``).
+    private let catalogAtEnd: Bool
+
+    /// `catalogAtEnd`: the caller calls ``finishWriting()`` after its last image.
+    public init(client: RegistryClient, imageServeDirectory: URL? = nil, catalogAtEnd: Bool = false) {
         self.client = client
         self.imageServeDirectory = imageServeDirectory
+        self.catalogAtEnd = catalogAtEnd
         only = nil
     }
 
@@ -27,7 +33,14 @@ public actor DestinationRouter {
     public init(client: RegistryClient, every destination: any ImageDestination) {
         self.client = client
         imageServeDirectory = nil
+        catalogAtEnd = false
         only = destination
+    }
+
+    /// Writes what the destinations left for the end of the run: the image-serve
+    /// directory's catalog entries for the repositories this run added.
+    public func finishWriting() throws {
+        try directory?.writeCatalog()
     }
 
     /// The destination `reference`'s registry is, found out on the first call.
@@ -59,7 +72,7 @@ public actor DestinationRouter {
         imageServe[registry] = status
         if let directory { return directory }
         do throws(ImageServeError) {
-            let opened = try ImageServeDirectory(root: url)
+            let opened = try ImageServeDirectory(root: url, catalogAtEnd: catalogAtEnd)
             directory = opened
             return opened
         } catch {

@@ -44,7 +44,7 @@ extension ImageServeDirectory {
             ]
         }
         let typeMap = TypeMap(tag: tag, variants: variants)
-        try updateTags(repository) { () throws(ImageServeError) in
+        try updateTags(repository, catalog: catalogAtEnd ? .atEndOfRun : .now) { () throws(ImageServeError) in
             try ImageServeFiles.writeIfChanged(Data(typeMap.text.utf8), to: typeMapFile(repository, tag: tag), under: root)
         }
     }
@@ -53,16 +53,48 @@ extension ImageServeDirectory {
         manifestsDirectory(repository).appendingPathComponent("\(tag).type-map")
     }
 
-    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and (unless
-    /// `catalog` is false) the catalog, each written only when it changes.
+    /// When a tag's repository gets into the catalog.
+    enum CatalogUpdate {
+        case now
+        /// Recorded for ``writeCatalog()``.
+        case atEndOfRun
+        case unchanged
+    }
+
+    /// Runs `change` under the tags lock, then rebuilds the repository's tags list and
+    /// updates the catalog as `catalog` says, each written only when it changes.
     private func updateTags(
-        _ repository: String, catalog: Bool = true, _ change: () throws(ImageServeError) -> Void
+        _ repository: String, catalog: CatalogUpdate, _ change: () throws(ImageServeError) -> Void
     ) throws(ImageServeError) {
-        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep-tags.lock"), exclusive: true)
+        let lock = try DirectoryLock(tagsLockFile, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         try change()
         try rebuildTagsList(repository)
-        if catalog { try updateCatalog(adding: repository) }
+        switch catalog {
+        case .now:
+            try updateCatalog(adding: [repository])
+        case .atEndOfRun:
+            if self.catalog.withLock({ $0?.contains(repository) }) != true {
+                unlistedRepositories.withLock { _ = $0.insert(repository) }
+            }
+        case .unchanged:
+            break
+        }
+    }
+
+    private var tagsLockFile: URL { root.appendingPathComponent(".imageprep-tags.lock") }
+
+    /// Adds the repositories this run left for the end (``catalogAtEnd``) to the catalog, in
+    /// one write under the tags lock.
+    public func writeCatalog() throws(ImageServeError) {
+        let unlisted = unlistedRepositories.withLock { (pending: inout Set<String>) in
+            defer { pending = [] }
+            return pending
+        }
+        guard !unlisted.isEmpty else { return }
+        let lock = try DirectoryLock(tagsLockFile, exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        try updateCatalog(adding: unlisted)
     }
 
     /// Rebuilds `repository`'s tags list and the catalog from the type maps on disk (each
@@ -74,14 +106,14 @@ extension ImageServeDirectory {
         let (first, catalog) = reconciled.withLock { ($0.insert(repository).inserted, $0.count == 1) }
         guard first else { return }
         try beginWriting()
-        try updateTags(repository, catalog: catalog) {}
+        try updateTags(repository, catalog: catalog ? .now : .unchanged) {}
     }
 
     /// The tags list (when the repository is still there) and the catalog after a delete.
     func rebuildAfterDelete(_ repository: String) throws(ImageServeError) {
         catalog.withLock { $0 = nil }
         openedBlobDirectories.withLock { $0.removeAll() }
-        try updateTags(repository) {}
+        try updateTags(repository, catalog: .now) {}
     }
 
     private func rebuildTagsList(_ repository: String) throws(ImageServeError) {
@@ -93,26 +125,29 @@ extension ImageServeDirectory {
         try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"), under: root)
     }
 
-    /// Writes the catalog with `repository` in it (under the tags lock). The first time in a
-    /// run it is rebuilt from a walk of the directory; after that a repository already listed
-    /// changes nothing, and a new one is added to what the file lists now (other runs writing
+    /// Writes the catalog with `added` in it (under the tags lock). The first time in a run
+    /// it is rebuilt from a walk of the directory; after that repositories already listed
+    /// change nothing, and new ones are added to what the file lists now (other runs writing
     /// into the directory add theirs the same way; only a delete, which excludes them, removes).
-    private func updateCatalog(adding repository: String) throws(ImageServeError) {
+    private func updateCatalog(adding added: Set<String>) throws(ImageServeError) {
         let file = v2.appendingPathComponent("_catalog")
         let known = catalog.withLock { $0 }
         var repositories: Set<String>
         if let known {
-            guard !known.contains(repository) else { return }
+            let new = added.subtracting(known)
+            guard !new.isEmpty else { return }
             struct Listing: Decodable { var repositories: [String] }
             guard let data = ImageServeFiles.read(file, under: root),
                   let listed = try? JSONDecoder().decode(Listing.self, from: data)
             else {
                 // A catalog that cannot be read is rebuilt from the directory.
                 catalog.withLock { $0 = nil }
-                return try updateCatalog(adding: repository)
+                return try updateCatalog(adding: added)
             }
             repositories = known.union(listed.repositories)
-            if ImageServeFiles.isDirectory(repositoryDirectory(repository)) { repositories.insert(repository) }
+            for repository in new where ImageServeFiles.isDirectory(repositoryDirectory(repository)) {
+                repositories.insert(repository)
+            }
         } else {
             repositories = Set(self.repositories())
         }

@@ -34,6 +34,15 @@ public final class ImageServeDirectory: Sendable {
     /// The catalog's repositories as this run knows them: from one walk of the directory the
     /// first time the catalog is written in a run, then kept as repositories are added.
     let catalog = Locked<Set<String>?>(nil)
+    /// With `catalogAtEnd`: repositories given their first tag this run that the catalog
+    /// does not list yet, written together by ``writeCatalog()`` after the run's last image
+    /// instead of one catalog rewrite (and two fsyncs) per repository.
+    let unlistedRepositories = Locked<Set<String>>([])
+    /// Whether new repositories wait for ``writeCatalog()`` (a prepare's many images) or
+    /// are listed as their tag is written (single-image commands). A run killed in between
+    /// leaves them to the next run's reconciliation, as a kill between a tag's type map and
+    /// its listings always has.
+    let catalogAtEnd: Bool
     /// The repositories' `blobs` directories opened this run (each walked down to once, see
     /// ``DirectoryHandle``): the run's shared lock keeps deletes out meanwhile, and a delete
     /// in this process forgets them. At most `openedLimit` descriptors are kept.
@@ -54,8 +63,9 @@ public final class ImageServeDirectory: Sendable {
     }
 
     /// Opens an existing directory; `v2/` and its `index.json` are created at the first write.
-    public init(root: URL) throws(ImageServeError) {
+    public init(root: URL, catalogAtEnd: Bool = false) throws(ImageServeError) {
         self.root = root.standardizedFileURL
+        self.catalogAtEnd = catalogAtEnd
         // The root itself may be a link (to a larger disk, say); nothing below it may.
         var info = stat()
         guard stat(self.root.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
