@@ -14,7 +14,7 @@ final class BlobFile: @unchecked Sendable {
     /// The directory it is written in, and its temporary name there.
     let directory: DirectoryHandle
     let name: String
-    var url: URL { directory.url.appendingPathComponent(name) }
+    var url: URL { directory.url.appendingPathComponent(name, isDirectory: false) }
     /// The name the file is written for, for errors (never the temporary's).
     let finalName: String
     private let fd: Int32
@@ -33,7 +33,7 @@ final class BlobFile: @unchecked Sendable {
         guard fd >= 0 else { throw .errno(directory.url.path, "cannot create a file for \(finalName)") }
         fchmod(fd, 0o644)
         // Removed if a signal ends the run while it is being written.
-        RunTemporaries.track(directory.url.appendingPathComponent(name).path)
+        RunTemporaries.track(directory.url.appendingPathComponent(name, isDirectory: false).path)
     }
 
     deinit {

@@ -110,7 +110,7 @@ final class DirectoryHandle: @unchecked Sendable {
         guard kind == S_IFDIR else { return unlinkat(fd, name, 0) == 0 }
         let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard child >= 0 else { return false }
-        let handle = DirectoryHandle(url: url.appendingPathComponent(name), fd: child)
+        let handle = DirectoryHandle(url: url.appendingPathComponent(name, isDirectory: false), fd: child)
         var removed = true
         for entry in handle.names() where !handle.remove(entry) { removed = false }
         return removed && unlinkat(fd, name, AT_REMOVEDIR) == 0

@@ -18,7 +18,7 @@ extension ImageServeDirectory {
     /// when it is killed, as it writes in place) is not there, and is replaced when the blob is
     /// written or linked.
     public func blobFile(_ descriptor: Descriptor, in repository: String) -> URL? {
-        wholeBlob(descriptor, in: repository).map { $0.directory.url.appendingPathComponent($0.name) }
+        wholeBlob(descriptor, in: repository).map { $0.directory.url.appendingPathComponent($0.name, isDirectory: false) }
     }
 
     /// `repository`'s `blobs` directory, opened once per run; nil when it is missing and not
@@ -100,7 +100,7 @@ extension ImageServeDirectory {
             consume()
             return true
         }
-        let path = target.url.appendingPathComponent(final.name).path
+        let path = target.url.appendingPathComponent(final.name, isDirectory: false).path
         switch Glibc.errno {
         case EEXIST: break
         case ENOENT: return false
@@ -208,7 +208,7 @@ extension ImageServeDirectory {
         let stale = Date().addingTimeInterval(-24 * 3600).timeIntervalSince1970
         func walk(_ directory: URL, _ path: String) {
             for name in ImageServeFiles.names(in: directory, under: root) where !name.hasPrefix(".") {
-                let child = directory.appendingPathComponent(name)
+                let child = directory.appendingPathComponent(name, isDirectory: false)
                 if name == "blobs", !path.isEmpty {
                     guard let blobs = try? DirectoryHandle.open(child, under: root, create: false) else { continue }
                     for blob in blobs.names() {

@@ -13,7 +13,7 @@ extension ImageServeDirectory {
     /// writing into the directory to finish. Returns the digest the tag named.
     public func delete(repository: String, tag: String) throws(ImageServeError) -> Digest {
         endWriting()
-        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: true)
+        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         let typeMapFile = typeMapFile(repository, tag: tag)
         try ImageServeFiles.refuseLinks(above: typeMapFile, under: root)
@@ -39,7 +39,7 @@ extension ImageServeDirectory {
         for other in keeping {
             for variant in typeMap(repository, tag: other)?.variants ?? [] {
                 kept.insert(variant.digest)
-                if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json"), under: root),
+                if let data = ImageServeFiles.read(manifests.appendingPathComponent("\(variant.digest)/index.json", isDirectory: false), under: root),
                    let index = try? JSONDecoder().decode(Index.self, from: data), variant.mediaType.isIndex
                 {
                     kept.formUnion(index.manifests.map(\.digest))
@@ -48,13 +48,13 @@ extension ImageServeDirectory {
         }
         var removedManifests: [URL] = []
         var blobs: Set<String> = []
-        for name in ImageServeFiles.names(in: manifests, under: root) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name)) {
-            let directory = manifests.appendingPathComponent(name)
+        for name in ImageServeFiles.names(in: manifests, under: root) where ImageServeFiles.isDirectory(manifests.appendingPathComponent(name, isDirectory: false)) {
+            let directory = manifests.appendingPathComponent(name, isDirectory: false)
             guard let digest = try? Digest(name), kept.contains(digest) else {
                 removedManifests.append(directory)
                 continue
             }
-            if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root),
+            if let data = ImageServeFiles.read(directory.appendingPathComponent("index.json", isDirectory: false), under: root),
                let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
             {
                 for blob in manifest.blobs { blobs.formUnion(["\(blob.digest)", "\(blob.digest).gz"]) }
@@ -62,7 +62,7 @@ extension ImageServeDirectory {
         }
         let blobsDirectory = blobsDirectory(repository)
         let removedBlobs = ImageServeFiles.names(in: blobsDirectory, under: root).filter { !blobs.contains($0) }
-            .map { blobsDirectory.appendingPathComponent($0) }
+            .map { blobsDirectory.appendingPathComponent($0, isDirectory: false) }
         return (removedManifests.sorted { $0.path < $1.path }, removedBlobs.sorted { $0.path < $1.path })
     }
 

@@ -13,8 +13,8 @@ extension ImageServeDirectory {
         try beginWriting()
         syncBlobs(of: repository)
         let digest = Digest(of: bytes)
-        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
-        let manifestFile = directory.appendingPathComponent("index.json")
+        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description, isDirectory: false)
+        let manifestFile = directory.appendingPathComponent("index.json", isDirectory: false)
         // A damaged index.json (or .htaccess) is rewritten; one holding these bytes is kept.
         if ImageServeFiles.read(manifestFile, under: root, limit: bytes.count + 1) != bytes {
             try ImageServeFiles.makeDirectory(directory, under: root)
@@ -27,7 +27,7 @@ extension ImageServeDirectory {
             // The .htaccess first: index.json's presence says both are complete.
             // Its directory is flushed once, with index.json's rename just after.
             try ImageServeFiles.writeIfChanged(
-                Data(headers.utf8), to: directory.appendingPathComponent(".htaccess"), under: root, syncDirectory: false)
+                Data(headers.utf8), to: directory.appendingPathComponent(".htaccess", isDirectory: false), under: root, syncDirectory: false)
             try ImageServeFiles.writeIfChanged(bytes, to: manifestFile, under: root)
         }
         guard let tag else { return }
@@ -50,7 +50,7 @@ extension ImageServeDirectory {
     }
 
     func typeMapFile(_ repository: String, tag: String) -> URL {
-        manifestsDirectory(repository).appendingPathComponent("\(tag).type-map")
+        manifestsDirectory(repository).appendingPathComponent("\(tag).type-map", isDirectory: false)
     }
 
     /// When a tag's repository gets into the catalog.
@@ -82,7 +82,7 @@ extension ImageServeDirectory {
         }
     }
 
-    private var tagsLockFile: URL { root.appendingPathComponent(".imageprep-tags.lock") }
+    private var tagsLockFile: URL { root.appendingPathComponent(".imageprep-tags.lock", isDirectory: false) }
 
     /// Adds the repositories this run left for the end (``catalogAtEnd``) to the catalog, in
     /// one write under the tags lock.
@@ -120,9 +120,9 @@ extension ImageServeDirectory {
         guard ImageServeFiles.isDirectory(repositoryDirectory(repository)) else { return }
         let tags = tags(of: repository)
         let list = "{\"name\": \"\(repository)\", \"tags\": [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]}"
-        let directory = repositoryDirectory(repository).appendingPathComponent("tags")
+        let directory = repositoryDirectory(repository).appendingPathComponent("tags", isDirectory: false)
         try ImageServeFiles.makeDirectory(directory, under: root)
-        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list"), under: root)
+        try ImageServeFiles.writeIfChanged(Data(list.utf8), to: directory.appendingPathComponent("list", isDirectory: false), under: root)
     }
 
     /// Writes the catalog with `added` in it (under the tags lock). The first time in a run
@@ -130,7 +130,7 @@ extension ImageServeDirectory {
     /// change nothing, and new ones are added to what the file lists now (other runs writing
     /// into the directory add theirs the same way; only a delete, which excludes them, removes).
     private func updateCatalog(adding added: Set<String>) throws(ImageServeError) {
-        let file = v2.appendingPathComponent("_catalog")
+        let file = v2.appendingPathComponent("_catalog", isDirectory: false)
         let known = catalog.withLock { $0 }
         var repositories: Set<String>
         if let known {

@@ -64,7 +64,7 @@ extension ImageServeDirectory {
         dryRun: Bool, select: ([TaggedImage]) -> [TaggedImage]
     ) throws(ImageServeError) -> [PruneRemoval] {
         endWriting()
-        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: true)
+        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
 
         let removed = Dictionary(grouping: select(taggedImages()), by: \.repository)
@@ -111,13 +111,13 @@ extension ImageServeDirectory {
     /// The config's `created` of the image `digest` names in `repository` (the first
     /// platform's for a manifest list).
     private func created(of digest: Digest, in repository: String, depth: Int = 0) -> String? {
-        let file = manifestsDirectory(repository).appendingPathComponent("\(digest)/index.json")
+        let file = manifestsDirectory(repository).appendingPathComponent("\(digest)/index.json", isDirectory: false)
         guard depth < 2, let data = ImageServeFiles.read(file, under: root) else { return nil }
         guard let manifest = try? JSONDecoder().decode(Manifest.self, from: data) else {
             guard let first = (try? JSONDecoder().decode(Index.self, from: data))?.manifests.first else { return nil }
             return created(of: first.digest, in: repository, depth: depth + 1)
         }
-        let config = blobsDirectory(repository).appendingPathComponent(Self.blobName(manifest.config.digest, mediaType: manifest.config.mediaType))
+        let config = blobsDirectory(repository).appendingPathComponent(Self.blobName(manifest.config.digest, mediaType: manifest.config.mediaType), isDirectory: false)
         guard let bytes = ImageServeFiles.read(config, under: root) else { return nil }
         return (try? JSONDecoder().decode(ImageConfig.self, from: bytes))?.created
     }

@@ -23,7 +23,7 @@ extension ImageServeDirectory {
             let names = Set(ImageServeFiles.names(in: directory, under: root))
             if !path.isEmpty, names.isSuperset(of: ["blobs", "manifests", "tags"]) { found.append(path) }
             for name in names.sorted() where !name.hasPrefix(".") && !["blobs", "manifests", "tags"].contains(name) {
-                let child = directory.appendingPathComponent(name)
+                let child = directory.appendingPathComponent(name, isDirectory: false)
                 if ImageServeFiles.isDirectory(child) { walk(child, path.isEmpty ? name : "\(path)/\(name)") }
             }
         }
@@ -46,12 +46,12 @@ extension ImageServeDirectory {
     /// never skips an image a killed exporter left damaged. Its size and media type (from
     /// its `.htaccess`).
     func manifest(_ digest: Digest, in repository: String, depth: Int = 0) -> Descriptor? {
-        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description)
-        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json"), under: root, limit: 8 * 1024 * 1024),
+        let directory = manifestsDirectory(repository).appendingPathComponent(digest.description, isDirectory: false)
+        guard depth < 2, let bytes = ImageServeFiles.read(directory.appendingPathComponent("index.json", isDirectory: false), under: root, limit: 8 * 1024 * 1024),
               Digest(of: bytes, algorithm: digest.algorithm) == digest
         else { return nil }
         var mediaType = MediaType.dockerManifest
-        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess"), under: root, limit: 64 * 1024) {
+        if let htaccess = ImageServeFiles.read(directory.appendingPathComponent(".htaccess", isDirectory: false), under: root, limit: 64 * 1024) {
             for line in String(decoding: htaccess, as: UTF8.self).split(separator: "\n") where line.contains("Content-Type") {
                 let parts = line.split(separator: "\"")
                 if parts.count >= 2 { mediaType = MediaType(rawValue: String(parts[1])) }

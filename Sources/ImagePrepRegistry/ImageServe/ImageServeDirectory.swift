@@ -73,11 +73,11 @@ public final class ImageServeDirectory: Sendable {
         }
     }
 
-    var v2: URL { root.appendingPathComponent("v2") }
+    var v2: URL { root.appendingPathComponent("v2", isDirectory: false) }
 
-    func repositoryDirectory(_ repository: String) -> URL { v2.appendingPathComponent(repository) }
-    func blobsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("blobs") }
-    func manifestsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("manifests") }
+    func repositoryDirectory(_ repository: String) -> URL { v2.appendingPathComponent(repository, isDirectory: false) }
+    func blobsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("blobs", isDirectory: false) }
+    func manifestsDirectory(_ repository: String) -> URL { repositoryDirectory(repository).appendingPathComponent("manifests", isDirectory: false) }
 
     /// `<digest>` for an image config, `<digest>.gz` for anything else (the name keeps `.gz`
     /// whatever the compression, as upstream's does; httpd's MultiViews serves both as
@@ -96,9 +96,9 @@ public final class ImageServeDirectory: Sendable {
     func beginWriting() throws(ImageServeError) {
         try writeLock.withLock { (lock: inout DirectoryLock?) throws(ImageServeError) in
             guard lock == nil else { return }
-            lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock"), exclusive: false)
+            lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: false)
         }
-        let index = v2.appendingPathComponent("index.json")
+        let index = v2.appendingPathComponent("index.json", isDirectory: false)
         if !ImageServeFiles.exists(index.path) {
             try ImageServeFiles.makeDirectory(v2, under: root)
             try ImageServeFiles.writeIfChanged(Data("{}".utf8), to: index, under: root)
