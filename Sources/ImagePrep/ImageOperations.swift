@@ -89,10 +89,10 @@ public struct ImageOperations: Sendable {
             labels: config.labels, layers: layers, size: image.manifest.layers.totalSize)
     }
 
-    /// "hard-linked" when the image's registry is an image-serve directory, else "mounted".
-    public func mountedWord(_ name: String) async -> String {
-        guard let reference = try? Reference(name) else { return "mounted" }
-        return await destinations.mountedWord(reference.registry)
+    /// Whether `name`'s registry was written as an image-serve directory or pushed to.
+    public func destinationKind(_ name: String) async -> DestinationKind {
+        guard let reference = try? Reference(name) else { return .registry }
+        return await destinations.kind(of: reference.registry)
     }
 
     public func copy(from source: String, to destination: String, allPlatforms: Bool) async throws -> ImageCopyReport {

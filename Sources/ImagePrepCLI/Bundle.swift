@@ -89,7 +89,7 @@ extension Imageprep.BundleCommand {
         func run() async throws {
             let operations = try ImageOperations(options: RegistryOptions(registryOptions, reaching: [to], credentials: credentialOptions))
             let loaded = try await operations.bundleLoad(URL(fileURLWithPath: bundle), registry: to)
-            let mounted = await operations.mountedWord(to + "/bundle/image")
+            let mounted = ReportText.mountedWord(await operations.destinationKind(to + "/bundle/image"))
             for (reference, report) in loaded {
                 print("loaded \(reference) \(report.digest) (\(report.blobs.copied) blob(s) copied, \(report.blobs.mounted) \(mounted), \(report.blobs.present) present)"
                     .escapingControlCharacters())

@@ -82,14 +82,14 @@ extension Imageprep.Image {
             let operations = try ImageOperations(options: options, modification: modification)
             guard ImageName.isLocal(source) || ImageName.isLocal(destination) else {
                 let report = try await operations.copy(from: source, to: destination, allPlatforms: allPlatforms)
-                let mounted = await operations.mountedWord(destination)
+                let mounted = ReportText.mountedWord(await operations.destinationKind(destination))
                 print("\(report.outcome.rawValue) \(destination) \(report.digest) (\(report.blobsCopied) blob(s) copied, \(report.blobsMounted) \(mounted), \(report.blobsPresent) present, \(report.bytesCopied) bytes)")
                 return
             }
             let report = try await operations.copyLocal(from: source, to: destination)
             let blobs = report.blobs
             if let digest = report.digest {
-                let mounted = await operations.mountedWord(destination)
+                let mounted = ReportText.mountedWord(await operations.destinationKind(destination))
                 print("copied \(destination) \(digest) (from local image \(report.imageID.prefix(12)); \(blobs.copied) blob(s) copied, \(blobs.mounted) \(mounted), \(blobs.present) present, \(blobs.bytesCopied) bytes)")
             } else if ImageName.isLocal(source) {
                 print("tagged \(destination) (local image \(report.imageID.prefix(12)))")

@@ -469,6 +469,13 @@ struct ImageModification {
 extension ImageCopier {
     /// Whether `reference`'s registry is pushed to or is an image-serve directory.
     func destinationKind(_ reference: Reference) async -> DestinationKind {
-        await destinations.isImageServe(reference.registry) ? .imageServe : .registry
+        await destinations.kind(of: reference.registry)
+    }
+}
+
+extension DestinationRouter {
+    /// Whether `registry` was written as an image-serve directory or pushed to.
+    func kind(of registry: String) -> DestinationKind {
+        isImageServe(registry) ? .imageServe : .registry
     }
 }

@@ -87,12 +87,6 @@ public actor DestinationRouter {
         imageServe[registry] != nil
     }
 
-    /// What placing a blob without transferring it is called at `registry`: a hard link in
-    /// an image-serve directory, a mount in a registry.
-    public func mountedWord(_ registry: String) -> String {
-        isImageServe(registry) ? "hard-linked" : "mounted"
-    }
-
     /// The registries written as image-serve so far, sorted.
     public func imageServeRegistries() -> [String] {
         imageServe.keys.sorted()

@@ -1,8 +1,10 @@
+import Foundation
+import ImagePrep
 import ImagePrepPlan
 
 /// The readable summary of a prepare run: one row per image.
-public enum PlanTable {
-    public static func render(_ result: PrepareResult) -> String {
+enum PlanTable {
+    static func render(_ result: PrepareResult) -> String {
         var rows = [["ENTRY", "IMAGE", "TARGET", "NOTES"]]
         for image in result.images {
             var notes: [String] = []
@@ -64,7 +66,7 @@ public enum PlanTable {
 }
 
 extension String {
-    func trimmingTrailingSpaces() -> String {
+    fileprivate func trimmingTrailingSpaces() -> String {
         var s = Substring(self)
         while s.last == " " { s.removeLast() }
         return String(s)
