@@ -94,6 +94,25 @@ final class PrepareDiffTests: XCTestCase {
         ]
     }
 
+    /// keystone, glance-api and nova-api pushed to `source` under `current-tripleo` and
+    /// `version` (their label), then prepared into `destination` (with `extra`): what the
+    /// diffs compare against, the deployed env file among it.
+    private func deploy(
+        version: String, contentSuffix: String = "", from source: RegistryServer, to destination: String, extra: [String] = []
+    ) async throws -> (client: RegistryClient, namespace: String, target: String, arguments: [String], deployed: URL) {
+        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, destination]))
+        let namespace = "\(source.address)/tripleomaster/centos-binary-"
+        for name in ["keystone", "glance-api", "nova-api"] {
+            try await push(
+                client, namespace + name, tags: ["current-tripleo", version], version: version, content: "\(name) \(version)\(contentSuffix)")
+        }
+        let arguments = try prepareArguments(source, destination: destination) + extra
+        let deployed = work.appendingPathComponent("deployed-images.yaml")
+        let prepared = try CLI.run(arguments + ["--output-env-file", deployed.path])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        return (client, namespace, "\(destination)/tripleomaster/centos-binary-", arguments, deployed)
+    }
+
     private func files() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: work.path).sorted()
     }
@@ -102,16 +121,7 @@ final class PrepareDiffTests: XCTestCase {
         if let error = Self.setupError { throw error }
         let source = try XCTUnwrap(Self.source)
         let destination = try XCTUnwrap(Self.destination)
-        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, destination.address]))
-        let namespace = "\(source.address)/tripleomaster/centos-binary-"
-        for name in ["keystone", "glance-api", "nova-api"] {
-            try await push(client, namespace + name, tags: ["current-tripleo", "1.0"], version: "1.0", content: "\(name) 1.0")
-        }
-        let arguments = try prepareArguments(source, destination)
-        let deployed = work.appendingPathComponent("deployed-images.yaml")
-        let prepared = try CLI.run(arguments + ["--output-env-file", deployed.path])
-        XCTAssertEqual(prepared.status, 0, prepared.stderr)
-        let target = "\(destination.address)/tripleomaster/centos-binary-"
+        let (client, namespace, target, arguments, deployed) = try await deploy(version: "1.0", from: source, to: destination.address)
         let deployedText = """
             parameter_defaults:
               DockerGlanceApiImage: \(target)glance-api:1.0
@@ -213,17 +223,9 @@ final class PrepareDiffTests: XCTestCase {
         if let error = Self.setupError { throw error }
         let source = try XCTUnwrap(Self.source)
         let imageServe = try XCTUnwrap(Self.imageServe)
-        let client = RegistryClient(configuration: .init(insecureRegistries: [source.address, imageServe.address]))
-        let namespace = "\(source.address)/tripleomaster/centos-binary-"
-        for name in ["keystone", "glance-api", "nova-api"] {
-            try await push(client, namespace + name, tags: ["current-tripleo", "2.0"], version: "2.0", content: "\(name) 2.0 for image-serve")
-        }
-        let arguments = try prepareArguments(source, destination: imageServe.address)
-            + ["--image-serve-dir", imageServe.root.path]
-        let deployed = work.appendingPathComponent("deployed-images.yaml")
-        let prepared = try CLI.run(arguments + ["--output-env-file", deployed.path])
-        XCTAssertEqual(prepared.status, 0, prepared.stderr)
-        let target = "\(imageServe.address)/tripleomaster/centos-binary-"
+        let (client, namespace, target, arguments, deployed) = try await deploy(
+            version: "2.0", contentSuffix: " for image-serve", from: source, to: imageServe.address,
+            extra: ["--image-serve-dir", imageServe.root.path])
         XCTAssertTrue(try String(contentsOf: deployed, encoding: .utf8).contains("DockerGlanceApiImage: \(target)glance-api:2.0\n"))
         let diffArguments = arguments + ["--diff", deployed.path]
 
