@@ -36,6 +36,7 @@ let package = Package(
             name: "ImagePrep",
             dependencies: [
                 "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepBuild", "ImagePrepArchive", "ImagePrepOCI", "ImagePrepConcurrency",
+                "ImagePrepFiles",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -49,6 +50,10 @@ let package = Package(
         // Concurrency mechanisms, one of each: the slot limiter and the way blocking
         // C work leaves the cooperative pool.
         .target(name: "ImagePrepConcurrency"),
+        // Files a crash or a reader never sees half-written, one of each mechanism: the
+        // durable write (temporary, flush, rename, flush the directory), the lock file, and
+        // the temporaries named for the run that owns them.
+        .target(name: "ImagePrepFiles", dependencies: ["ImagePrepConcurrency"]),
         // libcurl, wrapped once in ImagePrepRegistry's transport.
         .systemLibrary(
             name: "CCurl",
@@ -61,6 +66,7 @@ let package = Package(
             dependencies: [
                 "CCurl",
                 "ImagePrepConcurrency",
+                "ImagePrepFiles",
                 "ImagePrepOCI",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -137,6 +143,10 @@ let package = Package(
         .testTarget(
             name: "ImagePrepConcurrencyTests",
             dependencies: ["ImagePrepConcurrency"]
+        ),
+        .testTarget(
+            name: "ImagePrepFilesTests",
+            dependencies: ["ImagePrepFiles"]
         ),
         .testTarget(
             name: "ImagePrepOCITests",

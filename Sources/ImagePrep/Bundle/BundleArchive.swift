@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepArchive
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepOCI
 import ImagePrepRegistry
 

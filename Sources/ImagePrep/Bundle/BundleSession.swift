@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepRegistry
@@ -71,10 +72,10 @@ struct BuildahLogins {
     /// Creates `path` with mode 0600 (never readable by others, not even for a moment) and
     /// writes `data` to it.
     private static func writePrivately(_ data: Data, to path: String) throws(PrepareError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw PrepareError.unwritable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw PrepareError.unwritable(path: path, reason: "short write") }
+        do {
+            try DurableFile.createNew(atPath: path, with: data, mode: 0o600)
+        } catch {
+            throw PrepareError.unwritable(path: path, reason: error.reason)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepBuild
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepBuild
 import ImagePrepOCI
 import ImagePrepPlan

@@ -2,6 +2,7 @@ import Foundation
 import ImagePrepArchive
 import ImagePrepBuild
 import ImagePrepConcurrency
+import ImagePrepFiles
 import ImagePrepOCI
 import ImagePrepRegistry
 

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 /// Reading input files and writing output files whole: an output is written
 /// to a temporary file beside it and renamed into place, so a failed run
@@ -23,10 +24,8 @@ enum FileSystem {
     }
 
     /// Writes `text` to a temporary file beside `path`, flushes it to disk, renames it into
-    /// place and flushes the directory: after a crash the file is the old one or the new one.
-    /// The temporary is created with a random name, `O_EXCL` and `O_NOFOLLOW`, so a link or
-    /// file planted beside the output is never written through; the rename replaces a link at
-    /// `path` itself, never its target.
+    /// place and flushes the directory (``DurableFile``): after a crash the file is the old
+    /// one or the new one. Temporaries of runs that are gone are removed first.
     static func writeAtomically(_ text: String, to path: String) throws(PrepareError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -34,62 +33,25 @@ enum FileSystem {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
         }
-        let (temporary, descriptor) = try createTemporary(beside: url)
-        defer { RunTemporaries.untrack(temporary) }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            written += count
+        let prefix = temporaryPrefix(for: url)
+        RunTemporaries.removeDead(in: directory, prefix: prefix)
+        do {
+            try DurableFile.replace(atPath: path, with: Data(text.utf8), temporaryPrefix: prefix)
+        } catch {
+            let reason = error.code == .cannotCreate ? "cannot create a file in \(directory): \(error.reason)" : error.reason
+            throw PrepareError.unwritable(path: path, reason: reason)
         }
-        let complete = written == bytes.count && fsync(descriptor) == 0
-        let reason = String(cString: strerror(errno))
-        close(descriptor)
-        guard complete, rename(temporary, path) == 0 else {
-            let failure = complete ? String(cString: strerror(errno)) : reason
-            unlink(temporary)
-            throw PrepareError.unwritable(path: path, reason: failure)
-        }
-        syncDirectory(directory)
     }
 
     /// The prefix of the temporary files written beside an output, before the writing run's
     /// PID: `.NAME.imageprep-PID-RANDOM.tmp`.
     static func temporaryPrefix(for url: URL) -> String { ".\(url.lastPathComponent).imageprep-" }
 
-    /// Creates a new temporary file beside `url` (`O_CREAT|O_EXCL|O_NOFOLLOW`, a random name
-    /// holding the run's PID), removing first the temporaries of runs that are gone.
-    private static func createTemporary(beside url: URL) throws(PrepareError) -> (String, Int32) {
-        let directory = url.deletingLastPathComponent().path
-        let prefix = temporaryPrefix(for: url)
-        RunTemporaries.removeDead(in: directory, prefix: prefix)
-        for _ in 0..<16 {
-            let temporary = directory + "/" + RunTemporaries.name(prefix: prefix)
-            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            if descriptor >= 0 {
-                RunTemporaries.track(temporary)
-                return (temporary, descriptor)
-            }
-            guard errno == EEXIST else { break }
-        }
-        throw PrepareError.unwritable(
-            path: url.path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
-    }
-
-    private static func syncDirectory(_ directory: String) {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
-    }
-
     /// Takes an exclusive lock for each output file (on `.NAME.lock` beside it) for as long
     /// as the returned value lives: a second run writing the same file fails at once, naming
     /// it, instead of interleaving with the first.
     static func lockOutputs(_ paths: [String]) throws(PrepareError) -> OutputLocks {
-        let locks = OutputLocks()
+        var locks: [FileLock] = []
         for path in Set(paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).sorted() {
             let url = URL(fileURLWithPath: path)
             let directory = url.deletingLastPathComponent().path
@@ -98,26 +60,20 @@ enum FileSystem {
                 throw PrepareError.unwritable(path: path, reason: "directory \(directory) does not exist")
             }
             let lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
-            // Never through a link (ELOOP), never blocking on a planted FIFO, and only a file.
-            let descriptor = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
-            guard descriptor >= 0 else {
-                let reason = errno == ELOOP
-                    ? "the lock \(lockPath) is a symbolic link; remove it"
-                    : "cannot create the lock file: \(String(cString: strerror(errno)))"
+            do {
+                locks.append(try FileLock(path: lockPath, exclusive: true, waits: false))
+            } catch {
+                let reason = switch error.code {
+                case .link: "the lock \(lockPath) is a symbolic link; remove it"
+                case .notRegularFile: "the lock \(lockPath) is not a regular file; remove it"
+                case .lockHeld: "another imageprep run is writing it (lock \(lockPath) is held)"
+                case .cannotOpen: "cannot create the lock file: \(error.reason)"
+                default: "cannot lock \(lockPath): \(error.reason)"
+                }
                 throw PrepareError.unwritable(path: path, reason: reason)
             }
-            var info = stat()
-            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                close(descriptor)
-                throw PrepareError.unwritable(path: path, reason: "the lock \(lockPath) is not a regular file; remove it")
-            }
-            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-                close(descriptor)
-                throw PrepareError.unwritable(path: path, reason: "another imageprep run is writing it (lock \(lockPath) is held)")
-            }
-            locks.descriptors.append(descriptor)
         }
-        return locks
+        return OutputLocks(locks: locks)
     }
 
     /// The YAML files of an environment directory, sorted by name.
@@ -138,10 +94,6 @@ enum FileSystem {
 }
 
 /// Output file locks, released when the value is dropped.
-final class OutputLocks {
-    fileprivate var descriptors: [Int32] = []
-
-    deinit {
-        for descriptor in descriptors { close(descriptor) }
-    }
+struct OutputLocks: Sendable {
+    let locks: [FileLock]
 }

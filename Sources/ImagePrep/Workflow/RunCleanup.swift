@@ -1,4 +1,5 @@
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 /// What a run leaves behind when a signal ends it.
 public enum RunCleanup {

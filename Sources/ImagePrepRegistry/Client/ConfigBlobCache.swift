@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepFiles
 import ImagePrepOCI
 
 /// Image config blobs kept on disk by digest, so a re-run reads an unchanged image's labels
@@ -42,14 +43,8 @@ public struct ConfigBlobCache: Sendable {
         let file = path(for: digest)
         do {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let temporary = file.deletingLastPathComponent()
-                .appendingPathComponent(".\(digest.encoded).\(ProcessInfo.processInfo.processIdentifier).\(UInt32.random(in: 0...UInt32.max))")
-            try data.write(to: temporary)
-            if rename(temporary.path, file.path) != 0 {
-                let code = errno
-                try? FileManager.default.removeItem(at: temporary)
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path, "errno": code])
-            }
+            // Entries are checked against their digest when read: no flush needed.
+            try DurableFile.replace(atPath: file.path, with: data, temporaryPrefix: ".imageprep-", durability: .unflushed)
             return nil
         } catch {
             return error

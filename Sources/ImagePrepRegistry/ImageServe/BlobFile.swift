@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -44,28 +45,21 @@ final class BlobFile: @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) throws(ImageServeError) {
         hasher?.update(bytes)
         count += Int64(bytes.count)
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress!.advanced(by: offset), bytes.count - offset)
-            if written < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .errno(directory.url.path, "cannot write \(finalName)")
-            }
-            offset += written
+        do {
+            try DurableFile.writeAll(bytes, to: fd, path: directory.url.path)
+        } catch {
+            throw ImageServeError(error, operation: "cannot write \(finalName)")
         }
     }
 
     func write(_ data: Data) throws(ImageServeError) {
-        let failure: ImageServeError? = data.withUnsafeBytes { bytes in
-            guard bytes.count > 0 else { return nil }
-            do throws(ImageServeError) {
-                try write(bytes)
-                return nil
-            } catch {
-                return error
-            }
+        hasher?.update(data)
+        count += Int64(data.count)
+        do {
+            try DurableFile.writeAll(data, to: fd, path: directory.url.path)
+        } catch {
+            throw ImageServeError(error, operation: "cannot write \(finalName)")
         }
-        if let failure { throw failure }
     }
 
     /// The digest of the bytes written (nil when created without hashing).

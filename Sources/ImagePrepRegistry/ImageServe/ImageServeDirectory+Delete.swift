@@ -13,7 +13,7 @@ extension ImageServeDirectory {
     /// writing into the directory to finish. Returns the digest the tag named.
     public func delete(repository: String, tag: String) throws(ImageServeError) -> Digest {
         endWriting()
-        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
+        let lock = try DirectoryLock.take(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         let typeMapFile = typeMapFile(repository, tag: tag)
         try ImageServeFiles.refuseLinks(above: typeMapFile, under: root)

@@ -66,7 +66,7 @@ extension ImageServeDirectory {
     private func updateTags(
         _ repository: String, catalog: CatalogUpdate, _ change: () throws(ImageServeError) -> Void
     ) throws(ImageServeError) {
-        let lock = try DirectoryLock(tagsLockFile, exclusive: true)
+        let lock = try DirectoryLock.take(tagsLockFile, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         try change()
         try rebuildTagsList(repository)
@@ -92,7 +92,7 @@ extension ImageServeDirectory {
             return pending
         }
         guard !unlisted.isEmpty else { return }
-        let lock = try DirectoryLock(tagsLockFile, exclusive: true)
+        let lock = try DirectoryLock.take(tagsLockFile, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         try updateCatalog(adding: unlisted)
     }

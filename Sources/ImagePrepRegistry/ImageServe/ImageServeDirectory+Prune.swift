@@ -64,7 +64,7 @@ extension ImageServeDirectory {
         dryRun: Bool, select: ([TaggedImage]) -> [TaggedImage]
     ) throws(ImageServeError) -> [PruneRemoval] {
         endWriting()
-        let lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
+        let lock = try DirectoryLock.take(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: true)
         defer { withExtendedLifetime(lock) {} }
 
         let removed = Dictionary(grouping: select(taggedImages()), by: \.repository)

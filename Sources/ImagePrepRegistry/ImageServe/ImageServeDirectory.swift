@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +29,7 @@ public final class ImageServeDirectory: Sendable {
     public let root: URL
     /// digest → repositories known to hold the blob, read once from disk.
     let holders = Locked<[Digest: Set<String>]?>(nil)
-    private let writeLock = Locked<DirectoryLock?>(nil)
+    private let writeLock = Locked<FileLock?>(nil)
     /// The repositories whose listings this run has reconciled.
     let reconciled = Locked<Set<String>>([])
     /// The catalog's repositories as this run knows them: from one walk of the directory the
@@ -94,9 +95,9 @@ public final class ImageServeDirectory: Sendable {
 
     /// Takes the run's shared lock (once) and makes sure `v2/index.json` exists.
     func beginWriting() throws(ImageServeError) {
-        try writeLock.withLock { (lock: inout DirectoryLock?) throws(ImageServeError) in
+        try writeLock.withLock { (lock: inout FileLock?) throws(ImageServeError) in
             guard lock == nil else { return }
-            lock = try DirectoryLock(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: false)
+            lock = try DirectoryLock.take(root.appendingPathComponent(".imageprep.lock", isDirectory: false), exclusive: false)
         }
         let index = v2.appendingPathComponent("index.json", isDirectory: false)
         if !ImageServeFiles.exists(index.path) {

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +23,15 @@ public struct ImageServeError: Error, Sendable, CustomStringConvertible {
     public var description: String { "image-serve directory: \(path): \(message)" }
 
     static func errno(_ path: String, _ operation: String) -> ImageServeError {
-        let code = Glibc.errno
+        withNumber(Glibc.errno, path: path, operation)
+    }
+
+    /// A failure of the shared file mechanisms, worded as `operation` on its path.
+    init(_ failure: FileError, operation: String) {
+        self = Self.withNumber(failure.number, path: failure.path, operation)
+    }
+
+    private static func withNumber(_ code: Int32, path: String, _ operation: String) -> ImageServeError {
         var error = ImageServeError(path: path, message: "\(operation): \(String(cString: strerror(code)))")
         error.isOutOfSpace = code == ENOSPC || code == EDQUOT
         if error.isOutOfSpace, let free = ImageServeFiles.freeSpace(path) {

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepConcurrency
+import ImagePrepFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -104,20 +105,19 @@ enum ImageServeFiles {
         let name = url.lastPathComponent
         // A link there is replaced by the rename, never written through.
         if directory.read(name, limit: data.count + 1) == data { return false }
-        let file = try BlobFile(in: directory, for: name, hashing: false)
         do {
-            try file.write(data)
-            try file.finish()
+            try DurableFile.replace(
+                name, in: directory.fd, directoryPath: directory.url.path, with: data,
+                temporaryPrefix: temporaryPrefix, syncDirectory: syncDirectory)
         } catch {
-            file.abandon()
-            throw error
+            let operation = switch error.code {
+            case .cannotCreate: "cannot create a file for \(name)"
+            case .cannotWrite: "cannot write \(name)"
+            case .cannotFlush: "cannot flush \(name) to disk"
+            default: "cannot rename the new file into place"
+            }
+            throw ImageServeError(error, operation: operation)
         }
-        if renameat(directory.fd, file.name, directory.fd, name) != 0 {
-            let error = ImageServeError.errno(url.path, "cannot rename the new file into place")
-            file.abandon()
-            throw error
-        }
-        if syncDirectory { directory.sync() }
         return true
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 
 #if canImport(Glibc)
 import Glibc
