@@ -41,15 +41,13 @@ public struct ImageOperations: Sendable {
     /// registries.conf: blocked registries and mirrors for the images read (copy and
     /// modify sources).
     let sources: PullSources
-    let insecure: Set<String>
 
     public init(options: RegistryOptions, modification: ModificationOptions = ModificationOptions()) throws(PrepareError) {
         self.options = options
         self.modification = modification
-        let registries = try RegistriesConf.load(path: options.registriesConfFile)
-        insecure = Set(options.insecureRegistries + registries.insecureRegistries)
-        client = try RegistrySession.makeClient(options: options, insecure: insecure)
-        sources = PullSources(configuration: registries, client: client)
+        let access = try RegistryClientSetup(options: options)
+        client = access.client
+        sources = PullSources(configuration: access.registries, client: client)
         destinations = DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory)
     }
 
@@ -260,7 +258,7 @@ public struct ImageOperations: Sendable {
                 client: client, copier: copier, inventory: inventory, buildSlot: ConcurrencyLimiter(limit: 1), cacheWriters: ExclusiveKeys(),
                 caFile: options.caFile, options: self.modification)
         }
-        let tlsVerify = !insecure.contains(sourceReference.registry)
+        let tlsVerify = !client.isInsecure(sourceReference.registry)
         switch destination {
         case .image(let target):
             let targetName = target + appendTag

@@ -26,11 +26,7 @@ public final class BundleSession: ImageResolver, ImageTransfer {
         self.name = name
         self.entries = Dictionary(entries.map { ($0.reference, $0) }) { first, _ in first }
         // Only push destinations are reached: insecurely as a real run reaches them.
-        let insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
-            + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
-        client = try RegistrySession.makeClient(
-            options: options, insecure: insecure,
-            credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
+        client = try RegistryClientSetup(options: options, plan: plan).client
         copier = ImageCopier(client: client, destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory, catalogAtEnd: true))
         imageServeDirectory = options.imageServeDirectory
     }

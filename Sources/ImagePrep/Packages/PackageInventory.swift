@@ -40,8 +40,7 @@ public actor PackageInventory {
     public private(set) var layersRead = 0
 
     public init(options: RegistryOptions) throws(PrepareError) {
-        let registries = try RegistriesConf.load(path: options.registriesConfFile)
-        client = try RegistrySession.makeClient(options: options, insecure: Set(options.insecureRegistries + registries.insecureRegistries))
+        client = try RegistryClientSetup(options: options).client
         maxDatabaseSize = options.maxDatabaseSize
     }
 

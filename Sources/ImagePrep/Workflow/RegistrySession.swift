@@ -20,7 +20,6 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     let cacheWriters = ExclusiveKeys()
     let options: RegistryOptions
     let modification: ModificationOptions
-    let insecure: Set<String>
     let mirror: String?
     /// registries.conf: blocked registries and mirrors for the source reads.
     let sources: PullSources
@@ -36,34 +35,16 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     ) throws(PrepareError) {
         self.readsDestinations = readsDestinations
         buildSlot = ConcurrencyLimiter(limit: modification.buildConcurrency)
-        // A push destination is verified like any registry, unless it is the undercloud's own.
-        var insecure = Set(options.insecureRegistries + plan.registry.insecureRegistries
-            + plan.pushDestinations.filter(UndercloudRegistry.isUndercloudPort))
-        var mirror: String?
-        if let configured = plan.registry.mirror {
-            var host = configured
-            if host.hasPrefix("http://") {
-                host.removeFirst("http://".count)
-                insecure.insert(host.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
-            } else if host.hasPrefix("https://") {
-                host.removeFirst("https://".count)
-            }
-            mirror = host.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        }
-        let registries = try RegistriesConf.load(path: options.registriesConfFile)
-        insecure.formUnion(registries.insecureRegistries)
-        self.mirror = mirror
-        self.insecure = insecure
+        let access = try RegistryClientSetup(options: options, plan: plan)
+        mirror = access.mirror
         self.options = options
         self.modification = modification
-        client = try Self.makeClient(
-            options: options, insecure: insecure,
-            credentials: plan.registry.credentials.mapValues { (user: $0.user, password: $0.password) })
-        sources = PullSources(configuration: registries, client: client)
+        client = access.client
+        sources = PullSources(configuration: access.registries, client: client)
         // Only the images the run reads: a blocked registry's image that is only named in
         // a parameter is not pulled.
         let read = plan.images.filter { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
-        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0.imageName, mirror: mirror) })
+        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0.imageName, mirror: access.mirror) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(
@@ -71,31 +52,6 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             destinations: DestinationRouter(client: client, imageServeDirectory: options.imageServeDirectory, catalogAtEnd: true))
         hotfixes = HotfixPlanner(inventory: PackageInventory(client: client, maxDatabaseSize: options.maxDatabaseSize))
         tags = TagLookup(client: client)
-    }
-
-    /// One client for a run: credentials from the command line, the environment, `--authfile`
-    /// and the containers auth files; the given registries reached insecurely.
-    static func makeClient(
-        options: RegistryOptions, insecure: Set<String>, credentials: [String: (user: String, password: String)] = [:]
-    ) throws(PrepareError) -> RegistryClient {
-        var authFiles = CredentialStore.defaultAuthFiles().filter { FileManager.default.fileExists(atPath: $0) }
-        if let authFile = options.authFile { authFiles.insert(authFile, at: 0) }
-        let store: CredentialStore
-        do {
-            // Command-line credentials win over the environment's and the auth files'.
-            store = try CredentialStore(userPasswords: credentials.merging(options.credentials) { $1 }, authFiles: authFiles)
-        } catch {
-            throw PrepareError.unreadable(path: options.authFile ?? "containers auth file", reason: "\(error)")
-        }
-        var logger = Logger(label: "imageprep.registry")
-        logger.logLevel = options.logLevel
-        return RegistryClient(
-            configuration: RegistryClient.Configuration(
-                credentials: store, insecureRegistries: Set(insecure.map { $0.lowercased() }), caFile: options.caFile,
-                maxConcurrentRequests: max(8, options.concurrency * 2),
-                configCache: options.configCacheDirectory.map(ConfigBlobCache.init(directory:)),
-                timeouts: TransferTimeouts(stall: options.stallTimeout, connect: min(.seconds(30), options.stallTimeout))),
-            logger: logger)
     }
 
     /// The source reference, through `DockerRegistryMirror` for docker.io.
@@ -275,7 +231,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
                 options: self.modification)
             switch try await modification.apply(
                 modify.action, appendTag: modify.appendTag, source: source, target: target,
-                tlsVerify: !insecure.contains(source.registry), unmodified: Self.unmodified(target, appendTag: modify.appendTag))
+                tlsVerify: !client.isInsecure(source.registry), unmodified: Self.unmodified(target, appendTag: modify.appendTag))
             {
             case .alreadyThere: return .skipped(.alreadyModified)
             case .notATarget:

@@ -76,7 +76,9 @@ public final class RegistryClient: Sendable {
         await endpoints.verified()
     }
 
-    func isInsecure(_ registry: String) -> Bool {
+    /// Whether `registry` is reached over plain HTTP or without verifying TLS (the one
+    /// definition, also what buildah is told).
+    public func isInsecure(_ registry: String) -> Bool {
         configuration.insecureRegistries.contains(registry.lowercased())
     }
 }
