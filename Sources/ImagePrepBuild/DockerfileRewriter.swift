@@ -33,16 +33,8 @@ public enum DockerfileRewriter {
         return line > index + 2 ? line - 1 : line
     }
 
+    /// The index of the last `FROM` instruction's first line.
     private static func fromIndex(_ lines: [String]) -> Int? {
-        lines.lastIndex { line in
-            let trimmed = line.trimmingLeadingSpaces().uppercased()
-            return trimmed.hasPrefix("FROM ") || trimmed.hasPrefix("FROM\t")
-        }
-    }
-}
-
-extension String {
-    func trimmingLeadingSpaces() -> String {
-        String(drop(while: { $0 == " " || $0 == "\t" }))
+        DockerfileText(lines.joined(separator: "\n")).lastFrom.map { $0.line - 1 }
     }
 }

@@ -66,7 +66,11 @@ public struct LayerRecipe: Sendable, Equatable {
     public static func parse(_ dockerfile: String) throws(Ineligible) -> LayerRecipe {
         var recipe = LayerRecipe()
         var sawFrom = false
-        for instruction in try DockerfileInstruction.parse(dockerfile) {
+        let text = DockerfileText(dockerfile)
+        if let line = text.escapeDirectiveLine {
+            throw Ineligible(line: line, reason: "the escape parser directive needs buildah")
+        }
+        for instruction in text.instructions {
             let line = instruction.line
             func ineligible(_ reason: String) -> Ineligible { Ineligible(line: line, reason: reason) }
             if instruction.keyword == "FROM" {
@@ -243,69 +247,5 @@ public struct LayerRecipe: Sendable, Equatable {
         if quote != nil { throw QuoteError(reason: "unterminated quote") }
         if inWord { words.append(current) }
         return words
-    }
-}
-
-/// One instruction of a Dockerfile: continuation lines joined, comments dropped.
-public struct DockerfileInstruction: Sendable, Equatable {
-    public var keyword: String
-    public var arguments: String
-    /// The line the instruction starts on (1-based).
-    public var line: Int
-
-    static func parse(_ text: String) throws(LayerRecipe.Ineligible) -> [DockerfileInstruction] {
-        var instructions: [DockerfileInstruction] = []
-        var pending: (line: Int, text: String)?
-        var sawInstruction = false
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNumber = offset + 1
-            var line = String(raw)
-            if line.hasSuffix("\r") { line.removeLast() }
-            let trimmed = line.trimmingLeadingSpaces()
-            if trimmed.hasPrefix("#") {
-                // Parser directives come before any instruction; only the default escape
-                // character is understood here.
-                let directive = trimmed.dropFirst().trimmingCharacters(in: .whitespaces).lowercased()
-                if !sawInstruction, pending == nil, directive.range(of: #"^escape\s*="#, options: .regularExpression) != nil {
-                    throw LayerRecipe.Ineligible(line: lineNumber, reason: "the escape parser directive needs buildah")
-                }
-                continue
-            }
-            if pending == nil, trimmed.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            var content = line.trimmingTrailingSpaces()
-            let continues = content.hasSuffix("\\")
-            if continues { content.removeLast() }
-            if var open = pending {
-                open.text += content
-                pending = open
-            } else {
-                pending = (lineNumber, content.trimmingLeadingSpaces())
-            }
-            if !continues, let done = pending {
-                sawInstruction = true
-                pending = nil
-                instructions.append(instruction(done.text, line: done.line))
-            }
-        }
-        // A continuation on the last line ends the instruction.
-        if let done = pending { instructions.append(instruction(done.text, line: done.line)) }
-        return instructions
-    }
-
-    private static func instruction(_ text: String, line: Int) -> DockerfileInstruction {
-        let body = text.trimmingLeadingSpaces()
-        let end = body.firstIndex(where: \.isWhitespace) ?? body.endIndex
-        return DockerfileInstruction(
-            keyword: body[..<end].uppercased(),
-            arguments: String(body[end...]).trimmingCharacters(in: .whitespaces),
-            line: line)
-    }
-}
-
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var copy = self
-        while let last = copy.last, last == " " || last == "\t" { copy.removeLast() }
-        return copy
     }
 }

@@ -54,6 +54,29 @@ final class DockerfileTests: XCTestCase {
         XCTAssertThrowsError(try LayerRecipe.parse(original))
     }
 
+    func testTheRewriteAndTheLayerEngineReadTheSameInstructions() throws {
+        // A continuation line that starts with "FROM" is part of the RUN before it, not a
+        // stage: the rewrite leaves it, and the recipe sees one FROM.
+        let original = "FROM base:1\nRUN echo \\\nFROM-looking text\nLABEL a=b\n"
+        XCTAssertEqual(
+            try DockerfileRewriter.modified(original, sourceImage: "src:1", appendTag: "-x"),
+            "FROM src:1\nLABEL modified_append_tag=-x\nRUN echo \\\nFROM-looking text\nLABEL a=b\n")
+        let text = DockerfileText(original)
+        XCTAssertEqual(text.instructions.map(\.keyword), ["FROM", "RUN", "LABEL"])
+        XCTAssertEqual(text.instructions.map(\.line), [1, 2, 4])
+        XCTAssertEqual(text.instructions[1].lastLine, 3)
+        // An escape directive sets the continuation character as buildah reads it; the layer
+        // engine leaves such a Dockerfile to buildah, naming the directive's line.
+        let backtick = "# escape=`\nFROM base:1\nLABEL a=b `\n  c=d\n"
+        let escaped = DockerfileText(backtick)
+        XCTAssertEqual(escaped.escapeDirectiveLine, 1)
+        XCTAssertEqual(escaped.instructions.map(\.keyword), ["FROM", "LABEL"])
+        XCTAssertEqual(escaped.instructions.last?.arguments, "a=b   c=d")
+        XCTAssertThrowsError(try LayerRecipe.parse(backtick)) { error in
+            XCTAssertEqual((error as? LayerRecipe.Ineligible)?.line, 1)
+        }
+    }
+
     func testNoFromIsAnError() {
         XCTAssertThrowsError(try DockerfileRewriter.modified("RUN true\n", sourceImage: "s", appendTag: "-x"))
     }
