@@ -106,6 +106,8 @@ let package = Package(
                 "ImagePrepArchive",
                 "ImagePrepBuild",
                 "ImagePrepConcurrency",
+                "ImagePrepOCI",
+                "ImagePrepRegistry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -130,7 +132,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepTests",
-            dependencies: ["ImagePrep", "ImagePrepConcurrency", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry", "ImagePrepTestSupport"]
+            dependencies: [
+                "ImagePrep", "ImagePrepArchive", "ImagePrepConcurrency", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepRegistry",
+                "ImagePrepTestSupport",
+            ]
         ),
         .testTarget(
             name: "ImagePrepRegistryTests",
@@ -138,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepBuildTests",
-            dependencies: ["ImagePrepBuild", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepArchive", "ImagePrepBuild", "ImagePrepOCI", "ImagePrepPlan", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepConcurrencyTests",
@@ -174,4 +179,10 @@ if Context.environment["IMAGEPREP_FUZZ"] != nil {
             path: "Fuzz/Sources"
         ),
     ])
+}
+
+// Every target names the modules whose members it uses (SE-0444), so an import that
+// only works because another file imported the module is an error.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImagePrep
 import ImagePrepOCI
+import ImagePrepRegistry
 
 extension Imageprep {
     struct BundleCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import ImagePrep
 import ImagePrepOCI
 import ImagePrepPlan
+import ImagePrepRegistry
 
 extension Imageprep.Image {
     struct Delete: AsyncParsableCommand {

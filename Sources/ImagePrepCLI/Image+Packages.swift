@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImagePrep
+import ImagePrepArchive
 import ImagePrepOCI
 import ImagePrepPlan
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImagePrep
+import ImagePrepPlan
 
 extension Imageprep.Prepare {
     struct Run: AsyncParsableCommand {

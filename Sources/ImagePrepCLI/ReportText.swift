@@ -1,6 +1,8 @@
 import Foundation
 import ImagePrep
 import ImagePrepOCI
+import ImagePrepPlan
+import ImagePrepRegistry
 
 /// The operator's text for what the library reports as values: one line per image, the
 /// run's counts, the final summary.

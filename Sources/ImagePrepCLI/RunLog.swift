@@ -2,6 +2,7 @@ import Foundation
 import ImagePrep
 import ImagePrepConcurrency
 import ImagePrepOCI
+import ImagePrepPlan
 
 /// `prepare --log-file FILE`: what the run did, a timestamped line each, appended as upstream's
 /// deploy-time prepare appends to /var/log/tripleo-container-image-prepare.log: the run's

@@ -1,6 +1,7 @@
 import Foundation
 import ImagePrepOCI
 import ImagePrepRegistry
+import ImagePrepTestSupport
 import XCTest
 
 extension PlainRegistryTests {

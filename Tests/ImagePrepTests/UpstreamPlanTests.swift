@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrep
+import ImagePrepPlan
 import ImagePrepTestSupport
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrepArchive
+import ImagePrepOCI
 import ImagePrepRegistry
 
 /// Which images a directory of hotfix RPMs belongs in: those that already

@@ -1,5 +1,6 @@
 import ImagePrepConcurrency
 import Foundation
+import Logging
 import ImagePrepOCI
 
 /// A manifest exactly as the registry serves it.

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import ImagePrepOCI
 import Synchronization
 
 /// Set from any thread to abort a transfer at its next progress callback.
