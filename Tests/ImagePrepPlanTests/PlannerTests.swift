@@ -44,7 +44,7 @@ final class PlannerTests: XCTestCase {
         let params = parameters(plan)
         XCTAssertEqual(params["DockerNovaApiImage"], "docker.io/tripleomaster/centos-binary-nova-api:current-tripleo")
         XCTAssertEqual(params["DockerCephDaemonImage"], "docker.io/ceph/daemon:v3.0.3-stable-3.0-luminous-centos-7-x86_64")
-        XCTAssertTrue(plan.images.allSatisfy { $0.tagFromLabel == "rdo_version" && $0.pushDestination == nil })
+        XCTAssertTrue(plan.images.allSatisfy { $0.tagFromLabel?.description == "rdo_version" && $0.pushDestination == nil })
     }
 
     func testSeedLayeringExampleGivesTheSeedsParameters() throws {

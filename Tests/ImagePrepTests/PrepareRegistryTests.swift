@@ -1,5 +1,6 @@
 import Foundation
 import ImagePrep
+import ImagePrepArchive
 import ImagePrepTestSupport
 import XCTest
 

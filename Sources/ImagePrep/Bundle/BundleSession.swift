@@ -67,8 +67,7 @@ public final class BundleSession: ImageResolver, ImageTransfer {
                 resolution.sourceSize = found.size
                 if needsLabels { labels = try config(of: found).labels }
             }
-            if let label = image.tagFromLabel {
-                let template = try TagTemplate(label)
+            if let template = image.tagFromLabel {
                 discovered = try TagLookup.candidate(template, labels: labels, source: source)
                 if let tag = discovered.tag, tag != source.tag {
                     let tags = entries.keys.filter { $0.registry == source.registry && $0.repository == source.repository }.compactMap(\.tag)

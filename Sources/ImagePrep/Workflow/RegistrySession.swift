@@ -76,8 +76,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             var discovered = TagLookup.Outcome()
             var labels: [String: String]?
             var resolution = ImageResolution(resolved: ResolvedImage(image: image, tag: nil, modified: false))
-            if let label = image.tagFromLabel {
-                let template = try TagTemplate(label)
+            if let template = image.tagFromLabel {
                 let client = self.client
                 let ((resolved, config), answered) = try await sources.read(source) { source in
                     let resolved = try await client.resolveImage(source)
@@ -137,8 +136,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     /// (the planner refuses that).
     private func resolveLocal(_ image: PlannedImage) async throws -> ImageResolution {
         var tag: String?
-        if let label = image.tagFromLabel {
-            let template = try TagTemplate(label)
+        if let template = image.tagFromLabel {
             let local = try await LocalImageCopy(copier: copier, options: modification)
                 .find(ImageName.withoutStoragePrefix(image.imageName))
             tag = try template.tag(labels: local.labels, image: image.imageName)

@@ -127,6 +127,16 @@ public struct Planner: Sendable {
                     "\(file): ContainerImagePrepare[\(entry.index)].pull_source is deprecated: images are pulled from \(pullSource)/<image name>; put the registry in 'set' (namespace) instead")
             }
             warnings += entry.yaml11Surprises(file: file)
+            // Parsed once, for the plan; an entry that prepares no image is not checked.
+            let parsedTemplate = entry.tagFromLabel.map { label in Result { try TagTemplate(label) } }
+            func tagTemplate() throws(PlanError) -> TagTemplate? {
+                do {
+                    return try parsedTemplate?.get()
+                } catch {
+                    throw PlanError.unsupported(
+                        file: file, key: "ContainerImagePrepare[\(entry.index)].tag_from_label", reason: "\(error)")
+                }
+            }
             let context = templateContext(for: entry, neutronDriver: neutronDriver)
             let rendered = try template?.entries(context) ?? catalog.entries(context)
             let pushDestination = entry.pushDestination.map { destination -> String in
@@ -141,7 +151,6 @@ public struct Planner: Sendable {
                     "\(file): \(entry.key).modify_vars.\($0) is not a variable of tripleo-modify-image: it is ignored"
                 }
             }
-            let imagesBefore = images.count
             for image in rendered where Self.keeps(image, entry: entry, enabledServices: enabledServices) {
                 let imageModify = Self.modify(image, request: modify, entry: entry)
                 let modifiesThis = imageModify != nil
@@ -156,16 +165,8 @@ public struct Planner: Sendable {
                 images.append(
                     PlannedImage(
                         entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
-                        pushDestination: pushDestination, tagFromLabel: entry.tagFromLabel,
+                        pushDestination: pushDestination, tagFromLabel: try tagTemplate(),
                         modify: imageModify, multiArch: multiArch, pullSource: entry.pullSource))
-            }
-            if let label = entry.tagFromLabel, images.count > imagesBefore {
-                do {
-                    _ = try TagTemplate(label)
-                } catch {
-                    throw PlanError.unsupported(
-                        file: file, key: "ContainerImagePrepare[\(entry.index)].tag_from_label", reason: "\(error)")
-                }
             }
         }
         return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry, warnings: warnings)

@@ -35,7 +35,8 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     public var source: String?
     public var params: [String]
     public var pushDestination: String?
-    public var tagFromLabel: String?
+    /// `tag_from_label`, parsed when the plan was made.
+    public var tagFromLabel: TagTemplate?
     public var modify: ModifyRequest?
     /// Every architecture of the image is prepared (a manifest list copied
     /// whole): `AdditionalArchitectures`, unless a `multi_arch` key turned it off.
@@ -48,7 +49,7 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
 
     public init(
         entry: Int, imageName: String, source: String?, params: [String], pushDestination: String?,
-        tagFromLabel: String?, modify: ModifyRequest?, multiArch: Bool = false, pullSource: String? = nil
+        tagFromLabel: TagTemplate?, modify: ModifyRequest?, multiArch: Bool = false, pullSource: String? = nil
     ) {
         self.multiArch = multiArch
         self.pullSource = pullSource

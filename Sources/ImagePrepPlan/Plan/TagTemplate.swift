@@ -6,7 +6,7 @@ import ImagePrepOCI
 /// `{release:_>8}`). What `str.format` rejects is an error with its reason; what it
 /// would do that a tag cannot use (attribute and index look-ups, nested fields,
 /// positional fields) is refused.
-public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
+public struct TagTemplate: Sendable, Hashable, CustomStringConvertible, Encodable {
     enum Part: Sendable, Hashable {
         case literal(String)
         case label(String, conversion: Character?, spec: StringFormatSpec?)
@@ -14,6 +14,12 @@ public struct TagTemplate: Sendable, Hashable, CustomStringConvertible {
 
     let parts: [Part]
     public let description: String
+
+    /// Encoded as the text it was parsed from.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 
     public init(_ text: String) throws {
         func invalid(_ reason: String) -> TagTemplateError { .invalid(template: text, reason: reason) }
