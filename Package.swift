@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagePrepPlanTests",
-            dependencies: ["ImagePrepPlan", "ImagePrepTestSupport"]
+            dependencies: ["ImagePrepOCI", "ImagePrepPlan", "ImagePrepTestSupport"]
         ),
         .testTarget(
             name: "ImagePrepTests",

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 import XCTest
 
 @testable import ImagePrepPlan
@@ -45,6 +46,41 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(params["DockerNovaApiImage"], "docker.io/tripleomaster/centos-binary-nova-api:current-tripleo")
         XCTAssertEqual(params["DockerCephDaemonImage"], "docker.io/ceph/daemon:v3.0.3-stable-3.0-luminous-centos-7-x86_64")
         XCTAssertTrue(plan.images.allSatisfy { $0.tagFromLabel?.description == "rdo_version" && $0.pushDestination == nil })
+    }
+
+    func testABadNameOfAnImageTheRunReadsIsAPlanErrorAndTheNamesAreParsedOnce() throws {
+        func environment(_ extra: String, namespace: String) -> String {
+            """
+            parameter_defaults:
+              ContainerImagePrepare:
+              - includes: [nova-api]
+            \(extra)
+                set:
+                  namespace: \(namespace)
+                  name_prefix: centos-binary-
+                  tag: current-tripleo
+            """
+        }
+        // Read (tag_from_label, push_destination): refused at plan time, naming entry and reason.
+        for extra in ["    tag_from_label: rdo_version", "    push_destination: 192.168.24.1:8787"] {
+            XCTAssertEqual(
+                planError { try plan(environment(extra, namespace: "docker.io/Tripleo")) },
+                "env0.yaml: ContainerImagePrepare[0]: invalid image reference 'docker.io/Tripleo/centos-binary-nova-api:current-tripleo': repository names must be lowercase",
+                extra)
+        }
+        // A push destination that makes the target name invalid is refused too.
+        XCTAssertTrue(
+            planError { try plan(environment("    push_destination: 'uc:8787/UP'", namespace: "docker.io/tripleo")) }
+                .hasPrefix("env0.yaml: ContainerImagePrepare[0]: invalid image reference 'uc:8787/UP/"))
+        // Only named in a parameter: written as it is, as upstream does.
+        let named = try plan(environment("    tag_from_label: null", namespace: "docker.io/Tripleo"))
+        XCTAssertEqual(named.images.map(\.imageName), ["docker.io/Tripleo/centos-binary-nova-api:current-tripleo"])
+        XCTAssertNil(named.images[0].pullReference)
+        // A read image carries its parsed reference and template into resolution.
+        let read = try plan(environment("    tag_from_label: '{version}-{release}'", namespace: "docker.io/tripleo"))
+        XCTAssertEqual(read.images[0].pullReference?.repository, "tripleo/centos-binary-nova-api")
+        XCTAssertEqual(read.images[0].pullReference?.tag, "current-tripleo")
+        XCTAssertEqual(read.images[0].tagFromLabel?.description, "{version}-{release}")
     }
 
     func testSeedLayeringExampleGivesTheSeedsParameters() throws {

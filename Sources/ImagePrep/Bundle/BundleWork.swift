@@ -125,7 +125,7 @@ extension PrepareWorkflow {
             if let tag = resolution.resolved.tag, tag != named.tag { names.append(named.withTag(tag)) }
             names = names.filter { seen.insert($0).inserted }
             guard !names.isEmpty else { continue }
-            let source = session.pinned(try session.sourceReference(resolution.resolved.image.pullName), resolution.sourceDigest)
+            let source = session.pinned(try session.sourceReference(resolution.resolved.image), resolution.sourceDigest)
             images.append(BundleImage(names: names, source: source))
         }
         return images

@@ -109,7 +109,7 @@ extension RegistrySession {
     /// destination's manifest under the target name.
     func copyDigests(_ image: ImageResolution) async -> Result<CopyDigests, ImageFailure> {
         do {
-            let source = pinned(try sourceReference(image.resolved.image.pullName), image.sourceDigest)
+            let source = pinned(try sourceReference(image.resolved.image), image.sourceDigest)
             let target = try Reference(image.resolved.targetName)
             var copier = self.copier
             copier.platforms = image.resolved.image.multiArch ? .all : .only(.linuxAMD64)

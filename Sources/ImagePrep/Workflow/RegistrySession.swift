@@ -44,7 +44,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         // Only the images the run reads: a blocked registry's image that is only named in
         // a parameter is not pulled.
         let read = plan.images.filter { $0.tagFromLabel != nil || $0.pushDestination != nil || $0.modify != nil }
-        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0.imageName, mirror: access.mirror) })
+        try sources.checkNotBlocked(read.compactMap { try? Self.sourceReference($0, mirror: access.mirror) })
         var platforms: ImageCopier.Platforms = .only(.linuxAMD64)
         if !plan.registry.additionalArchitectures.isEmpty { platforms = .all }
         copier = ImageCopier(
@@ -54,13 +54,14 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         tags = TagLookup(client: client)
     }
 
-    /// The source reference, through `DockerRegistryMirror` for docker.io.
-    func sourceReference(_ name: String) throws -> Reference {
-        try Self.sourceReference(name, mirror: mirror)
+    /// The image's source reference (parsed by the plan), through `DockerRegistryMirror` for
+    /// docker.io.
+    func sourceReference(_ image: PlannedImage) throws -> Reference {
+        try Self.sourceReference(image, mirror: mirror)
     }
 
-    static func sourceReference(_ name: String, mirror: String?) throws -> Reference {
-        var reference = try Reference(name)
+    static func sourceReference(_ image: PlannedImage, mirror: String?) throws -> Reference {
+        var reference = try image.pullReference ?? Reference(image.pullName)
         if let mirror, reference.registry == Reference.dockerHubRegistry {
             reference.registry = mirror
         }
@@ -72,7 +73,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
     public func resolve(_ image: PlannedImage) async -> Result<ImageResolution, ImageFailure> {
         do {
             if ImageName.isLocal(image.imageName) { return .success(try await resolveLocal(image)) }
-            let source = try sourceReference(image.pullName)
+            let source = try sourceReference(image)
             var discovered = TagLookup.Outcome()
             var labels: [String: String]?
             var resolution = ImageResolution(resolved: ResolvedImage(image: image, tag: nil, modified: false))
@@ -151,7 +152,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         do {
             // From the digest the labels were read at (the set tag may have moved since):
             // the discovered tag names the destination.
-            let source = pinned(try sourceReference(image.resolved.image.pullName), image.sourceDigest)
+            let source = pinned(try sourceReference(image.resolved.image), image.sourceDigest)
             let target = try Reference(image.resolved.targetName)
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
@@ -222,7 +223,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         do {
             let target = try Reference(image.resolved.targetName)
             // The base is the image whose labels were read: buildah's FROM names its digest.
-            let source = await sources.available(pinned(try sourceReference(planned.pullName), image.sourceDigest))
+            let source = await sources.available(pinned(try sourceReference(planned), image.sourceDigest))
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, cacheWriters: cacheWriters,
                 caFile: options.caFile,

@@ -1,6 +1,24 @@
 import Foundation
+import ImagePrepOCI
 
 extension Planner {
+    /// An image the run reads (its tag from a label, copied, or modified) gets its names
+    /// parsed now, so a bad one stops the plan (also `--dry-run`) instead of its resolution.
+    /// An image only named in a parameter is written as it is, as upstream does.
+    static func parseNames(of image: inout PlannedImage, entry: PrepareEntry, file: String) throws(PlanError) {
+        guard image.tagFromLabel != nil || image.pushDestination != nil || image.modify != nil,
+            !ImageName.isLocal(image.imageName)
+        else { return }
+        for name in [image.pullName, image.targetName()] {
+            do {
+                let reference = try Reference(name)
+                if name == image.pullName { image.pullReference = reference }
+            } catch {
+                throw PlanError.unsupported(file: file, key: entry.key, reason: "\(error)")
+            }
+        }
+    }
+
     /// The modification of one image, as upstream's `container_images_prepare` decides it:
     /// an entry with neither `modify_only_with_labels` nor `modify_only_with_source` modifies
     /// every image; otherwise an image is modified when it matches either. A source match is

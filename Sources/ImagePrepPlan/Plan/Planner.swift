@@ -162,11 +162,12 @@ public struct Planner: Sendable {
                 if ImageName.isLocal(image.imageName) {
                     try Self.checkLocal(image.imageName, modified: modifiesThis, pushDestination: pushDestination, entry: entry, file: file)
                 }
-                images.append(
-                    PlannedImage(
-                        entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
-                        pushDestination: pushDestination, tagFromLabel: try tagTemplate(),
-                        modify: imageModify, multiArch: multiArch, pullSource: entry.pullSource))
+                var planned = PlannedImage(
+                    entry: entry.index, imageName: image.imageName, source: image.source, params: image.params,
+                    pushDestination: pushDestination, tagFromLabel: try tagTemplate(),
+                    modify: imageModify, multiArch: multiArch, pullSource: entry.pullSource)
+                try Self.parseNames(of: &planned, entry: entry, file: file)
+                images.append(planned)
             }
         }
         return PreparePlan(catalog: template?.template.file ?? catalog.name, images: images, registry: registry, warnings: warnings)

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepOCI
 
 /// What `prepare` will do: every image to resolve, copy or modify, and the
 /// registry settings read from the environment.
@@ -46,6 +47,9 @@ public struct PlannedImage: Sendable, Equatable, Encodable {
     /// From a role's `<Role>ContainerImagePrepare`: the `<Role>Parameters` its parameters are
     /// written under (nil: the top level of `parameter_defaults`).
     public var roleParameters: String?
+    /// ``pullName`` parsed, for an image the run reads (nil for one only named in a
+    /// parameter, and for a local image).
+    public var pullReference: Reference?
 
     public init(
         entry: Int, imageName: String, source: String?, params: [String], pushDestination: String?,
