@@ -34,7 +34,7 @@ public actor PackageInventory {
     let maxDatabaseSize: Int64
     /// What each layer read holds, by layer digest; a layer being read is its task, so
     /// images sharing a base layer under concurrency read it once.
-    private var findings: [String: Task<Finding, any Error>] = [:]
+    private let findings = SingleFlight<String, Finding>(onFailure: .keepForTheRun)
     private var host: Result<[InstalledPackage], any Error>?
     /// Layers streamed from the registry, for the operator and the tests.
     public private(set) var layersRead = 0
@@ -65,24 +65,22 @@ public actor PackageInventory {
         let (reference, image) = try await resolve(name)
         let repository = image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest)
         for layer in image.manifest.layers.reversed() {
-            let key = layer.digest.description
-            let reading: Task<Finding, any Error>
-            if let known = findings[key] {
-                reading = known
-            } else {
-                reading = Task { try await self.scan(layer, of: repository) }
-                findings[key] = reading
-                layersRead += 1
-            }
             let finding: Finding
             do {
-                finding = try await reading.value
+                finding = try await findings.value(for: layer.digest.description) {
+                    await self.countLayerRead()
+                    return try await self.scan(layer, of: repository)
+                }
             } catch {
                 throw Self.failure(error, image: name, layer: layer.digest)
             }
             if case .packages(let packages) = finding { return packages }
         }
         throw PrepareError.noPackageDatabase(name)
+    }
+
+    private func countLayerRead() {
+        layersRead += 1
     }
 
     /// Why reading `layer` of image `image` failed, in one line naming both.

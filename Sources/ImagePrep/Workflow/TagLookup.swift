@@ -21,8 +21,10 @@ final class TagLookup: Sendable {
     }
 
     let client: RegistryClient
-    private let tagLists = Locked<[String: Task<[String], any Error>]>([:])
-    private let presence = Locked<[String: Task<Bool, any Error>]>([:])
+    /// A repository's tags and a tag's presence, asked once per run; a failure is the
+    /// answer for the run, as upstream's one lookup per image is.
+    private let tagLists = SingleFlight<String, [String]>(onFailure: .keepForTheRun)
+    private let presence = SingleFlight<String, Bool>(onFailure: .keepForTheRun)
 
     init(client: RegistryClient) {
         self.client = client
@@ -50,29 +52,15 @@ final class TagLookup: Sendable {
     /// Whether the registry has a manifest for `reference`'s tag: one `HEAD`, asked once per
     /// run for each tag however many images discover it.
     func exists(_ reference: Reference) async throws -> Bool {
-        let key = reference.description
-        let task = presence.withLock { known in
-            if let task = known[key] { return task }
-            let client = self.client
-            let task = Task { try await client.headManifest(reference) != nil }
-            known[key] = task
-            return task
-        }
-        return try await task.value
+        let client = self.client
+        return try await presence.value(for: reference.description) { try await client.headManifest(reference) != nil }
     }
 
     /// The repository's tags (every page), fetched once and shared by every
     /// image of that repository.
     func tags(of reference: Reference) async throws -> [String] {
-        let key = "\(reference.registry)/\(reference.repository)"
-        let task = tagLists.withLock { lists in
-            if let task = lists[key] { return task }
-            let client = self.client
-            let task = Task { try await client.listTags(reference) }
-            lists[key] = task
-            return task
-        }
-        return try await task.value
+        let client = self.client
+        return try await tagLists.value(for: "\(reference.registry)/\(reference.repository)") { try await client.listTags(reference) }
     }
 }
 

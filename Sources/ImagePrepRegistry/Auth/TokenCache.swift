@@ -1,45 +1,36 @@
 import Foundation
+import ImagePrepConcurrency
 
-/// Bearer tokens per registry and scope set, kept until shortly before they expire.
-actor TokenCache {
-    struct Key: Hashable {
+/// Bearer tokens per registry and scope set, kept until shortly before they expire;
+/// concurrent requests for the same key share one fetch, and a failed fetch is tried again
+/// by the next request.
+struct TokenCache: Sendable {
+    struct Key: Hashable, Sendable {
         var registry: String
         var scopes: [String]
     }
 
-    private struct Entry {
+    private struct Entry: Sendable {
         var token: String
         var expires: Date
     }
 
-    private var entries: [Key: Entry] = [:]
-    private var pending: [Key: Task<String, any Error>] = [:]
+    private let flights = SingleFlight<Key, Entry>(onFailure: .computeAgain)
 
-    /// A cached token, or the result of `fetch`; concurrent callers for the same key share
-    /// one fetch.
+    /// A cached token that has not expired, or the result of `fetch`.
     func token(
         for key: Key,
         fetch: @escaping @Sendable () async throws -> (token: String, lifetime: TimeInterval)
     ) async throws -> String {
-        if let entry = entries[key], entry.expires > Date() { return entry.token }
-        if let task = pending[key] { return try await task.value }
-        let task = Task<String, any Error> {
+        try await flights.value(for: key, reusing: { $0.expires > Date() }) {
             let (token, lifetime) = try await fetch()
             // Refresh a little early so a token does not expire in flight.
-            store(token, lifetime: lifetime, for: key)
-            return token
-        }
-        pending[key] = task
-        defer { pending[key] = nil }
-        return try await task.value
+            let margin = min(30, lifetime / 5)
+            return Entry(token: token, expires: Date().addingTimeInterval(lifetime - margin))
+        }.token
     }
 
     func invalidate(_ key: Key) {
-        entries[key] = nil
-    }
-
-    private func store(_ token: String, lifetime: TimeInterval, for key: Key) {
-        let margin = min(30, lifetime / 5)
-        entries[key] = Entry(token: token, expires: Date().addingTimeInterval(lifetime - margin))
+        flights.forget(key)
     }
 }

@@ -114,9 +114,9 @@ extension RegistryClient {
                 renewedToken = true
                 if let challenge = Self.challenge(in: response.headers) {
                     endpoint.challenge = challenge
-                    await endpoints.update(request.registry, challenge: challenge)
+                    endpoints.update(request.registry, challenge: challenge)
                 }
-                await tokens.invalidate(TokenCache.Key(registry: request.registry, scopes: request.scopes.sorted()))
+                tokens.invalidate(TokenCache.Key(registry: request.registry, scopes: request.scopes.sorted()))
                 return .again
             }
             if RetryPolicy.retryableStatuses.contains(response.status), request.isReplayableAfterErrorStatus,

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepOCI
 import Logging
 
@@ -68,12 +69,12 @@ public final class RegistryClient: Sendable {
 
     /// Registries this client has reached over plain HTTP or without verifying TLS.
     public func insecurelyReachedRegistries() async -> [String] {
-        await endpoints.insecurelyReached()
+        endpoints.insecurelyReached()
     }
 
     /// Registries this client has reached over HTTPS with verified TLS.
     public func verifiedRegistries() async -> [String] {
-        await endpoints.verified()
+        endpoints.verified()
     }
 
     /// Whether `registry` is reached over plain HTTP or without verifying TLS (the one
@@ -90,35 +91,28 @@ struct Endpoint: Sendable {
     var challenge: AuthChallenge?
 }
 
-/// Endpoints found by pinging `/v2/`, one ping per registry per client.
-actor EndpointCache {
-    private var endpoints: [String: Endpoint] = [:]
-    private var pending: [String: Task<Endpoint, any Error>] = [:]
+/// Endpoints found by pinging `/v2/`, one ping per registry per client; a failed ping is
+/// asked again by the next request.
+struct EndpointCache: Sendable {
+    private let flights = SingleFlight<String, Endpoint>(onFailure: .computeAgain)
 
     func endpoint(for registry: String, discover: @escaping @Sendable () async throws -> Endpoint) async throws
         -> Endpoint
     {
-        if let endpoint = endpoints[registry] { return endpoint }
-        if let task = pending[registry] { return try await task.value }
-        let task = Task { try await discover() }
-        pending[registry] = task
-        defer { pending[registry] = nil }
-        let endpoint = try await task.value
-        endpoints[registry] = endpoint
-        return endpoint
+        try await flights.value(for: registry, compute: discover)
     }
 
     func update(_ registry: String, challenge: AuthChallenge) {
-        endpoints[registry]?.challenge = challenge
+        flights.update(registry) { $0.challenge = challenge }
     }
 
     func verified() -> [String] {
-        endpoints.filter { $0.value.baseURL.scheme == "https" && $0.value.tls != .skipVerification }
+        flights.computedValues().filter { $0.value.baseURL.scheme == "https" && $0.value.tls != .skipVerification }
             .keys.sorted()
     }
 
     func insecurelyReached() -> [String] {
-        endpoints.filter { $0.value.baseURL.scheme == "http" || $0.value.tls == .skipVerification }
+        flights.computedValues().filter { $0.value.baseURL.scheme == "http" || $0.value.tls == .skipVerification }
             .keys.sorted()
     }
 }

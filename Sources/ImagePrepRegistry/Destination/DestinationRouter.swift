@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepOCI
 
 /// Decides, once per destination registry and run, whether images go to it through its push
@@ -12,7 +13,8 @@ public actor DestinationRouter {
     public let imageServeDirectory: URL?
     /// Where every image goes, whatever its registry (an OCI layout for local storage).
     private let only: (any ImageDestination)?
-    private var destinations: [String: Task<any ImageDestination, any Error>] = [:]
+    /// One probe per registry; a failed probe (network, login) is asked again by the next image.
+    private let destinations = SingleFlight<String, any ImageDestination>(onFailure: .computeAgain)
     private var directory: ImageServeDirectory?
     /// Image-serve registries found, with the status that showed it.
     private var imageServe: [String: Int] = [:]
@@ -47,24 +49,15 @@ public actor DestinationRouter {
     public func destination(for reference: Reference) async throws -> any ImageDestination {
         if let only { return only }
         guard let imageServeDirectory else { return RegistryDestination(client: client) }
-        if let known = destinations[reference.registry] { return try await known.value }
         let client = client
-        let task = Task<any ImageDestination, any Error> {
+        return try await destinations.value(for: reference.registry) {
             switch try await client.probeUpload(reference) {
             case .accepted:
                 return RegistryDestination(client: client)
             case .refused(let status):
-                let directory = try self.openDirectory(imageServeDirectory, registry: reference.registry, status: status)
+                let directory = try await self.openDirectory(imageServeDirectory, registry: reference.registry, status: status)
                 return ImageServeDestination(directory: directory, client: client)
             }
-        }
-        destinations[reference.registry] = task
-        do {
-            return try await task.value
-        } catch {
-            // A failed probe (network, login) is asked again by the next image.
-            destinations[reference.registry] = nil
-            throw error
         }
     }
 
