@@ -104,6 +104,10 @@ extension Imageprep.Prepare {
             } catch {
                 display?.finish()
                 log?.fail(error)
+                // --json still answers on standard output: which images failed, how and why.
+                if json, case PrepareError.imagesFailed(let failures) = error {
+                    try printJSON(PrepareFailuresJSON(failures: failures))
+                }
                 throw error
             }
             display?.stop()
@@ -147,6 +151,13 @@ extension Imageprep.Prepare.Run {
         }
         if !result.diff.isEmpty { throw ExitCode(differencesExitCode) }
     }
+}
+
+/// `prepare --json` when images failed (and no output was written): each failure with its
+/// image, its kind (`registry`, `build`, `tag_discovery`, `destination`, `other`) and reason.
+struct PrepareFailuresJSON: Encodable {
+    var failed = true
+    var failures: [ImageFailure]
 }
 
 /// `prepare --json`: the result, with the report's lines as the operator reads them.

@@ -177,6 +177,20 @@ final class PrepareRegistryTests: XCTestCase {
                 "image \(run.fixture.source.address)/tripleomaster/centos-binary-keystone has no tag 1.0-test-rc (from tag_from_label {rdo_version}-rc); available tags: 1.0-test, current-tripleo"),
             failed.stderr)
         XCTAssertEqual(try run.written(), run.expected)
+        // --json answers too: each failed image with its kind and the same reason.
+        let variant = run.work.appendingPathComponent("bad.yaml").path
+        var arguments = run.arguments
+        arguments[2] = variant
+        let json = try CLI.run(arguments + ["--json"])
+        XCTAssertEqual(json.status, 1, json.stderr)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        XCTAssertEqual(document["failed"] as? Bool, true)
+        let failures = try XCTUnwrap(document["failures"] as? [[String: String]])
+        XCTAssertEqual(failures.count, 2)
+        XCTAssertEqual(Set(failures.map { $0["kind"] ?? "" }), ["tag_discovery"])
+        XCTAssertTrue(failures.contains { ($0["reason"] ?? "").contains("has no tag 1.0-test-rc (from tag_from_label {rdo_version}-rc)") }, json.stdout)
+        XCTAssertTrue(json.stderr.contains("2 image(s) failed; no output file was written"), json.stderr)
+        XCTAssertEqual(try run.written(), run.expected)
     }
 
     /// A Dockerfile whose RUN fails: that image fails, the error names the step and shows

@@ -145,6 +145,16 @@ final class RegistriesConfRegistryTests: XCTestCase {
         XCTAssertEqual(run.status, 1)
         XCTAssertTrue(run.stderr.contains("(registries.conf mirrors tried first: \(mirror.address): "), run.stderr)
         XCTAssertTrue(run.stderr.contains("\(mirror.address)/elsewhere/tripleomaster/centos-binary-keystone:current-tripleo"), run.stderr)
+        // Behind the mirrors tried, the failure is still the registry's: so --json says.
+        let json = try CLI.run(
+            try environment(source: destination.address, destination: destination.address, in: work)
+                + ["--registries-conf", conf, "--json"])
+        XCTAssertEqual(json.status, 1)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        let failures = try XCTUnwrap(document["failures"] as? [[String: String]], json.stdout)
+        XCTAssertFalse(failures.isEmpty)
+        XCTAssertEqual(Set(failures.map { $0["kind"] ?? "" }), ["registry"], json.stdout)
+        XCTAssertTrue(failures.allSatisfy { ($0["reason"] ?? "").contains("(registries.conf mirrors tried first: ") }, json.stdout)
     }
 
     func testABlockedRegistryStopsTheRunBeforeAnyRequest() async throws {

@@ -85,18 +85,22 @@ public actor PackageInventory {
 
     /// Why reading `layer` of image `image` failed, in one line naming both.
     static func failure(_ error: any Error, image: String, layer: Digest) -> PrepareError {
-        let reason: String
+        .unreadableLayer(image: image, layer: layer, cause: error)
+    }
+
+    /// A layer read's failure in one line: the archive's entry and message, the extraction's
+    /// or the registry's message.
+    static func layerReadReason(_ error: any Error) -> String {
         switch error {
         case let error as ArchiveError:
-            reason = (error.entry.map { "\($0): " } ?? "") + error.message
+            return (error.entry.map { "\($0): " } ?? "") + error.message
         case let error as LayerReadError:
-            reason = error.message
+            return error.message
         case let error as RegistryError:
-            reason = error.description
+            return error.description
         default:
-            reason = "\(error)"
+            return "\(error)"
         }
-        return .unreadableLayer(image: image, layer: layer, reason: reason)
     }
 
     private func scan(_ layer: Descriptor, of repository: Reference) async throws -> Finding {

@@ -63,9 +63,11 @@ final class PullSources: Sendable {
     }
 
     /// The registry's own error after every mirror failed too, with what the mirrors said.
-    struct MirrorsFailed: Error, CustomStringConvertible {
+    struct MirrorsFailed: CausedError, CustomStringConvertible {
         var error: any Error
         var mirrors: [String]
+
+        var cause: (any Error)? { error }
 
         var description: String { "\(error) (registries.conf mirrors tried first: \(mirrors.joined(separator: "; ")))" }
     }

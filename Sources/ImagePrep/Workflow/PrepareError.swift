@@ -16,8 +16,9 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     case bundle(BundleError)
     /// No layer of the image holds an rpm database.
     case noPackageDatabase(String)
-    /// A layer whose rpm database could not be read: the image and the layer, never a scratch path.
-    case unreadableLayer(image: String, layer: Digest, reason: String)
+    /// A layer whose rpm database could not be read (`cause`: the registry's, the archive's or
+    /// the extraction's error): the image and the layer, never a scratch path.
+    case unreadableLayer(image: String, layer: Digest, cause: any Error)
     /// An image name that does not parse.
     case invalidName(OCIError)
     case noSuchImage(String)
@@ -52,7 +53,8 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
         case .bundle(let error): return error.description
         case .noPackageDatabase(let name):
             return "\(name): no rpm database (/var/lib/rpm or /usr/lib/sysimage/rpm) in any layer"
-        case .unreadableLayer(let image, let layer, let reason): return "\(image): layer \(layer): \(reason)"
+        case .unreadableLayer(let image, let layer, let cause):
+            return "\(image): layer \(layer): \(PackageInventory.layerReadReason(cause))"
         case .invalidName(let error): return error.description
         case .noSuchImage(let name): return "\(name): no such image"
         case .imageServeDeletesTags(let name): return "\(name): an image-serve registry deletes tags, not digests"
@@ -82,8 +84,21 @@ public enum PrepareError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+extension PrepareError: CausedError {
+    var cause: (any Error)? {
+        if case .unreadableLayer(_, _, let cause) = self { return cause }
+        return nil
+    }
+}
+
+/// An error that wraps the one that caused it; a failure is classified by the innermost
+/// cause the classification knows (``ImageFailure/Kind``).
+protocol CausedError: Error {
+    var cause: (any Error)? { get }
+}
+
 /// Why one image failed; the run goes on with the others and writes no output.
-public struct ImageFailure: Error, Sendable, Equatable {
+public struct ImageFailure: Error, Sendable, Equatable, Encodable {
     /// What failed, from the error's type.
     public enum Kind: String, Sendable, Encodable {
         /// A registry or the network: an HTTP status, a connection, a digest that did not match.
@@ -107,15 +122,26 @@ public struct ImageFailure: Error, Sendable, Equatable {
         self.reason = reason
     }
 
-    /// The failure `error` means for `image`.
+    /// The failure `error` means for `image`: its message, and the kind of the error or of
+    /// what caused it (a registry error behind the mirrors tried, behind a layer read).
     public init(image: String, error: any Error) {
-        switch error {
-        case let error as BuildError: self.init(image: image, kind: .build, reason: error.detail)
-        case is TagTemplateError: self.init(image: image, kind: .tagDiscovery, reason: "\(error)")
-        case is RegistryError: self.init(image: image, kind: .registry, reason: "\(error)")
-        case is ImageServeError: self.init(image: image, kind: .destination, reason: "\(error)")
-        case is TagNotFound: self.init(image: image, kind: .tagDiscovery, reason: "\(error)")
-        default: self.init(image: image, kind: .other, reason: "\(error)")
+        let reason = (error as? BuildError)?.detail ?? "\(error)"
+        self.init(image: image, kind: Self.kind(of: error), reason: reason)
+    }
+
+    static func kind(of error: any Error) -> Kind {
+        var current: any Error = error
+        for _ in 0..<8 {
+            switch current {
+            case is BuildError: return .build
+            case is TagTemplateError, is TagNotFound: return .tagDiscovery
+            case is RegistryError: return .registry
+            case is ImageServeError: return .destination
+            default: break
+            }
+            guard let caused = current as? CausedError, let cause = caused.cause else { return .other }
+            current = cause
         }
+        return .other
     }
 }
