@@ -72,7 +72,7 @@ public actor PackageInventory {
                     return try await self.scan(layer, of: repository)
                 }
             } catch {
-                throw Self.failure(error, image: name, layer: layer.digest)
+                throw PrepareError.unreadableLayer(image: name, layer: layer.digest, cause: error)
             }
             if case .packages(let packages) = finding { return packages }
         }
@@ -81,11 +81,6 @@ public actor PackageInventory {
 
     private func countLayerRead() {
         layersRead += 1
-    }
-
-    /// Why reading `layer` of image `image` failed, in one line naming both.
-    static func failure(_ error: any Error, image: String, layer: Digest) -> PrepareError {
-        .unreadableLayer(image: image, layer: layer, cause: error)
     }
 
     /// A layer read's failure in one line: the archive's entry and message, the extraction's
