@@ -196,7 +196,7 @@ final class RequestFlowTests: XCTestCase {
         XCTAssertLessThanOrEqual(connections * 4, requests, "\(connections) connections for \(requests) requests")
     }
 
-    func testCopyAfterAnAbsentLookupDoesNotAskAgain() async throws {
+    func testCopyGivenAnAbsentLookupDoesNotAskAgain() async throws {
         let images = try await pushImages("lookup", ["api"])
         let copier = ImageCopier(client: makeClient())
         let target = try Reference("\(destination.address)/lookup/api:1")
@@ -204,12 +204,12 @@ final class RequestFlowTests: XCTestCase {
         let before = destination.requests().count
         let present = try await copier.destinationManifest(target)
         XCTAssertNil(present)
-        let report = try await copier.copy(from: images[0].reference, to: target)
+        let report = try await copier.copy(from: images[0].reference, to: target, destinationTag: .absent)
         XCTAssertEqual(report.outcome, .copied)
         var requests = try await destination.requests(after: before)
         XCTAssertEqual(requests.filter { $0 == "HEAD /v2/lookup/api/manifests/1" }.count, 1, "\(requests)")
 
-        // Present now: asked again, and skipped.
+        // Not told: asked, present now, and skipped.
         let again = try await copier.copy(from: images[0].reference, to: target)
         XCTAssertEqual(again.outcome, .skipped)
         requests = try await destination.requests(after: before)

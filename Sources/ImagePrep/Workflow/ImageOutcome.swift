@@ -15,12 +15,7 @@ public struct ImageResolution: Sendable {
     public var hotfix: HotfixPlanner.ImagePlan?
     /// What the push destination held under the target name when resolution asked (nil: it
     /// did not ask), so the copy does not ask again.
-    public var destination: DestinationState?
-
-    public enum DestinationState: Sendable, Equatable {
-        case absent
-        case present(Digest)
-    }
+    public var destination: ImageCopier.DestinationTag?
 
     public init(
         resolved: ResolvedImage, sourceDigest: Digest? = nil, sourceSize: Int64? = nil,

@@ -127,7 +127,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
 
     /// What the push destination holds under the name an unmodified copy of `image` with
     /// `tag` gets; nil when it is not asked (no destination, a modification, a dry run).
-    private func destinationState(of image: PlannedImage, tag: String) async throws -> ImageResolution.DestinationState? {
+    private func destinationState(of image: PlannedImage, tag: String) async throws -> ImageCopier.DestinationTag? {
         guard readsDestinations, image.pushDestination != nil, image.modify == nil else { return nil }
         let target = try Reference(ResolvedImage(image: image, tag: tag, modified: false).targetName)
         return try await copier.destinationManifest(target).map { .present($0.digest) } ?? .absent
@@ -156,20 +156,22 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             let target = try Reference(image.resolved.targetName)
             // Already there with the digest the labels were read from: one
             // request, no second look at the source.
+            var destinationTag: ImageCopier.DestinationTag?
             if let digest = image.sourceDigest {
                 // Asked once: at resolution, or here.
-                let state: ImageResolution.DestinationState
+                let state: ImageCopier.DestinationTag
                 if let known = image.destination {
                     state = known
                 } else {
                     state = try await copier.destinationManifest(target).map { .present($0.digest) } ?? .absent
                 }
                 if state == .present(digest) { return .skipped(.alreadyThere(digest)) }
+                destinationTag = state
             }
             var copier = self.copier
             copier.platforms = image.resolved.image.multiArch ? .all : .only(.linuxAMD64)
-            let (copied, from) = try await sources.read(source) { [copier] in
-                try await copier.copy(from: $0, to: target, progress: progress)
+            let (copied, from) = try await sources.read(source) { [copier, destinationTag] in
+                try await copier.copy(from: $0, to: target, destinationTag: destinationTag, progress: progress)
             }
             if copied.outcome == .skipped { return .skipped(.alreadyThere(copied.digest)) }
             var report = CopyReport()

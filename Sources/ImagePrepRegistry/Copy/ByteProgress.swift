@@ -1,7 +1,7 @@
 import ImagePrepOCI
 
 /// Where the bytes of a streamed blob body are reported as they arrive from the source: a
-/// value the copy passes down (``ImageCopier/copy(from:to:progress:)`` → blob placement →
+/// value the copy passes down (``ImageCopier/copy(from:to:destinationTag:progress:)`` → blob placement →
 /// the destination's `putBlob` → the one body writer that sees the bytes), so nothing
 /// between has to know about it.
 ///
@@ -41,7 +41,7 @@ public struct ByteProgress: Sendable {
 }
 
 extension ImageCopier {
-    /// ``copy(from:to:progress:)``, telling `progress` the bytes of each blob streamed from
+    /// ``copy(from:to:destinationTag:progress:)``, telling `progress` the bytes of each blob streamed from
     /// the source as they arrive (a retried transfer counts again; the report's
     /// `bytesCopied` is exact).
     public func copy(from source: Reference, to destination: Reference, progress: @escaping @Sendable (Int) -> Void)

@@ -19,7 +19,13 @@ public struct ImageCopier: Sendable {
     public var platforms: Platforms
     /// How many blobs of one image are transferred at once.
     public var blobConcurrency: Int
-    let lookups = ManifestLookups()
+
+    /// What a destination holds under a tag, as an earlier stage found it: handed to
+    /// ``copy(from:to:destinationTag:progress:)`` so the copy does not ask again.
+    public enum DestinationTag: Sendable, Equatable {
+        case absent
+        case present(Digest)
+    }
 
     public init(
         client: RegistryClient,
@@ -36,11 +42,13 @@ public struct ImageCopier: Sendable {
     }
 
     /// Copies `source` to `destination` (which names the tag to put), skipping it when the
-    /// destination tag already points at the same digest; `progress` hears the bytes of each
-    /// blob streamed from the source as they arrive.
-    public func copy(from source: Reference, to destination: Reference, progress: ByteProgress = .none) async throws
-        -> ImageCopyReport
-    {
+    /// destination tag already points at the same digest; `destinationTag`: what the
+    /// destination holds under the tag when the caller has just asked (nil: the copy asks);
+    /// `progress` hears the bytes of each blob streamed from the source as they arrive.
+    public func copy(
+        from source: Reference, to destination: Reference, destinationTag: DestinationTag? = nil,
+        progress: ByteProgress = .none
+    ) async throws -> ImageCopyReport {
         let target = try await destinations.destination(for: destination)
         let top = try await client.fetchManifest(source)
         var manifests: [(FetchedManifest, Manifest)] = []
@@ -51,7 +59,7 @@ public struct ImageCopier: Sendable {
             switch platforms {
             case .all:
                 tagged = top
-                if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
+                if try await taggedDigest(destination, in: target, known: destinationTag) == tagged.digest {
                     return skipped(source, destination, tagged)
                 }
                 for entry in index.manifests {
@@ -66,7 +74,7 @@ public struct ImageCopier: Sendable {
                 }
             case .only(let platform):
                 let entry = try Self.entry(for: platform, in: index, source: source)
-                if let present = try await taggedManifest(destination, in: target), present.digest == entry.digest {
+                if try await taggedDigest(destination, in: target, known: destinationTag) == entry.digest {
                     return ImageCopyReport(source: source.description, destination: destination.description,
                                            digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
                 }
@@ -76,7 +84,7 @@ public struct ImageCopier: Sendable {
             }
         } else {
             tagged = top
-            if try await taggedManifest(destination, in: target)?.digest == tagged.digest {
+            if try await taggedDigest(destination, in: target, known: destinationTag) == tagged.digest {
                 return skipped(source, destination, tagged)
             }
             manifests.append((top, try client.decodeManifest(top, reference: source)))
@@ -112,7 +120,7 @@ public struct ImageCopier: Sendable {
     /// The digest a copy from `source` tags at its destination, read without copying
     /// anything: the source's manifest, or of a manifest list the list itself (`.all`) or
     /// the platform's image in it (`.only`). A destination holding that digest under the
-    /// tag is skipped by ``copy(from:to:progress:)``.
+    /// tag is skipped by ``copy(from:to:destinationTag:progress:)``.
     public func copiedDigest(from source: Reference) async throws -> Digest {
         let top = try await client.fetchManifest(source)
         guard top.mediaType.isIndex, case .only(let platform) = platforms else { return top.digest }
@@ -147,18 +155,19 @@ public struct ImageCopier: Sendable {
     }
 
     /// The manifest `reference` names at its destination (registry or image-serve), or nil.
-    /// When there is none, the copy to `reference` that follows does not ask again.
     public func destinationManifest(_ reference: Reference) async throws -> Descriptor? {
-        let answer = try await destinations.destination(for: reference).manifest(reference)
-        if answer == nil { await lookups.recordAbsent(reference) }
-        return answer
+        try await destinations.destination(for: reference).manifest(reference)
     }
 
-    /// The manifest the destination tag names; not asked again when ``destinationManifest(_:)``
-    /// just found none.
-    private func taggedManifest(_ destination: Reference, in target: any ImageDestination) async throws -> Descriptor? {
-        if await lookups.takeAbsent(destination) { return nil }
-        return try await target.manifest(destination)
+    /// The digest the destination tag names: `known` when the caller gave it, else asked.
+    private func taggedDigest(
+        _ destination: Reference, in target: any ImageDestination, known: DestinationTag?
+    ) async throws -> Digest? {
+        switch known {
+        case .absent?: return nil
+        case .present(let digest)?: return digest
+        case nil: return try await target.manifest(destination)?.digest
+        }
     }
 
     /// Puts a manifest byte for byte at its destination (registry or image-serve).
