@@ -18,7 +18,7 @@ extension ImageModification {
         if case .yumUpdate(let update) = task, update.compareHostPackages {
             // The image's inventory (its layers streamed from the registry) against the host's.
             let names = PackageInventory.packagesToUpdate(
-                try await inventory.packages(of: source.description), host: try await inventory.hostPackages())
+                try await packages(of: source), host: try await inventory.hostPackages())
             note = .hostPackages(names)
             updatePackages = names
         }

@@ -145,11 +145,15 @@ extension ImageModification {
     }
 
     /// The base image's manifest and its config as an editable document; its layers are not read.
+    /// The resolve stage's read when `source` is the image it read.
     func baseImage(_ source: Reference) async throws -> (ResolvedManifest, ImageDocument) {
-        let base = try await client.resolveImage(source)
+        if let base, base.reference == source {
+            return (base.manifest, try ImageDocument(base.configData, what: "the image config of \(source)"))
+        }
+        let resolved = try await client.resolveImage(source)
         let config = try ImageDocument(
-            try await client.fetchImageConfigData(of: base, in: source), what: "the image config of \(source)")
-        return (base, config)
+            try await client.fetchImageConfigData(of: resolved, in: source), what: "the image config of \(source)")
+        return (resolved, config)
     }
 
     /// Where the image's rpm database is updated: rpm syncs the file system it writes to

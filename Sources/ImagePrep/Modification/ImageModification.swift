@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepArchive
 import ImagePrepBuild
 import ImagePrepConcurrency
 import ImagePrepFiles
@@ -29,6 +30,9 @@ struct ImageModification {
     /// The run's CA file, for buildah to pull the base as the run reads it.
     let caFile: String?
     let options: ModificationOptions
+    /// The source image as the resolve stage read it (`prepare`), when it did: its manifest,
+    /// config and packages are not asked for again.
+    var base: SourceImage? = nil
 
     /// What modifying one image came to.
     enum Outcome {
@@ -86,11 +90,18 @@ struct ImageModification {
             }
         }
         if options.reportPackageChanges {
-            let before = try await inventory.packages(of: source.description)
+            let before = try await packages(of: source)
             let after = try await inventory.packages(of: target.description)
             report.packageChanges = PackageChanges(image: target.description, before: before, after: after)
         }
         return .built(report)
+    }
+
+    /// The packages installed in `source`; from the image the resolve stage read when it is
+    /// that one.
+    func packages(of source: Reference) async throws -> [InstalledPackage] {
+        if let base, base.reference == source { return try await inventory.packages(of: base) }
+        return try await inventory.packages(of: source.description)
     }
 
     /// Builds with the engine the options ask for and pushes the result.

@@ -28,8 +28,23 @@ public struct HotfixPlanner: Sendable {
 
     public func plan(rpmsPath: String, image: String) async throws -> ImagePlan {
         let rpms = try RPMDirectory(path: rpmsPath, key: "--rpms-path").packages
-        let installed = try await inventory.packages(of: image)
-        let architecture = try await inventory.architecture(of: image)
+        return try Self.plan(
+            rpms, image: image, installed: try await inventory.packages(of: image),
+            architecture: try await inventory.architecture(of: image))
+    }
+
+    /// The plan for an image the resolve stage read: its manifest and config are not asked
+    /// for again.
+    public func plan(rpmsPath: String, image: SourceImage) async throws -> ImagePlan {
+        let rpms = try RPMDirectory(path: rpmsPath, key: "--rpms-path").packages
+        return try Self.plan(
+            rpms, image: image.reference.description, installed: try await inventory.packages(of: image),
+            architecture: PackageInventory.rpmArchitecture(image.config))
+    }
+
+    private static func plan(
+        _ rpms: [(file: String, package: RPMPackage)], image: String, installed: [InstalledPackage], architecture: String
+    ) throws -> ImagePlan {
         var replacements: [Replacement] = []
         for (file, rpm) in rpms {
             let matching = installed.filter { $0.name == rpm.name }
@@ -50,7 +65,11 @@ extension PackageInventory {
     /// The image's architecture as RPM names it (x86_64, aarch64, ...).
     public func architecture(of name: String) async throws -> String {
         let (reference, image) = try await resolve(name)
-        let config = try await client.fetchImageConfig(of: image, in: reference)
+        return Self.rpmArchitecture(try await client.fetchImageConfig(of: image, in: reference))
+    }
+
+    /// The architecture of an image with `config`, as RPM names it.
+    static func rpmArchitecture(_ config: ImageConfig) -> String {
         switch config.architecture ?? "amd64" {
         case "amd64": return "x86_64"
         case "arm64": return "aarch64"

@@ -64,7 +64,18 @@ public actor PackageInventory {
     public func packages(of name: String) async throws -> [InstalledPackage] {
         let (reference, image) = try await resolve(name)
         let repository = image.indexDigest == nil ? reference : reference.withDigest(image.raw.digest)
-        for layer in image.manifest.layers.reversed() {
+        return try await packages(layers: image.manifest.layers, in: repository, name: name)
+    }
+
+    /// The packages of an image the resolve stage read: its manifest is not asked for again.
+    public func packages(of image: SourceImage) async throws -> [InstalledPackage] {
+        try await packages(layers: image.manifest.manifest.layers, in: image.blobRepository, name: image.reference.description)
+    }
+
+    /// The packages in the top-most of `layers` (read from `repository`) holding an rpm
+    /// database; errors name the image as `name`.
+    private func packages(layers: [Descriptor], in repository: Reference, name: String) async throws -> [InstalledPackage] {
+        for layer in layers.reversed() {
             let finding: Finding
             do {
                 finding = try await findings.value(for: layer.digest.description) {

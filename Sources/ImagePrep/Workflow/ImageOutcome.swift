@@ -9,6 +9,9 @@ public struct ImageResolution: Sendable {
     /// The digest the source tag pointed at when its labels were read: every later step
     /// (copy, modification base, package inventory) reads that image even if the tag moves.
     public var sourceDigest: Digest?
+    /// The image as resolution read it (its manifest and config), when it read one; the
+    /// modification and the hotfix plan take it instead of asking again.
+    public var source: SourceImage?
     /// The blobs' total size of the image whose labels were read, when its manifest was.
     public var sourceSize: Int64?
     /// rpm_install with `--only-images-with-packages`: what the hotfix would replace.

@@ -75,45 +75,44 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             if ImageName.isLocal(image.imageName) { return .success(try await resolveLocal(image)) }
             let source = try sourceReference(image)
             var discovered = TagLookup.Outcome()
-            var labels: [String: String]?
             var resolution = ImageResolution(resolved: ResolvedImage(image: image, tag: nil, modified: false))
-            if let template = image.tagFromLabel {
+            let checksLabels = !(image.modify?.onlyWithLabels.isEmpty ?? true)
+            var hotfixRPMs: String?
+            if modification.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
+                hotfixRPMs = rpmsPath
+            }
+            // Read once, where a pull source answers: the tag's manifest and config, for the
+            // discovered tag, the labels an only_with_labels modification asks about, and the
+            // hotfix plan; the copy and the modification take the image read here.
+            if image.tagFromLabel != nil || checksLabels || hotfixRPMs != nil {
                 let client = self.client
-                let ((resolved, config), answered) = try await sources.read(source) { source in
-                    let resolved = try await client.resolveImage(source)
-                    return (resolved, try await client.fetchImageConfig(of: resolved, in: source))
-                }
-                resolution.sourceDigest = resolved.taggedDigest
-                resolution.sourceSize = resolved.manifest.blobs.totalSize
-                labels = config.labels
-                discovered = try TagLookup.candidate(template, labels: config.labels, source: answered)
+                let read = try await sources.read(source) { try await SourceImage.read($0, client: client) }.value
+                resolution.source = read
+                resolution.sourceDigest = read.manifest.taggedDigest
+                resolution.sourceSize = read.manifest.manifest.blobs.totalSize
+            }
+            if let template = image.tagFromLabel, let read = resolution.source {
+                var answered = read.reference
+                answered.digest = nil
+                discovered = try TagLookup.candidate(template, labels: read.config.labels, source: answered)
                 if let tag = discovered.tag, tag != answered.tag {
                     // A destination holding the discovered tag at the digest just read already
                     // has this image (a re-run): the source's tag needs no second look. Else the
                     // tag is checked where the labels were read (a registries.conf mirror, if
                     // the registry itself did not answer).
                     resolution.destination = try await destinationState(of: image, tag: tag)
-                    if resolution.destination != .present(resolved.taggedDigest) {
+                    if resolution.destination != .present(read.manifest.taggedDigest) {
                         try await tags.verify(tag, template: template, source: answered, image: image.imageName)
                     }
                 }
             }
             var modified = image.modify != nil
-            if let modify = image.modify, !modify.onlyWithLabels.isEmpty {
-                let imageLabels: [String: String]
-                if let labels {
-                    imageLabels = labels
-                } else {
-                    let client = self.client
-                    imageLabels = try await sources.read(source) { try await client.fetchImageConfig($0).labels }.value
-                }
+            if let modify = image.modify, checksLabels, let labels = resolution.source?.config.labels {
                 // Upstream's filter_images_with_labels: any one of the labels.
-                modified = modify.onlyWithLabels.contains { imageLabels[$0] != nil }
+                modified = modify.onlyWithLabels.contains { labels[$0] != nil }
             }
-            if modified, modification.onlyImagesWithPackages, case .rpmInstall(let rpmsPath)? = image.modify?.task {
-                // The image's layers from where the build will read its base.
-                let base = await sources.available(pinned(source, resolution.sourceDigest))
-                let plan = try await hotfixes.plan(rpmsPath: rpmsPath, image: base.description)
+            if modified, let rpmsPath = hotfixRPMs, let read = resolution.source {
+                let plan = try await hotfixes.plan(rpmsPath: rpmsPath, image: read)
                 modified = plan.applies
                 resolution.hotfix = plan
             }
@@ -224,12 +223,18 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
         }
         do {
             let target = try Reference(image.resolved.targetName)
-            // The base is the image whose labels were read: buildah's FROM names its digest.
-            let source = await sources.available(pinned(try sourceReference(planned), image.sourceDigest))
+            // The base is the image whose labels were read, where they were read: buildah's FROM
+            // names its digest.
+            let source: Reference
+            if let read = image.source {
+                source = read.reference
+            } else {
+                source = await sources.available(pinned(try sourceReference(planned), image.sourceDigest))
+            }
             let modification = ImageModification(
                 client: client, copier: copier, inventory: hotfixes.inventory, buildSlot: buildSlot, cacheWriters: cacheWriters,
                 caFile: options.caFile,
-                options: self.modification)
+                options: self.modification, base: image.source)
             switch try await modification.apply(
                 modify.action, appendTag: modify.appendTag, source: source, target: target,
                 tlsVerify: !client.isInsecure(source.registry), unmodified: Self.unmodified(target, appendTag: modify.appendTag))

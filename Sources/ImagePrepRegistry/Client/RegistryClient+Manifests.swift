@@ -117,7 +117,11 @@ extension RegistryClient {
     /// The config blob of an image already resolved from `reference`, from the config cache
     /// when it holds that digest.
     public func fetchImageConfig(of image: ResolvedManifest, in reference: Reference) async throws -> ImageConfig {
-        let data = try await fetchImageConfigData(of: image, in: reference)
+        try decodeImageConfig(try await fetchImageConfigData(of: image, in: reference), of: image, in: reference)
+    }
+
+    /// The config blob `data` of `image` (read from `reference`) as an image config.
+    public func decodeImageConfig(_ data: Data, of image: ResolvedManifest, in reference: Reference) throws -> ImageConfig {
         do {
             return try JSONDecoder().decode(ImageConfig.self, from: data)
         } catch {
