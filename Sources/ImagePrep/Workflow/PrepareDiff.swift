@@ -1,3 +1,4 @@
+import ImagePrepConcurrency
 import ImagePrepOCI
 import ImagePrepPlan
 import ImagePrepRegistry
@@ -67,7 +68,7 @@ extension PrepareWorkflow {
         for name in compared where !images.contains(where: { $0.resolved.targetName == parameters[name] }) {
             images.append(writer[name]!)
         }
-        let looked = await PrepareStages<RegistrySession, RegistrySession>.forEach(images, concurrency: concurrency) {
+        let looked = await BoundedMap.map(images, limit: concurrency) {
             await session.copyDigests($0)
         }
         var digests: [String: RegistrySession.CopyDigests] = [:]

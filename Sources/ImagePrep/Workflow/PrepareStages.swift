@@ -75,7 +75,7 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
         let resolver = self.resolver
         var resolutions: [ImageResolution] = []
         var failures: [ImageFailure] = []
-        for result in await Self.forEach(plan.images, concurrency: concurrency, { await resolver.resolve($0) }) {
+        for result in await BoundedMap.map(plan.images, limit: concurrency, { await resolver.resolve($0) }) {
             switch result {
             case .success(let resolution): resolutions.append(resolution)
             case .failure(let failure): failures.append(failure)
@@ -95,7 +95,7 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
         let planned = Locked(candidates)
         progress(.planned(images: candidates))
         let (resolver, transfer) = (self.resolver, self.transfer)
-        let first = await Self.forEach(plan.images, concurrency: concurrency) { image -> (Result<ImageResolution, ImageFailure>, ImageResult?) in
+        let first = await BoundedMap.map(plan.images, limit: concurrency) { image -> (Result<ImageResolution, ImageFailure>, ImageResult?) in
             let resolved = await resolver.resolve(image)
             switch resolved {
             case .success(let resolution) where resolution.work == .copy:
@@ -131,7 +131,7 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
         // After the copies, whose repositories base layers can be mounted from; buildah
         // builds one at a time, layer appends run concurrently.
         let modifications = stages.resolutions.filter { $0.work == .modify }
-        let modified = await Self.forEach(modifications, concurrency: concurrency) { image in
+        let modified = await BoundedMap.map(modifications, limit: concurrency) { image in
             await Self.transfer(image, progress: progress) { _ in await transfer.modify(image) }
         }
         for result in copied + modified {
@@ -164,31 +164,6 @@ public struct PrepareStages<Resolver: ImageResolver, Transfer: ImageTransfer>: S
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    /// Runs `body` for every element with at most `concurrency` at once, keeping the input
-    /// order in the results.
-    static func forEach<Element: Sendable, Output: Sendable>(
-        _ elements: [Element], concurrency: Int, _ body: @escaping @Sendable (Element) async -> Output
-    ) async -> [Output] {
-        await withTaskGroup(of: (Int, Output).self) { group in
-            var results = [Output?](repeating: nil, count: elements.count)
-            var next = 0
-            for _ in 0..<min(max(1, concurrency), elements.count) {
-                let index = next
-                group.addTask { (index, await body(elements[index])) }
-                next += 1
-            }
-            while let (index, output) = await group.next() {
-                results[index] = output
-                if next < elements.count {
-                    let index = next
-                    group.addTask { (index, await body(elements[index])) }
-                    next += 1
-                }
-            }
-            return results.map { $0! }
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ImagePrepConcurrency
 import ImagePrepOCI
 import Logging
 
@@ -190,40 +191,44 @@ public struct ImageCopier: Sendable {
         for blob in blobs where !unique.contains(where: { $0.digest == blob.digest }) {
             unique.append(blob)
         }
-        return try await withThrowingTaskGroup(of: (Digest, BlobPlacement).self) { group in
-            var remaining = unique.makeIterator()
-            for _ in 0..<blobConcurrency {
-                guard let blob = remaining.next() else { break }
-                group.addTask { (blob.digest, try await self.place(blob, from: source, to: destination, progress: progress)) }
+        // A full image-serve file system fails every blob in flight, the small ones too:
+        // the others are let finish (their partial files removed) and the error names all
+        // the blobs still missing, so the space asked for is what the image needs. Any other
+        // failure cancels the blobs in flight and is the copy's error.
+        let outcome = await BoundedMap.run(unique, limit: blobConcurrency, decide: { result in
+            switch result {
+            case .success: return .startMore
+            case .failure(let error as ImageServeError) where error.isOutOfSpace: return .finishRunning
+            case .failure: return .cancelRunning
             }
-            var placements: [BlobPlacement] = []
-            var placed: Set<Digest> = []
-            // A full image-serve file system fails every blob in flight, the small ones too:
-            // the others are let finish (their partial files removed) and the error names all
-            // the blobs still missing, so the space asked for is what the image needs.
-            var outOfSpace: [ImageServeError] = []
-            while let result = await group.nextResult() {
-                switch result {
-                case .success(let (digest, placement)):
-                    placed.insert(digest)
-                    placements.append(placement)
-                case .failure(let error as ImageServeError) where error.isOutOfSpace:
-                    outOfSpace.append(error)
-                case .failure(let error):
-                    throw error
-                }
-                if outOfSpace.isEmpty, let blob = remaining.next() {
-                    group.addTask { (blob.digest, try await self.place(blob, from: source, to: destination, progress: progress)) }
-                }
+        }) { blob -> Result<BlobPlacement, any Error> in
+            do {
+                return .success(try await self.place(blob, from: source, to: destination, progress: progress))
+            } catch {
+                return .failure(error)
             }
-            guard let first = outOfSpace.first else { return placements }
-            let missing = unique.filter { !placed.contains($0.digest) }.sorted { $0.size > $1.size }
-            guard missing.count > 1 else { throw first }
-            let size = missing.reduce(Int64(0)) { $0.addingReportingOverflow($1.size).partialValue }
-            let named = missing.map { "\($0.digest) (\($0.size) bytes)" }.joined(separator: ", ")
-            throw ImageServeError.outOfSpace(
-                URL(fileURLWithPath: first.path), writing: "blobs \(named)", size: size, plural: true)
         }
+        if case .failure(let error)? = outcome.cancelledBy { throw error }
+        var placements: [BlobPlacement] = []
+        var missing: [Descriptor] = []
+        var outOfSpace: [ImageServeError] = []
+        for (blob, result) in zip(unique, outcome.outputs) {
+            switch result {
+            case .success(let placement)?: placements.append(placement)
+            case .failure(let error as ImageServeError)? where error.isOutOfSpace:
+                outOfSpace.append(error)
+                missing.append(blob)
+            case .failure(let error)?: throw error
+            case nil: missing.append(blob)
+            }
+        }
+        guard let first = outOfSpace.first else { return placements }
+        missing.sort { $0.size > $1.size }
+        guard missing.count > 1 else { throw first }
+        let size = missing.reduce(Int64(0)) { $0.addingReportingOverflow($1.size).partialValue }
+        let named = missing.map { "\($0.digest) (\($0.size) bytes)" }.joined(separator: ", ")
+        throw ImageServeError.outOfSpace(
+            URL(fileURLWithPath: first.path), writing: "blobs \(named)", size: size, plural: true)
     }
 
     /// Streams the blob from the source unless the destination has it or can mount it; an
