@@ -89,10 +89,9 @@ extension ImageModification {
             let root = Self.databaseScratch(else: buildDirectory, needing: inventory.maxDatabaseSize)
             defer { RunTemporaries.release(root.path) }
             let repository = base.indexDigest == nil ? source : source.withDigest(base.raw.digest)
-            var found: (database: URL, backend: String)?
-            for layer in base.manifest.layers.reversed() where found == nil {
-                found = try await PackageInventory.extractDatabase(
-                    of: layer, in: repository, client: client, into: root, limit: inventory.maxDatabaseSize)
+            let (client, limit) = (client, inventory.maxDatabaseSize)
+            let found = try await PackageInventory.topmostDatabase(in: base.manifest.layers) { layer in
+                try await PackageInventory.extractDatabase(of: layer, in: repository, client: client, into: root, limit: limit)
             }
             guard let found else { throw RPMInstallLayer.NeedsBuildah.noDatabase }
             let database = RPMInstallLayer.Database(

@@ -75,7 +75,7 @@ public actor PackageInventory {
     /// The packages in the top-most of `layers` (read from `repository`) holding an rpm
     /// database; errors name the image as `name`.
     private func packages(layers: [Descriptor], in repository: Reference, name: String) async throws -> [InstalledPackage] {
-        for layer in layers.reversed() {
+        let packages = try await Self.topmostDatabase(in: layers) { layer -> [InstalledPackage]? in
             let finding: Finding
             do {
                 finding = try await findings.value(for: layer.digest.description) {
@@ -85,9 +85,25 @@ public actor PackageInventory {
             } catch {
                 throw PrepareError.unreadableLayer(image: name, layer: layer.digest, cause: error)
             }
-            if case .packages(let packages) = finding { return packages }
+            guard case .packages(let packages) = finding else { return nil }
+            return packages
         }
-        throw PrepareError.noPackageDatabase(name)
+        guard let packages else { throw PrepareError.noPackageDatabase(name) }
+        return packages
+    }
+
+    /// The one search for an image's rpm database: its layers top-most first (a layer's
+    /// database replaces those below it), the first for which `read` finds one; nil when none
+    /// has one. The inventory reads the packages there, the layer engine's rpm_install
+    /// the database itself.
+    static func topmostDatabase<Found>(
+        in layers: [Descriptor], isolation: isolated (any Actor)? = #isolation,
+        _ read: (Descriptor) async throws -> Found?
+    ) async rethrows -> Found? {
+        for layer in layers.reversed() {
+            if let found = try await read(layer) { return found }
+        }
+        return nil
     }
 
     private func countLayerRead() {
