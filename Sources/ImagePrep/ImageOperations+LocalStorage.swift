@@ -40,7 +40,7 @@ extension ImageOperations {
             let report = try await LocalStorageWrite(client: client, options: modification).write(
                 as: ImageName.withoutStoragePrefix(destination), like: sourceReference
             ) { copier, target in
-                return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: target) }.value.placements
+                return try await sources.read(sourceReference) { try await copier.copy(from: $0, to: target) }.value.blobs
             }
             return LocalCopyReport(imageID: report.imageID, digest: nil, blobs: report.blobs)
         case (false, false):

@@ -85,7 +85,7 @@ extension ImageModification {
         defer { if !keepDirectory { RunTemporaries.remove(directory.path) } }
         do {
             let written = try await LocalStorageWrite(client: client, options: options).write(as: sourceImage, like: source) { layout, into in
-                try await layout.copy(from: source, to: into).placements
+                try await layout.copy(from: source, to: into).blobs
             }
             loaded = (written.imageID, Set(((try? await buildah.containers()) ?? []).map(\.id)))
             let runner = AnsibleRunner(

@@ -174,10 +174,7 @@ public final class RegistrySession: ImageResolver, ImageTransfer {
             }
             if copied.outcome == .skipped { return .skipped(.alreadyThere(copied.digest)) }
             var report = CopyReport()
-            report.blobs.present = copied.blobsPresent
-            report.blobs.mounted = copied.blobsMounted
-            report.blobs.copied = copied.blobsCopied
-            report.blobs.bytesCopied = copied.bytesCopied
+            report.blobs = copied.blobs
             report.bytesNotCopied = copied.bytesNotCopied
             report.mirror = sources.isMirror(from, of: source) ? from.registry : nil
             report.destination = await copier.destinationKind(target)

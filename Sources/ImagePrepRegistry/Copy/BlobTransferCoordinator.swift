@@ -1,32 +1,5 @@
 import ImagePrepOCI
 
-/// How a blob came to be in the destination repository.
-public enum BlobPlacement: Sendable, Equatable {
-    case alreadyPresent
-    case mounted
-    case copied(bytes: Int64)
-}
-
-/// How many blobs were found in place, mounted or copied (and the bytes copied).
-public struct BlobPlacementCounts: Sendable, Equatable {
-    public var present = 0
-    public var mounted = 0
-    public var copied = 0
-    public var bytesCopied: Int64 = 0
-
-    public init() {}
-
-    public mutating func add(_ placement: BlobPlacement) {
-        switch placement {
-        case .alreadyPresent: present += 1
-        case .mounted: mounted += 1
-        case .copied(let bytes):
-            copied += 1
-            bytesCopied += bytes
-        }
-    }
-}
-
 /// Makes sure a blob shared by images copied at the same time is transferred once per
 /// destination registry, and remembers which repositories hold which blobs so later images
 /// can mount them.

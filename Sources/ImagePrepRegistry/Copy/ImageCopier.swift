@@ -100,7 +100,7 @@ public struct ImageCopier: Sendable {
             }
             let copiedBefore = report.bytesCopied
             for placement in try await copyBlobs(manifest.blobs, from: source, to: destination, progress: progress) {
-                report.add(placement)
+                report.blobs.add(placement)
             }
             report.bytesNotCopied = report.bytesNotCopied.addingSaturated(
                 Self.uniqueSize(manifest.blobs).addingSaturated(-(report.bytesCopied - copiedBefore)))

@@ -1,8 +1,8 @@
 import ImagePrepOCI
 
 /// What copying one image (or manifest list) did.
-public struct ImageCopyReport: Sendable, Codable, Equatable {
-    public enum Outcome: String, Sendable, Codable {
+public struct ImageCopyReport: Sendable, Equatable {
+    public enum Outcome: String, Sendable {
         /// The destination already had the manifest with the same digest.
         case skipped
         case copied
@@ -15,30 +15,13 @@ public struct ImageCopyReport: Sendable, Codable, Equatable {
     public var outcome: Outcome
     /// Manifests put, including each platform's manifest of a list.
     public var manifestsPushed = 0
-    public var blobsPresent = 0
-    public var blobsMounted = 0
-    public var blobsCopied = 0
-    public var bytesCopied: Int64 = 0
+    /// How the blobs were placed: present, mounted, copied, and the bytes copied.
+    public var blobs = BlobPlacementCounts()
     /// Bytes of the blobs that were mounted or already present (not transferred).
     public var bytesNotCopied: Int64 = 0
 
-    /// The blob counts as a ``BlobPlacementCounts`` tally.
-    public var placements: BlobPlacementCounts {
-        var counts = BlobPlacementCounts()
-        counts.present = blobsPresent
-        counts.mounted = blobsMounted
-        counts.copied = blobsCopied
-        counts.bytesCopied = bytesCopied
-        return counts
-    }
-
-    mutating func add(_ placement: BlobPlacement) {
-        switch placement {
-        case .alreadyPresent: blobsPresent += 1
-        case .mounted: blobsMounted += 1
-        case .copied(let bytes):
-            blobsCopied += 1
-            bytesCopied += bytes
-        }
-    }
+    public var blobsPresent: Int { blobs.present }
+    public var blobsMounted: Int { blobs.mounted }
+    public var blobsCopied: Int { blobs.copied }
+    public var bytesCopied: Int64 { blobs.bytesCopied }
 }
