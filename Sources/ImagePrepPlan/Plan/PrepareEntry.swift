@@ -79,15 +79,7 @@ public struct PrepareEntry: Sendable, Equatable {
             case "excludes":
                 entry.excludes = try patterns(v, file: file, key: key)
             case "push_destination":
-                switch v {
-                case .null, .bool(false): entry.pushDestination = nil
-                case .bool(true): entry.pushDestination = .undercloud
-                case .string(let s) where !s.isEmpty: entry.pushDestination = .registry(s)
-                default:
-                    throw PlanError.invalidValue(
-                        file: file, key: key, expected: "true, false or a registry address (HOST:PORT)",
-                        found: describe(v))
-                }
+                entry.pushDestination = try pushDestination(v, file: file, key: key)
             case "tag_from_label":
                 entry.tagFromLabel = try optionalString(v, file: file, key: key)
             case "modify_role":
@@ -99,20 +91,7 @@ public struct PrepareEntry: Sendable, Equatable {
                 default: throw PlanError.invalidValue(file: file, key: key, expected: "a mapping of variables", found: describe(v))
                 }
             case "modify_append_tag":
-                switch v {
-                case .null: entry.modifyAppendTag = nil
-                case .string(let s), .number(let s):
-                    // Appended to a tag, and written into the build's LABEL line: tag characters only.
-                    // The OCI grammar's, as the CLI's --append-tag (empty: the target's tag as it is).
-                    guard s.isEmpty || Reference.isValidTagSuffix(s) else {
-                        throw PlanError.invalidValue(
-                            file: file, key: key,
-                            expected: "tag characters (\(Reference.tagCharacters)), at most \(Reference.maximumTagLength)",
-                            found: "'\(s.debugDescription.dropFirst().dropLast())'")
-                    }
-                    entry.modifyAppendTag = s
-                default: throw PlanError.invalidValue(file: file, key: key, expected: "a string", found: describe(v))
-                }
+                entry.modifyAppendTag = try appendTag(v, file: file, key: key)
             case "modify_only_with_labels":
                 entry.modifyOnlyWithLabels = try strings(v, file: file, key: key)
             case "modify_only_with_source":
@@ -133,6 +112,38 @@ public struct PrepareEntry: Sendable, Equatable {
             }
         }
         return entry
+    }
+
+    /// `push_destination`: false or null (none), true (the undercloud's registry), or an address.
+    private static func pushDestination(
+        _ value: ConfigValue, file: String, key: String
+    ) throws(PlanError) -> PushDestination? {
+        switch value {
+        case .null, .bool(false): return nil
+        case .bool(true): return .undercloud
+        case .string(let s) where !s.isEmpty: return .registry(s)
+        default:
+            throw PlanError.invalidValue(
+                file: file, key: key, expected: "true, false or a registry address (HOST:PORT)", found: describe(value))
+        }
+    }
+
+    /// `modify_append_tag`: appended to a tag and written into the build's LABEL line, so tag
+    /// characters only, the OCI grammar's as the CLI's --append-tag (empty: the target's tag
+    /// as it is).
+    private static func appendTag(_ value: ConfigValue, file: String, key: String) throws(PlanError) -> String? {
+        switch value {
+        case .null: return nil
+        case .string(let s), .number(let s):
+            guard s.isEmpty || Reference.isValidTagSuffix(s) else {
+                throw PlanError.invalidValue(
+                    file: file, key: key,
+                    expected: "tag characters (\(Reference.tagCharacters)), at most \(Reference.maximumTagLength)",
+                    found: "'\(s.debugDescription.dropFirst().dropLast())'")
+            }
+            return s
+        default: throw PlanError.invalidValue(file: file, key: key, expected: "a string", found: describe(value))
+        }
     }
 
     /// Warnings for `set` values that become parts of image names (keys

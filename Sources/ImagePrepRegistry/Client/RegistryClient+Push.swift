@@ -71,8 +71,50 @@ extension RegistryClient {
         _ = try await endpoint(for: source.registry, context: sourceContext)
 
         let monolithic = descriptor.size <= configuration.monolithicUploadLimit
-        let (downloadError, uploadResult, bytes) = await transport.withLease(slots: 2) {
-            lease -> ((any Error)?, Result<HTTPResponse, any Error>, Int64) in
+        let transfer = await stream(
+            descriptor, from: source, to: destination, location: location, monolithic: monolithic,
+            contexts: (sourceContext, destinationContext), attempts: attempts, progress: progress)
+        let uploadResponse: HTTPResponse
+        switch (transfer.downloadError, transfer.upload) {
+        case (let error?, _):
+            await cancelUpload(location, registry: destination.registry, context: destinationContext)
+            throw error
+        case (nil, .failure(let error)):
+            await cancelUpload(location, registry: destination.registry, context: destinationContext)
+            throw error
+        case (nil, .success(let response)):
+            uploadResponse = response
+        }
+        if monolithic { return transfer.bytes }
+        guard let next = uploadResponse.headers["Location"] else {
+            throw RegistryError.invalidResponse(destinationContext, reason: "the upload answer has no Location header")
+        }
+        do {
+            try await completeUpload(next, repository: destination, digest: descriptor.digest, body: .empty)
+        } catch {
+            await cancelUpload(next, registry: destination.registry, context: destinationContext)
+            throw error
+        }
+        return transfer.bytes
+    }
+
+    /// What one streamed transfer came to: the download's error, the upload's answer, and the
+    /// bytes verified.
+    private struct StreamedTransfer {
+        var downloadError: (any Error)?
+        var upload: Result<HTTPResponse, any Error>
+        var bytes: Int64
+    }
+
+    /// The download from `source` and the upload to `location` at once, holding two
+    /// transport slots: the download's bytes are verified as they pass into the upload's body.
+    private func stream(
+        _ descriptor: Descriptor, from source: Reference, to destination: Reference, location: String,
+        monolithic: Bool, contexts: (source: RegistryErrorContext, destination: RegistryErrorContext),
+        attempts: RetryBudget?, progress: ByteProgress
+    ) async -> StreamedTransfer {
+        let (sourceContext, destinationContext) = contexts
+        return await transport.withLease(slots: 2) { lease -> StreamedTransfer in
             let pipe = BlobPipe()
             let verifier = BlobVerifier(descriptor: descriptor, context: sourceContext)
 
@@ -119,31 +161,8 @@ extension RegistryClient {
             } catch {
                 uploadResult = .failure(error)
             }
-            return (downloadError, uploadResult, bytes)
+            return StreamedTransfer(downloadError: downloadError, upload: uploadResult, bytes: bytes)
         }
-
-        let uploadResponse: HTTPResponse
-        switch (downloadError, uploadResult) {
-        case (let error?, _):
-            await cancelUpload(location, registry: destination.registry, context: destinationContext)
-            throw error
-        case (nil, .failure(let error)):
-            await cancelUpload(location, registry: destination.registry, context: destinationContext)
-            throw error
-        case (nil, .success(let response)):
-            uploadResponse = response
-        }
-        if monolithic { return bytes }
-        guard let next = uploadResponse.headers["Location"] else {
-            throw RegistryError.invalidResponse(destinationContext, reason: "the upload answer has no Location header")
-        }
-        do {
-            try await completeUpload(next, repository: destination, digest: descriptor.digest, body: .empty)
-        } catch {
-            await cancelUpload(next, registry: destination.registry, context: destinationContext)
-            throw error
-        }
-        return bytes
     }
 
     /// Puts a manifest byte for byte, so its digest does not change. `reference` names the

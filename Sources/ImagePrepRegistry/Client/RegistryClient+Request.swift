@@ -64,47 +64,12 @@ extension RegistryClient {
         var renewedToken = false
         return try await policy.run(budget: request.attempts) { attempt in
             if Task.isCancelled { throw RegistryError.cancelled }
-            var http = HTTPRequest(method: request.method, url: try url(for: request, base: endpoint.baseURL))
-            http.tls = endpoint.tls
-            http.followRedirects = request.followRedirects
-            http.body = request.body
-            http.bodyWriter = request.bodyWriter
-            http.maxCollectedBody = request.maxCollectedBody
-            http.maxStreamedBody = request.maxStreamedBody
-            http.headers = request.headers
-            http.headers.set("User-Agent", configuration.userAgent)
-            request.resume?.prepare(&http)
-            // Credentials go to the registry's own origin only: an absolute `Location` or
-            // `Link` URL naming another host, port or scheme gets none.
-            if Self.sameOrigin(http.url, endpoint.baseURL),
-               let authorization = try await authorization(for: request, endpoint: endpoint)
-            {
-                http.headers.set("Authorization", authorization)
-            }
-
+            let http = try await httpRequest(for: request, endpoint: endpoint)
             let response: HTTPResponse
             do {
                 response = try await transport.perform(http, slot: request.lease.map { .leased($0) } ?? .acquire)
             } catch let error as TransportError {
-                // The body writer's own failure (a full disk under image-serve) is not the
-                // registry's: it goes to the caller as it was. An answer over its cap is the
-                // registry's, and is reported as such.
-                if case .body(let underlying) = error.kind, !(underlying is RegistryError), !(underlying is ResponseTooLarge) {
-                    throw underlying
-                }
-                let failure = Self.registryError(error, context: request.context)
-                if error.isRetryable, request.canContinueAfterConnectionError, !policy.isLast(attempt) {
-                    var metadata: Logger.Metadata = [
-                        "target": "\(request.context)", "error": "\(error.message)", "attempt": "\(attempt)",
-                    ]
-                    if let received = request.resume?.received, received > 0 { metadata["resumeAt"] = "\(received)" }
-                    logger.info("retrying after connection error", metadata: metadata)
-                    return .retry(failure: failure)
-                }
-                if error.isRetryable, attempt == policy.maxAttempts {
-                    await breaker.trip(request.registry, after: failure)
-                }
-                throw failure
+                return try await afterTransportError(error, of: request, attempt: attempt, policy: policy)
             }
 
             if response.status == 401, !renewedToken, request.isReplayableAfterErrorStatus,
@@ -134,6 +99,56 @@ extension RegistryClient {
             if let refusal = request.resume?.refusal(status: response.status) { throw refusal }
             throw statusError(response, context: request.context)
         }
+    }
+
+    /// The request as the transport sends it to `endpoint`: its URL, TLS, body and headers,
+    /// and the registry's authorization when the URL is the registry's own origin.
+    private func httpRequest(for request: RegistryRequest, endpoint: Endpoint) async throws -> HTTPRequest {
+        var http = HTTPRequest(method: request.method, url: try url(for: request, base: endpoint.baseURL))
+        http.tls = endpoint.tls
+        http.followRedirects = request.followRedirects
+        http.body = request.body
+        http.bodyWriter = request.bodyWriter
+        http.maxCollectedBody = request.maxCollectedBody
+        http.maxStreamedBody = request.maxStreamedBody
+        http.headers = request.headers
+        http.headers.set("User-Agent", configuration.userAgent)
+        request.resume?.prepare(&http)
+        // Credentials go to the registry's own origin only: an absolute `Location` or
+        // `Link` URL naming another host, port or scheme gets none.
+        if Self.sameOrigin(http.url, endpoint.baseURL),
+           let authorization = try await authorization(for: request, endpoint: endpoint)
+        {
+            http.headers.set("Authorization", authorization)
+        }
+        return http
+    }
+
+    /// What follows a transport failure of `request`: another attempt for a connection error
+    /// or a stall the request can continue after, else the failure (a registry that failed
+    /// every attempt trips the run's breaker).
+    private func afterTransportError(
+        _ error: TransportError, of request: RegistryRequest, attempt: Int, policy: RetryPolicy
+    ) async throws -> RetryStep<HTTPResponse> {
+        // The body writer's own failure (a full disk under image-serve) is not the
+        // registry's: it goes to the caller as it was. An answer over its cap is the
+        // registry's, and is reported as such.
+        if case .body(let underlying) = error.kind, !(underlying is RegistryError), !(underlying is ResponseTooLarge) {
+            throw underlying
+        }
+        let failure = Self.registryError(error, context: request.context)
+        if error.isRetryable, request.canContinueAfterConnectionError, !policy.isLast(attempt) {
+            var metadata: Logger.Metadata = [
+                "target": "\(request.context)", "error": "\(error.message)", "attempt": "\(attempt)",
+            ]
+            if let received = request.resume?.received, received > 0 { metadata["resumeAt"] = "\(received)" }
+            logger.info("retrying after connection error", metadata: metadata)
+            return .retry(failure: failure)
+        }
+        if error.isRetryable, attempt == policy.maxAttempts {
+            await breaker.trip(request.registry, after: failure)
+        }
+        throw failure
     }
 
     /// Whether `url` has `base`'s scheme, host and port (the default port spelled out or not).

@@ -98,31 +98,8 @@ extension RegistryClient {
         registry: String,
         context: RegistryErrorContext
     ) async throws -> (token: String, lifetime: TimeInterval) {
-        guard var components = URLComponents(string: realm), let scheme = components.scheme?.lowercased(),
-              scheme == "https" || scheme == "http", let host = components.host
-        else {
-            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "the realm is not an http(s) URL")
-        }
-        let realmAddress = components.port.map { "\(host):\($0)" } ?? host
-        let insecure = isInsecure(realmAddress) || isInsecure(registry)
-        if scheme == "http" && !insecure {
-            throw RegistryError.tokenRequestFailed(
-                context, realm: realm, status: nil,
-                message: "the token service uses plain HTTP; mark \(realmAddress) insecure to allow it")
-        }
-        var items = components.percentEncodedQueryItems ?? []
-        if let service { items.append(URLQueryItem(name: "service", value: Self.percentEncode(service))) }
-        for scope in scopes { items.append(URLQueryItem(name: "scope", value: Self.percentEncode(scope))) }
-        components.percentEncodedQueryItems = items.isEmpty ? nil : items
-        guard let url = components.url else {
-            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "cannot form the token URL")
-        }
-        var request = HTTPRequest(method: .get, url: url)
-        request.tls = insecure ? .skipVerification : .verify(caFile: configuration.caFile)
-        request.headers.set("User-Agent", configuration.userAgent)
-        if let credentials { request.headers.set("Authorization", credentials.basicAuthorization) }
-        request.maxCollectedBody = 1024 * 1024
-
+        let request = try tokenRequest(
+            realm: realm, service: service, scopes: scopes, credentials: credentials, registry: registry, context: context)
         let retry = configuration.retry
         let response: HTTPResponse = try await retry.run { _ in
             let response: HTTPResponse
@@ -149,25 +126,63 @@ extension RegistryClient {
             throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
                                                    message: RegistryError.serverMessage(from: response.body) ?? "no details")
         }
-        do {
-            struct TokenResponse: Decodable {
-                var token: String?
-                var accessToken: String?
-                var expiresIn: Int?
-                enum CodingKeys: String, CodingKey {
-                    case token
-                    case accessToken = "access_token"
-                    case expiresIn = "expires_in"
-                }
-            }
-            guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: response.body),
-                  let token = decoded.token ?? decoded.accessToken, !token.isEmpty
-            else {
-                throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
-                                                       message: "the answer has no token")
-            }
-            // The distribution spec's default lifetime is 60 seconds.
-            return (token, TimeInterval(max(decoded.expiresIn ?? 60, 1)))
+        return try Self.token(in: response, realm: realm, context: context)
+    }
+
+    /// The token request to `realm`: an http(s) URL (plain HTTP only for a realm or registry
+    /// marked insecure) with the service and scopes, and the credentials as Basic auth.
+    private func tokenRequest(
+        realm: String, service: String?, scopes: [String], credentials: Credentials?, registry: String,
+        context: RegistryErrorContext
+    ) throws -> HTTPRequest {
+        guard var components = URLComponents(string: realm), let scheme = components.scheme?.lowercased(),
+              scheme == "https" || scheme == "http", let host = components.host
+        else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "the realm is not an http(s) URL")
         }
+        let realmAddress = components.port.map { "\(host):\($0)" } ?? host
+        let insecure = isInsecure(realmAddress) || isInsecure(registry)
+        if scheme == "http" && !insecure {
+            throw RegistryError.tokenRequestFailed(
+                context, realm: realm, status: nil,
+                message: "the token service uses plain HTTP; mark \(realmAddress) insecure to allow it")
+        }
+        var items = components.percentEncodedQueryItems ?? []
+        if let service { items.append(URLQueryItem(name: "service", value: Self.percentEncode(service))) }
+        for scope in scopes { items.append(URLQueryItem(name: "scope", value: Self.percentEncode(scope))) }
+        components.percentEncodedQueryItems = items.isEmpty ? nil : items
+        guard let url = components.url else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: nil, message: "cannot form the token URL")
+        }
+        var request = HTTPRequest(method: .get, url: url)
+        request.tls = insecure ? .skipVerification : .verify(caFile: configuration.caFile)
+        request.headers.set("User-Agent", configuration.userAgent)
+        if let credentials { request.headers.set("Authorization", credentials.basicAuthorization) }
+        request.maxCollectedBody = 1024 * 1024
+        return request
+    }
+
+    /// The token and its lifetime in a token service's answer (`token` or `access_token`;
+    /// the distribution spec's default lifetime is 60 seconds).
+    private static func token(
+        in response: HTTPResponse, realm: String, context: RegistryErrorContext
+    ) throws -> (token: String, lifetime: TimeInterval) {
+        struct TokenResponse: Decodable {
+            var token: String?
+            var accessToken: String?
+            var expiresIn: Int?
+            enum CodingKeys: String, CodingKey {
+                case token
+                case accessToken = "access_token"
+                case expiresIn = "expires_in"
+            }
+        }
+        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: response.body),
+              let token = decoded.token ?? decoded.accessToken, !token.isEmpty
+        else {
+            throw RegistryError.tokenRequestFailed(context, realm: realm, status: response.status,
+                                                   message: "the answer has no token")
+        }
+        return (token, TimeInterval(max(decoded.expiresIn ?? 60, 1)))
     }
 }

@@ -102,7 +102,14 @@ final class CurlEasyHandle: @unchecked Sendable {
             try set(CURLOPT_UNRESTRICTED_AUTH, 0, host: host)
         }
 
-        switch request.tls {
+        try configureTLS(request.tls, host: host)
+        try configureMethod(request, userdata: userdata, host: host)
+        try configureHeadersAndCallbacks(request.headers, userdata: userdata, headerList: &headerList, host: host)
+    }
+
+    /// Peer and host verification, with the run's CA file added to the system store.
+    private func configureTLS(_ tls: TLSPolicy, host: String) throws {
+        switch tls {
         case .skipVerification:
             try set(CURLOPT_SSL_VERIFYPEER, 0, host: host)
             try set(CURLOPT_SSL_VERIFYHOST, 0, host: host)
@@ -115,7 +122,10 @@ final class CurlEasyHandle: @unchecked Sendable {
                 try set(CURLOPT_CAPATH, "/etc/ssl/certs", host: host)
             }
         }
+    }
 
+    /// The method, and for a request with a body its length and the read callback.
+    private func configureMethod(_ request: HTTPRequest, userdata: UnsafeMutableRawPointer, host: String) throws {
         switch request.method {
         case .get:
             try set(CURLOPT_HTTPGET, 1, host: host)
@@ -135,8 +145,15 @@ final class CurlEasyHandle: @unchecked Sendable {
             try set(CURLOPT_READFUNCTION, callback: curlReadCallback, host: host)
             try set(CURLOPT_READDATA, pointer: userdata, host: host)
         }
+    }
 
-        var headers = request.headers
+    /// The request's headers (no `Expect: 100-continue`) and the header, body and progress
+    /// callbacks, which reach the transfer's context through `userdata`.
+    private func configureHeadersAndCallbacks(
+        _ requestHeaders: HTTPHeaders, userdata: UnsafeMutableRawPointer,
+        headerList: inout UnsafeMutablePointer<curl_slist>?, host: String
+    ) throws {
+        var headers = requestHeaders
         // No "Expect: 100-continue" round trip before a body.
         headers.set("Expect", "")
         for (name, value) in headers {
