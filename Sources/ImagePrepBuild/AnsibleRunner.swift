@@ -53,21 +53,7 @@ public struct AnsibleRunner: Sendable {
         } catch {
             throw BuildError(image: image, step: step, message: "cannot write the playbook in \(directory.path): \(error)")
         }
-        var environment = [
-            "ANSIBLE_ROLES_PATH": rolesPath.joined(separator: ":"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_LOCAL_TEMP": directory.appendingPathComponent("tmp").path,
-        ]
-        if let authFile = access.authFile { environment["REGISTRY_AUTH_FILE"] = authFile }
-        // The isolation and storage driver the run's own buildah uses.
-        if let isolation = buildah.isolation { environment["BUILDAH_ISOLATION"] = isolation }
-        if let driver = buildah.storageDriver { environment["STORAGE_DRIVER"] = driver }
-        if let root = buildah.root, let runRoot = buildah.runRoot {
-            // The role's buildah sees the storage imageprep reads.
-            let conf = directory.appendingPathComponent("storage.conf")
-            let driver = buildah.storageDriver.map { "driver = \"\($0)\"\n" } ?? ""
-            try? Data("[storage]\n\(driver)graphroot = \"\(root)\"\nrunroot = \"\(runRoot)\"\n".utf8).write(to: conf)
-            environment["CONTAINERS_STORAGE_CONF"] = conf.path
-        }
+        let environment = playbookEnvironment(in: directory)
         do {
             try await CommandRunner.logged(
                 ansible, ["-i", "localhost,", "-c", "local", file.path], name: "ansible-playbook", log: log,
@@ -95,5 +81,26 @@ public struct AnsibleRunner: Sendable {
                 message: "the role finished but left no \(playbook.modifiedImage) in containers-storage (full log: \(log.path))")
         }
         return found
+    }
+
+    /// ansible-playbook's environment: the roles path, no colour or retry files, temporaries
+    /// in `directory`, and the run's registry logins, isolation and storage for the role's buildah.
+    private func playbookEnvironment(in directory: URL) -> [String: String] {
+        var environment = [
+            "ANSIBLE_ROLES_PATH": rolesPath.joined(separator: ":"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_LOCAL_TEMP": directory.appendingPathComponent("tmp").path,
+        ]
+        if let authFile = access.authFile { environment["REGISTRY_AUTH_FILE"] = authFile }
+        // The isolation and storage driver the run's own buildah uses.
+        if let isolation = buildah.isolation { environment["BUILDAH_ISOLATION"] = isolation }
+        if let driver = buildah.storageDriver { environment["STORAGE_DRIVER"] = driver }
+        if let root = buildah.root, let runRoot = buildah.runRoot {
+            // The role's buildah sees the storage imageprep reads.
+            let conf = directory.appendingPathComponent("storage.conf")
+            let driver = buildah.storageDriver.map { "driver = \"\($0)\"\n" } ?? ""
+            try? Data("[storage]\n\(driver)graphroot = \"\(root)\"\nrunroot = \"\(runRoot)\"\n".utf8).write(to: conf)
+            environment["CONTAINERS_STORAGE_CONF"] = conf.path
+        }
+        return environment
     }
 }

@@ -79,17 +79,7 @@ enum BundleArchive {
                 let path = normalized(entry.path)
                 let shown = path.escapingControlCharacters()
                 if ["", "blobs", "blobs/sha256"].contains(path) && entry.kind == .directory { continue }
-                let digest: Digest?
-                if path == "oci-layout" || path == "index.json" {
-                    digest = nil
-                    guard entry.size <= ImageBundle.maxDocumentSize else {
-                        throw BundleError.invalid(bundle, "\(shown) is \(entry.size) bytes, more than a bundle's \(shown) may be")
-                    }
-                } else if path.hasPrefix("blobs/sha256/"), let parsed = try? Digest("sha256:" + path.dropFirst("blobs/sha256/".count)) {
-                    digest = parsed
-                } else {
-                    throw BundleError.invalid(bundle, "entry \(shown) is not part of an OCI image layout")
-                }
+                let digest = try layoutDigest(of: path, size: entry.size, shown: shown, bundle: bundle)
                 guard entry.kind == .file else { throw BundleError.invalid(bundle, "entry \(shown) is not a regular file") }
                 guard seen.insert(path).inserted else { throw BundleError.invalid(bundle, "entry \(shown) appears twice") }
                 total = total.addingSaturated(max(0, entry.size))
@@ -97,23 +87,7 @@ enum BundleArchive {
                     throw BundleError.invalid(bundle, "its entries hold more bytes than the file: not an uncompressed tar bundle")
                 }
                 let url = layout.appendingPathComponent(path)
-                guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
-                    throw BundleError.io(url.path, "cannot create")
-                }
-                defer { try? handle.close() }
-                var hasher = DigestHasher(algorithm: "sha256")
-                var written: Int64 = 0
-                try reader.readData { chunk in
-                    written = written.addingSaturated(Int64(chunk.count))
-                    guard written <= entry.size else { throw BundleError.invalid(bundle, "entry \(shown) holds more bytes than its header says") }
-                    hasher.update(chunk)
-                    try handle.write(contentsOf: Data(chunk))
-                }
-                if let digest {
-                    let actual = hasher.finalize()
-                    guard actual == digest else {
-                        throw BundleError.damagedBlob(bundle: bundle, file: path, image: nil, reason: "its bytes have digest \(actual)")
-                    }
+                if let digest = try write(reader, entry: entry, path: path, to: url, checking: digest, shown: shown, bundle: bundle) {
                     verified.insert(digest)
                 }
             }
@@ -123,6 +97,47 @@ enum BundleArchive {
             throw .invalid(bundle, "\(error)")
         }
         return Extracted(verified: verified)
+    }
+
+    /// The blob digest an entry at `path` is named by, nil for `oci-layout` and `index.json`
+    /// (within a document's size); any other path is not part of a layout.
+    private static func layoutDigest(of path: String, size: Int64, shown: String, bundle: String) throws -> Digest? {
+        if path == "oci-layout" || path == "index.json" {
+            guard size <= ImageBundle.maxDocumentSize else {
+                throw BundleError.invalid(bundle, "\(shown) is \(size) bytes, more than a bundle's \(shown) may be")
+            }
+            return nil
+        }
+        if path.hasPrefix("blobs/sha256/"), let parsed = try? Digest("sha256:" + path.dropFirst("blobs/sha256/".count)) {
+            return parsed
+        }
+        throw BundleError.invalid(bundle, "entry \(shown) is not part of an OCI image layout")
+    }
+
+    /// Writes the current entry of `reader` (at `path` in the layout) to `url`, no more bytes
+    /// than its header says, and checks them against `digest`; returns the digest verified.
+    private static func write(
+        _ reader: ArchiveReader, entry: ArchiveEntry, path: String, to url: URL, checking digest: Digest?, shown: String,
+        bundle: String
+    ) throws -> Digest? {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw BundleError.io(url.path, "cannot create")
+        }
+        defer { try? handle.close() }
+        var hasher = DigestHasher(algorithm: "sha256")
+        var written: Int64 = 0
+        try reader.readData { chunk in
+            written = written.addingSaturated(Int64(chunk.count))
+            guard written <= entry.size else { throw BundleError.invalid(bundle, "entry \(shown) holds more bytes than its header says") }
+            hasher.update(chunk)
+            try handle.write(contentsOf: Data(chunk))
+        }
+        guard let digest else { return nil }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw BundleError.damagedBlob(bundle: bundle, file: path, image: nil, reason: "its bytes have digest \(actual)")
+        }
+        return digest
     }
 
     /// An entry's path without a leading `./` or a trailing `/`.

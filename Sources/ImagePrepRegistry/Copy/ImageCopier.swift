@@ -51,44 +51,12 @@ public struct ImageCopier: Sendable {
         progress: ByteProgress = .none
     ) async throws -> ImageCopyReport {
         let target = try await destinations.destination(for: destination)
-        let top = try await client.fetchManifest(source)
-        var manifests: [(FetchedManifest, Manifest)] = []
         let tagged: FetchedManifest
-
-        if top.mediaType.isIndex {
-            let index = try client.decodeIndex(top, reference: source)
-            switch platforms {
-            case .all:
-                tagged = top
-                if try await taggedDigest(destination, in: target, known: destinationTag) == tagged.digest {
-                    return skipped(source, destination, tagged)
-                }
-                for entry in index.manifests {
-                    try Self.checkNamedBySHA256(entry, in: source)
-                    let child = try await client.fetchManifest(source.withDigest(entry.digest))
-                    guard child.mediaType.isImageManifest else {
-                        throw RegistryError.unsupportedMediaType(
-                            RegistryClient.context(source, "copying", reference: entry.digest.description),
-                            mediaType: child.mediaType)
-                    }
-                    manifests.append((child, try client.decodeManifest(child, reference: source)))
-                }
-            case .only(let platform):
-                let entry = try Self.entry(for: platform, in: index, source: source)
-                if try await taggedDigest(destination, in: target, known: destinationTag) == entry.digest {
-                    return ImageCopyReport(source: source.description, destination: destination.description,
-                                           digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped)
-                }
-                let child = try await client.fetchManifest(source.withDigest(entry.digest))
-                tagged = child
-                manifests.append((child, try client.decodeManifest(child, reference: source)))
-            }
-        } else {
-            tagged = top
-            if try await taggedDigest(destination, in: target, known: destinationTag) == tagged.digest {
-                return skipped(source, destination, tagged)
-            }
-            manifests.append((top, try client.decodeManifest(top, reference: source)))
+        let manifests: [(FetchedManifest, Manifest)]
+        switch try await manifestsToCopy(from: source, to: destination, in: target, destinationTag: destinationTag) {
+        case .skipped(let report): return report
+        case .copy(let top, let all):
+            (tagged, manifests) = (top, all)
         }
 
         var report = ImageCopyReport(source: source.description, destination: destination.description,
@@ -116,6 +84,53 @@ public struct ImageCopier: Sendable {
             "blobsCopied": "\(report.blobsCopied)", "blobsMounted": "\(report.blobsMounted)",
         ])
         return report
+    }
+
+    /// What a copy puts: the manifest the destination tag gets, and every image manifest
+    /// with it (a list's platforms under `.all`); or the skip, when the destination tag
+    /// already names that digest.
+    private enum ManifestsToCopy {
+        case skipped(ImageCopyReport)
+        case copy(tagged: FetchedManifest, manifests: [(FetchedManifest, Manifest)])
+    }
+
+    private func manifestsToCopy(
+        from source: Reference, to destination: Reference, in target: any ImageDestination, destinationTag: DestinationTag?
+    ) async throws -> ManifestsToCopy {
+        let top = try await client.fetchManifest(source)
+        guard top.mediaType.isIndex else {
+            if try await taggedDigest(destination, in: target, known: destinationTag) == top.digest {
+                return .skipped(skipped(source, destination, top))
+            }
+            return .copy(tagged: top, manifests: [(top, try client.decodeManifest(top, reference: source))])
+        }
+        let index = try client.decodeIndex(top, reference: source)
+        switch platforms {
+        case .all:
+            if try await taggedDigest(destination, in: target, known: destinationTag) == top.digest {
+                return .skipped(skipped(source, destination, top))
+            }
+            var manifests: [(FetchedManifest, Manifest)] = []
+            for entry in index.manifests {
+                try Self.checkNamedBySHA256(entry, in: source)
+                let child = try await client.fetchManifest(source.withDigest(entry.digest))
+                guard child.mediaType.isImageManifest else {
+                    throw RegistryError.unsupportedMediaType(
+                        RegistryClient.context(source, "copying", reference: entry.digest.description),
+                        mediaType: child.mediaType)
+                }
+                manifests.append((child, try client.decodeManifest(child, reference: source)))
+            }
+            return .copy(tagged: top, manifests: manifests)
+        case .only(let platform):
+            let entry = try Self.entry(for: platform, in: index, source: source)
+            if try await taggedDigest(destination, in: target, known: destinationTag) == entry.digest {
+                return .skipped(ImageCopyReport(source: source.description, destination: destination.description,
+                                                digest: entry.digest, mediaType: entry.mediaType, outcome: .skipped))
+            }
+            let child = try await client.fetchManifest(source.withDigest(entry.digest))
+            return .copy(tagged: child, manifests: [(child, try client.decodeManifest(child, reference: source))])
+        }
     }
 
     /// The digest a copy from `source` tags at its destination, read without copying
